@@ -1,0 +1,102 @@
+//! People: workspace accounts and newsletter subscriptions.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{EntityId, ParseError, Severity, SubscriptionId, Tlp, UserId};
+
+/// What a workspace account may do; each role includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads published bulletins and the drafts shared with them.
+    Reader,
+    /// Triages stories and writes drafts.
+    Analyst,
+    /// Reviews and publishes.
+    Editor,
+    /// Manages users, sources and settings.
+    Admin,
+}
+
+impl FromStr for Role {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "reader" => Ok(Role::Reader),
+            "analyst" => Ok(Role::Analyst),
+            "editor" => Ok(Role::Editor),
+            "admin" => Ok(Role::Admin),
+            _ => Err(ParseError::new(
+                "role",
+                s,
+                "expected reader, analyst, editor or admin",
+            )),
+        }
+    }
+}
+
+/// A workspace account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// The store's id.
+    pub id: UserId,
+    /// The login name.
+    pub username: String,
+    /// The name shown on bulletins.
+    pub display_name: String,
+    /// What the account may do.
+    pub role: Role,
+    /// The most restrictive marking the account may see; nothing above it is ever shown.
+    pub tlp_ceiling: Tlp,
+    /// Disabled accounts cannot log in.
+    pub disabled: bool,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// How often a subscriber hears from threatdesk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cadence {
+    /// One message per published bulletin.
+    Immediate,
+    /// One digest a day.
+    #[default]
+    Daily,
+    /// One digest a week.
+    Weekly,
+}
+
+/// What a subscriber wants to hear about; empty lists mean "everything".
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Topics {
+    /// Bulletin tags.
+    pub tags: Vec<String>,
+    /// Entities the bulletin must be about.
+    pub entity_ids: Vec<EntityId>,
+    /// Bulletins below this severity are left out.
+    pub min_severity: Severity,
+}
+
+/// A newsletter subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// The store's id.
+    pub id: SubscriptionId,
+    /// Where messages go.
+    pub email: String,
+    /// What it covers.
+    pub topics: Topics,
+    /// How often.
+    pub cadence: Cadence,
+    /// The most restrictive marking this address may receive (`CLEAR` for the public).
+    pub tlp_ceiling: Tlp,
+    /// Set once the address confirmed the double opt-in; nothing is sent before.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// When it was requested.
+    pub created_at: DateTime<Utc>,
+}
