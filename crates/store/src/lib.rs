@@ -1,0 +1,258 @@
+//! Persistence for threatdesk.
+//!
+//! Callers see the [`Store`] trait: a unit-of-work API (each method is one transaction,
+//! batch methods included) over sources, items and bulletins, plus ranked full-text
+//! [`search`](Store::search). [`SqliteStore`] implements it on an embedded SQLite
+//! database in WAL mode, the zero-setup default; a PostgreSQL implementation can follow
+//! behind the same trait because nothing SQLite-specific leaks through it: ids are
+//! integers, times are UTC, and search queries use threatdesk's own small query
+//! language ([`SearchQuery`]), which each backend translates for its engine.
+//!
+//! *Design*: the trait is synchronous. SQLite work is short and CPU-bound, and a blocking
+//! API keeps the CLI simple; the server calls it from `spawn_blocking`. Schema changes are
+//! numbered migrations applied when the store is opened; a database written by a newer
+//! threatdesk is refused rather than misread.
+//!
+//! Only this crate knows SQL.
+
+mod error;
+mod migrate;
+mod search;
+mod sqlite;
+mod time;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use threatdesk_model::{
+    Bulletin, BulletinId, BulletinKind, BulletinStatus, ContentHash, Item, ItemId, NewBulletin, NewItem,
+    NewSource, Source, SourceId, Tlp,
+};
+
+pub use error::{Result, StoreError};
+pub use migrate::SCHEMA_VERSION;
+pub use search::{ParsedQuery, Snippet};
+pub use sqlite::SqliteStore;
+
+/// What storing one collected item did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum UpsertOutcome {
+    /// A document the store had not seen: a new item.
+    Inserted {
+        /// The new item.
+        id: ItemId,
+    },
+    /// The same document with the same content: nothing changed.
+    Unchanged {
+        /// The stored item.
+        id: ItemId,
+    },
+    /// The same document with new content: the item was updated in place.
+    Updated {
+        /// The stored item.
+        id: ItemId,
+        /// The hash of the content it replaced.
+        previous_hash: ContentHash,
+    },
+    /// Another document of the same source with identical content: not stored again.
+    Duplicate {
+        /// The item that already holds this content.
+        of: ItemId,
+    },
+}
+
+impl UpsertOutcome {
+    /// The item that now holds the content.
+    pub fn item_id(&self) -> ItemId {
+        match self {
+            UpsertOutcome::Inserted { id }
+            | UpsertOutcome::Unchanged { id }
+            | UpsertOutcome::Updated { id, .. } => *id,
+            UpsertOutcome::Duplicate { of } => *of,
+        }
+    }
+}
+
+/// Which items [`Store::list_items`] returns, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ItemFilter {
+    /// Only items of these sources (all when empty).
+    pub source_ids: Vec<SourceId>,
+    /// Only items published (or, lacking a date, fetched) at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only items published (or fetched) before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Only items marked at most this restrictively.
+    pub tlp_ceiling: Option<Tlp>,
+    /// At most this many (default 50).
+    pub limit: Option<u32>,
+    /// Skip this many first.
+    pub offset: u32,
+}
+
+/// An item without its text and HTML, for listings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemSummary {
+    /// The item.
+    pub id: ItemId,
+    /// Its source.
+    pub source_id: SourceId,
+    /// Its source's name.
+    pub source_name: String,
+    /// Its headline.
+    pub title: String,
+    /// Its identity.
+    pub canonical_url: String,
+    /// Its publication time, when known.
+    pub published_at: Option<DateTime<Utc>>,
+    /// When it was read.
+    pub fetched_at: DateTime<Utc>,
+    /// Its marking.
+    pub tlp: Tlp,
+    /// Length of its text in bytes.
+    pub text_bytes: u64,
+    /// How many times its content changed (1 for never).
+    pub revision: u32,
+}
+
+/// What [`Store::search`] looks through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchScope {
+    /// Items and bulletins.
+    #[default]
+    All,
+    /// Collected items only.
+    Items,
+    /// Bulletins only.
+    Bulletins,
+}
+
+/// A full-text search.
+///
+/// The query language, the same on every backend: words must all occur (`lazarus
+/// crypto`); `"quoted words"` must occur as a phrase; `OR` between words or phrases
+/// accepts either; a leading `-` excludes (`-test`); a trailing `*` matches a prefix
+/// (`ransom*`). Words match stemmed and accent-folded (`attacks` finds `attack`).
+/// Punctuated tokens such as `CVE-2021-44228` or `1.2.3.4` match as phrases.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// The query text.
+    pub text: String,
+    /// Items, bulletins or both.
+    pub scope: SearchScope,
+    /// Only this kind of bulletin (items are unaffected).
+    pub bulletin_kind: Option<BulletinKind>,
+    /// Only items of these sources (all when empty; bulletins are unaffected).
+    pub source_ids: Vec<SourceId>,
+    /// Only documents dated at or after this time (items: published, else fetched;
+    /// bulletins: published, else last saved).
+    pub since: Option<DateTime<Utc>>,
+    /// Only documents dated before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Only documents marked at most this restrictively.
+    pub tlp_ceiling: Option<Tlp>,
+    /// At most this many hits (default 20).
+    pub limit: Option<u32>,
+    /// Skip this many first.
+    pub offset: u32,
+}
+
+/// What a search hit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HitKind {
+    /// A collected item.
+    Item,
+    /// A bulletin.
+    Bulletin,
+}
+
+/// One ranked search result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    /// Item or bulletin.
+    pub kind: HitKind,
+    /// Its id (an [`ItemId`] or a [`BulletinId`], per `kind`).
+    pub id: i64,
+    /// Its headline.
+    pub title: String,
+    /// A short passage around the matches.
+    pub snippet: Snippet,
+    /// BM25 relevance: higher is better (title matches weigh ten times body matches).
+    pub score: f64,
+    /// The item's source (items only).
+    pub source_id: Option<SourceId>,
+    /// Its date (see [`SearchQuery::since`]).
+    pub date: DateTime<Utc>,
+    /// Its marking.
+    pub tlp: Tlp,
+}
+
+/// One page of search results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResults {
+    /// The hits, best first.
+    pub hits: Vec<SearchHit>,
+    /// How many documents match in all (ignoring `limit` and `offset`).
+    pub total: u64,
+}
+
+/// Store-wide counts, for `status` output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    /// The schema version of the database.
+    pub schema_version: u32,
+    /// Sources.
+    pub sources: u64,
+    /// Items.
+    pub items: u64,
+    /// Bulletins.
+    pub bulletins: u64,
+}
+
+/// threatdesk's persistence API. Every method is one transaction.
+pub trait Store: Send + Sync {
+    /// Counts of what is stored.
+    fn stats(&self) -> Result<StoreStats>;
+
+    /// The source with this name, creating it from `spec` if there is none.
+    fn ensure_source(&self, spec: &NewSource) -> Result<Source>;
+    /// The source with this id.
+    fn source(&self, id: SourceId) -> Result<Option<Source>>;
+    /// The source with this name.
+    fn source_by_name(&self, name: &str) -> Result<Option<Source>>;
+    /// Every source, by name.
+    fn list_sources(&self) -> Result<Vec<Source>>;
+
+    /// Stores collected items in one transaction, deciding for each whether it is new,
+    /// unchanged, updated or a duplicate (see [`UpsertOutcome`]). A document's identity
+    /// is its source and canonical URL, else its source and GUID; identical content at
+    /// another URL of the same source is a duplicate. Outcomes are in input order.
+    fn upsert_items(&self, items: &[NewItem]) -> Result<Vec<UpsertOutcome>>;
+    /// The item with this id.
+    fn item(&self, id: ItemId) -> Result<Option<Item>>;
+    /// Items matching the filter, newest first.
+    fn list_items(&self, filter: &ItemFilter) -> Result<Vec<ItemSummary>>;
+
+    /// Saves a new bulletin as a draft, version 1.
+    fn create_bulletin(&self, bulletin: &NewBulletin) -> Result<Bulletin>;
+    /// Saves an edit as the next version. `expected_version` is the version the editor
+    /// started from; if someone saved in between, the edit is refused with
+    /// [`StoreError::VersionConflict`] instead of silently overwriting theirs.
+    fn update_bulletin(
+        &self,
+        id: BulletinId,
+        content: &NewBulletin,
+        expected_version: u32,
+    ) -> Result<Bulletin>;
+    /// Moves a bulletin through review (see [`BulletinStatus::transition_to`]).
+    fn set_bulletin_status(&self, id: BulletinId, status: BulletinStatus) -> Result<Bulletin>;
+    /// The bulletin with this id, at its latest version.
+    fn bulletin(&self, id: BulletinId) -> Result<Option<Bulletin>>;
+    /// Every saved version of a bulletin, oldest first.
+    fn bulletin_versions(&self, id: BulletinId) -> Result<Vec<Bulletin>>;
+
+    /// Ranked full-text search over items and bulletins.
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults>;
+}

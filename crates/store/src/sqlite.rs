@@ -1,0 +1,985 @@
+//! The embedded SQLite implementation of [`Store`].
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use threatdesk_model::{
+    Bulletin, BulletinId, BulletinStatus, ContentHash, EntityId, Item, ItemId, NewBulletin, NewItem,
+    NewSource, Slug, Source, SourceId, StoryId, Tlp,
+};
+
+use crate::search::ParsedQuery;
+use crate::time::{from_millis, now_millis, to_millis};
+use crate::{
+    HitKind, ItemFilter, ItemSummary, Result, SearchHit, SearchQuery, SearchResults, SearchScope, Snippet,
+    Store, StoreError, StoreStats, UpsertOutcome, migrate,
+};
+
+/// Title matches weigh this many times body matches in BM25 ranking.
+const TITLE_WEIGHT: f64 = 10.0;
+/// Reader connections kept open between calls.
+const MAX_IDLE_READERS: usize = 4;
+
+/// A [`Store`] on one SQLite file in WAL mode: one writer connection, a small pool of
+/// readers, so searches never wait for an ingest to commit.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it to
+    /// [`crate::SCHEMA_VERSION`]. The parent folder must exist.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_owned();
+        let mut writer = connect(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )?;
+        writer
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        migrate::migrate(&mut writer, &path)?;
+        Ok(Self {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pooled = self
+            .readers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => connect(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)?,
+        };
+        let result = f(&conn);
+        let mut readers = self
+            .readers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if readers.len() < MAX_IDLE_READERS {
+            readers.push(conn);
+        }
+        result
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+fn connect(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    let flags = flags | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+        .map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(conn)
+}
+
+impl Store for SqliteStore {
+    fn stats(&self) -> Result<StoreStats> {
+        self.read(|conn| {
+            let schema_version: u32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+            let count = |table: &str| -> Result<u64> {
+                let n: i64 =
+                    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get(0))?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            };
+            Ok(StoreStats {
+                schema_version,
+                sources: count("sources")?,
+                items: count("items")?,
+                bulletins: count("bulletins")?,
+            })
+        })
+    }
+
+    fn ensure_source(&self, spec: &NewSource) -> Result<Source> {
+        self.write(|tx| {
+            if let Some(existing) = source_where(tx, "name = ?1", &spec.name)? {
+                return Ok(existing);
+            }
+            tx.execute(
+                "INSERT INTO sources (name, kind, location, poll_interval_secs, default_tlp, tags, reliability,
+                                      enabled, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    spec.name,
+                    spec.kind.as_str(),
+                    spec.location,
+                    spec.poll_interval_secs.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+                    spec.default_tlp.as_str(),
+                    to_json(&spec.tags),
+                    spec.reliability.to_string(),
+                    spec.enabled,
+                    now_millis(),
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            source_where(tx, "id = ?1", &id)?.ok_or(StoreError::NotFound { what: "source", id })
+        })
+    }
+
+    fn source(&self, id: SourceId) -> Result<Option<Source>> {
+        self.read(|conn| source_where(conn, "id = ?1", &id.0))
+    }
+
+    fn source_by_name(&self, name: &str) -> Result<Option<Source>> {
+        self.read(|conn| source_where(conn, "name = ?1", &name))
+    }
+
+    fn list_sources(&self) -> Result<Vec<Source>> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name"))?;
+            let rows = stmt.query_map([], RawSource::from_row)?;
+            rows.map(|raw| raw?.into_source()).collect()
+        })
+    }
+
+    fn upsert_items(&self, items: &[NewItem]) -> Result<Vec<UpsertOutcome>> {
+        self.write(|tx| {
+            let now = now_millis();
+            items.iter().map(|item| upsert_item(tx, item, now)).collect()
+        })
+    }
+
+    fn item(&self, id: ItemId) -> Result<Option<Item>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1"))?;
+            let raw = stmt.query_row([id.0], RawItem::from_row).optional()?;
+            raw.map(RawItem::into_item).transpose()
+        })
+    }
+
+    fn list_items(&self, filter: &ItemFilter) -> Result<Vec<ItemSummary>> {
+        self.read(|conn| {
+            let mut sql = String::from(
+                "SELECT i.id, i.source_id, s.name, i.title, i.canonical_url, i.published_at, i.fetched_at, i.tlp,
+                        length(CAST(i.text AS BLOB)), i.revision
+                 FROM items i JOIN sources s ON s.id = i.source_id WHERE 1 = 1",
+            );
+            let mut args: Vec<Value> = Vec::new();
+            push_item_filters(&mut sql, &mut args, &filter.source_ids, filter.since, filter.until, filter.tlp_ceiling);
+            sql.push_str(" ORDER BY coalesce(i.published_at, i.fetched_at) DESC, i.id DESC LIMIT ? OFFSET ?");
+            args.push(Value::Integer(i64::from(filter.limit.unwrap_or(50))));
+            args.push(Value::Integer(i64::from(filter.offset)));
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, Option<i64>>(5)?,
+                    row.get::<_, i64>(6)?,
+                    row.get::<_, String>(7)?,
+                    row.get::<_, i64>(8)?,
+                    row.get::<_, i64>(9)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (id, source_id, source_name, title, canonical_url, published, fetched, tlp, bytes, revision) =
+                    row?;
+                Ok(ItemSummary {
+                    id: ItemId(id),
+                    source_id: SourceId(source_id),
+                    source_name,
+                    title,
+                    canonical_url,
+                    published_at: published.map(|ms| from_millis(ms, "items.published_at")).transpose()?,
+                    fetched_at: from_millis(fetched, "items.fetched_at")?,
+                    tlp: parse_column(&tlp, "items.tlp")?,
+                    text_bytes: u64::try_from(bytes).unwrap_or(0),
+                    revision: u32::try_from(revision).unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn create_bulletin(&self, bulletin: &NewBulletin) -> Result<Bulletin> {
+        self.write(|tx| {
+            ensure_slug_free(tx, &bulletin.slug, None)?;
+            let now = now_millis();
+            tx.execute(
+                "INSERT INTO bulletins (kind, title, slug, summary, analyst_notes, tlp, severity, authors, status,
+                                        version, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10)",
+                params![
+                    bulletin.kind.as_str(),
+                    bulletin.title,
+                    bulletin.slug.as_str(),
+                    bulletin.summary,
+                    bulletin.analyst_notes,
+                    bulletin.tlp.as_str(),
+                    bulletin.severity.as_str(),
+                    to_json(&bulletin.authors),
+                    BulletinStatus::Draft.as_str(),
+                    now,
+                ],
+            )?;
+            let id = BulletinId(tx.last_insert_rowid());
+            write_bulletin_relations(tx, id, bulletin)?;
+            let saved = load_bulletin(tx, id)?.ok_or(StoreError::NotFound { what: "bulletin", id: id.0 })?;
+            snapshot_bulletin(tx, &saved)?;
+            Ok(saved)
+        })
+    }
+
+    fn update_bulletin(
+        &self,
+        id: BulletinId,
+        content: &NewBulletin,
+        expected_version: u32,
+    ) -> Result<Bulletin> {
+        self.write(|tx| {
+            let current = load_bulletin(tx, id)?.ok_or(StoreError::NotFound { what: "bulletin", id: id.0 })?;
+            if current.version != expected_version {
+                return Err(StoreError::VersionConflict {
+                    id: id.0,
+                    expected: expected_version,
+                    found: current.version,
+                });
+            }
+            ensure_slug_free(tx, &content.slug, Some(id))?;
+            tx.execute(
+                "UPDATE bulletins SET kind = ?2, title = ?3, slug = ?4, summary = ?5, analyst_notes = ?6, tlp = ?7,
+                        severity = ?8, authors = ?9, version = version + 1, updated_at = ?10
+                 WHERE id = ?1",
+                params![
+                    id.0,
+                    content.kind.as_str(),
+                    content.title,
+                    content.slug.as_str(),
+                    content.summary,
+                    content.analyst_notes,
+                    content.tlp.as_str(),
+                    content.severity.as_str(),
+                    to_json(&content.authors),
+                    now_millis(),
+                ],
+            )?;
+            tx.execute("DELETE FROM bulletin_tags WHERE bulletin_id = ?1", [id.0])?;
+            tx.execute("DELETE FROM bulletin_links WHERE bulletin_id = ?1", [id.0])?;
+            write_bulletin_relations(tx, id, content)?;
+            let saved = load_bulletin(tx, id)?.ok_or(StoreError::NotFound { what: "bulletin", id: id.0 })?;
+            snapshot_bulletin(tx, &saved)?;
+            Ok(saved)
+        })
+    }
+
+    fn set_bulletin_status(&self, id: BulletinId, status: BulletinStatus) -> Result<Bulletin> {
+        self.write(|tx| {
+            let current = load_bulletin(tx, id)?.ok_or(StoreError::NotFound {
+                what: "bulletin",
+                id: id.0,
+            })?;
+            let next = current.status.transition_to(status)?;
+            let now = now_millis();
+            tx.execute(
+                "UPDATE bulletins SET status = ?2,
+                        published_at = CASE WHEN ?2 = 'published' THEN ?3 ELSE published_at END
+                 WHERE id = ?1",
+                params![id.0, next.as_str(), now],
+            )?;
+            load_bulletin(tx, id)?.ok_or(StoreError::NotFound {
+                what: "bulletin",
+                id: id.0,
+            })
+        })
+    }
+
+    fn bulletin(&self, id: BulletinId) -> Result<Option<Bulletin>> {
+        self.read(|conn| load_bulletin(conn, id))
+    }
+
+    fn bulletin_versions(&self, id: BulletinId) -> Result<Vec<Bulletin>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT snapshot FROM bulletin_versions WHERE bulletin_id = ?1 ORDER BY version",
+            )?;
+            let rows = stmt.query_map([id.0], |row| row.get::<_, String>(0))?;
+            rows.map(|json| {
+                serde_json::from_str(&json?).map_err(|e| StoreError::Corrupt {
+                    column: "bulletin_versions.snapshot",
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
+        let parsed = ParsedQuery::parse(&query.text)?;
+        let window = u64::from(query.limit.unwrap_or(20)) + u64::from(query.offset);
+        self.read(|conn| {
+            let mut hits = Vec::new();
+            let mut total = 0;
+            if query.scope != SearchScope::Bulletins {
+                let (found, count) = search_items(conn, &parsed, query, window)?;
+                hits.extend(found);
+                total += count;
+            }
+            if query.scope != SearchScope::Items {
+                let (found, count) = search_bulletins(conn, &parsed, query, window)?;
+                hits.extend(found);
+                total += count;
+            }
+            hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.date.cmp(&a.date)));
+            let hits = hits
+                .into_iter()
+                .skip(query.offset as usize)
+                .take(query.limit.unwrap_or(20) as usize)
+                .collect();
+            Ok(SearchResults { hits, total })
+        })
+    }
+}
+
+// ---- sources ----
+
+const SOURCE_COLUMNS: &str =
+    "id, name, kind, location, poll_interval_secs, default_tlp, tags, reliability, enabled, created_at";
+
+fn source_where(conn: &Connection, condition: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Source>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE {condition}"))?;
+    let raw = stmt.query_row([arg], RawSource::from_row).optional()?;
+    raw.map(RawSource::into_source).transpose()
+}
+
+struct RawSource {
+    id: i64,
+    name: String,
+    kind: String,
+    location: String,
+    poll_interval_secs: Option<i64>,
+    default_tlp: String,
+    tags: String,
+    reliability: String,
+    enabled: bool,
+    created_at: i64,
+}
+
+impl RawSource {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            kind: row.get(2)?,
+            location: row.get(3)?,
+            poll_interval_secs: row.get(4)?,
+            default_tlp: row.get(5)?,
+            tags: row.get(6)?,
+            reliability: row.get(7)?,
+            enabled: row.get(8)?,
+            created_at: row.get(9)?,
+        })
+    }
+
+    fn into_source(self) -> Result<Source> {
+        Ok(Source {
+            id: SourceId(self.id),
+            spec: NewSource {
+                name: self.name,
+                kind: parse_column(&self.kind, "sources.kind")?,
+                location: self.location,
+                poll_interval_secs: self.poll_interval_secs.and_then(|s| u64::try_from(s).ok()),
+                default_tlp: parse_column(&self.default_tlp, "sources.default_tlp")?,
+                tags: from_json(&self.tags, "sources.tags")?,
+                reliability: parse_column(&self.reliability, "sources.reliability")?,
+                enabled: self.enabled,
+            },
+            created_at: from_millis(self.created_at, "sources.created_at")?,
+        })
+    }
+}
+
+// ---- items ----
+
+const ITEM_COLUMNS: &str = "id, source_id, canonical_url, original_url, guid, title, author, published_at, \
+     fetched_at, language, text, html, content_hash, previous_hash, revision, tlp, created_at, updated_at";
+
+fn upsert_item(tx: &Transaction<'_>, item: &NewItem, now: i64) -> Result<UpsertOutcome> {
+    let by_url = tx
+        .prepare_cached("SELECT id, content_hash FROM items WHERE source_id = ?1 AND canonical_url = ?2")?
+        .query_row(params![item.source_id.0, item.canonical_url], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        })
+        .optional()?;
+    let existing = match (by_url, &item.guid) {
+        (Some(found), _) => Some(found),
+        (None, Some(guid)) => tx
+            .prepare_cached("SELECT id, content_hash FROM items WHERE source_id = ?1 AND guid = ?2 LIMIT 1")?
+            .query_row(params![item.source_id.0, guid], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })
+            .optional()?,
+        (None, None) => None,
+    };
+
+    if let Some((id, stored_hash)) = existing {
+        if stored_hash == item.content_hash.as_str() {
+            return Ok(UpsertOutcome::Unchanged { id: ItemId(id) });
+        }
+        tx.prepare_cached(
+            "UPDATE items SET canonical_url = ?2, original_url = ?3, guid = ?4, title = ?5, author = ?6,
+                    published_at = ?7, fetched_at = ?8, language = ?9, text = ?10, html = ?11,
+                    previous_hash = content_hash, content_hash = ?12, revision = revision + 1, tlp = ?13,
+                    updated_at = ?14
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            item.canonical_url,
+            item.original_url,
+            item.guid,
+            item.title,
+            item.author,
+            item.published_at.map(to_millis),
+            to_millis(item.fetched_at),
+            item.language,
+            item.text,
+            item.html,
+            item.content_hash.as_str(),
+            item.tlp.as_str(),
+            now,
+        ])?;
+        let previous_hash = parse_hash(&stored_hash, "items.content_hash")?;
+        return Ok(UpsertOutcome::Updated {
+            id: ItemId(id),
+            previous_hash,
+        });
+    }
+
+    let duplicate_of = tx
+        .prepare_cached("SELECT id FROM items WHERE source_id = ?1 AND content_hash = ?2 LIMIT 1")?
+        .query_row(params![item.source_id.0, item.content_hash.as_str()], |row| {
+            row.get::<_, i64>(0)
+        })
+        .optional()?;
+    if let Some(of) = duplicate_of {
+        return Ok(UpsertOutcome::Duplicate { of: ItemId(of) });
+    }
+
+    tx.prepare_cached(
+        "INSERT INTO items (source_id, canonical_url, original_url, guid, title, author, published_at, fetched_at,
+                            language, text, html, content_hash, tlp, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+    )?
+    .execute(params![
+        item.source_id.0,
+        item.canonical_url,
+        item.original_url,
+        item.guid,
+        item.title,
+        item.author,
+        item.published_at.map(to_millis),
+        to_millis(item.fetched_at),
+        item.language,
+        item.text,
+        item.html,
+        item.content_hash.as_str(),
+        item.tlp.as_str(),
+        now,
+    ])?;
+    Ok(UpsertOutcome::Inserted {
+        id: ItemId(tx.last_insert_rowid()),
+    })
+}
+
+struct RawItem {
+    id: i64,
+    source_id: i64,
+    canonical_url: String,
+    original_url: Option<String>,
+    guid: Option<String>,
+    title: String,
+    author: Option<String>,
+    published_at: Option<i64>,
+    fetched_at: i64,
+    language: Option<String>,
+    text: String,
+    html: Option<String>,
+    content_hash: String,
+    previous_hash: Option<String>,
+    revision: i64,
+    tlp: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl RawItem {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            source_id: row.get(1)?,
+            canonical_url: row.get(2)?,
+            original_url: row.get(3)?,
+            guid: row.get(4)?,
+            title: row.get(5)?,
+            author: row.get(6)?,
+            published_at: row.get(7)?,
+            fetched_at: row.get(8)?,
+            language: row.get(9)?,
+            text: row.get(10)?,
+            html: row.get(11)?,
+            content_hash: row.get(12)?,
+            previous_hash: row.get(13)?,
+            revision: row.get(14)?,
+            tlp: row.get(15)?,
+            created_at: row.get(16)?,
+            updated_at: row.get(17)?,
+        })
+    }
+
+    fn into_item(self) -> Result<Item> {
+        Ok(Item {
+            id: ItemId(self.id),
+            content: NewItem {
+                source_id: SourceId(self.source_id),
+                canonical_url: self.canonical_url,
+                original_url: self.original_url,
+                guid: self.guid,
+                title: self.title,
+                author: self.author,
+                published_at: self
+                    .published_at
+                    .map(|ms| from_millis(ms, "items.published_at"))
+                    .transpose()?,
+                fetched_at: from_millis(self.fetched_at, "items.fetched_at")?,
+                language: self.language,
+                text: self.text,
+                html: self.html,
+                content_hash: parse_hash(&self.content_hash, "items.content_hash")?,
+                tlp: parse_column(&self.tlp, "items.tlp")?,
+            },
+            previous_hash: self
+                .previous_hash
+                .map(|h| parse_hash(&h, "items.previous_hash"))
+                .transpose()?,
+            revision: u32::try_from(self.revision).unwrap_or(u32::MAX),
+            created_at: from_millis(self.created_at, "items.created_at")?,
+            updated_at: from_millis(self.updated_at, "items.updated_at")?,
+        })
+    }
+}
+
+fn push_item_filters(
+    sql: &mut String,
+    args: &mut Vec<Value>,
+    source_ids: &[SourceId],
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    tlp_ceiling: Option<Tlp>,
+) {
+    if !source_ids.is_empty() {
+        sql.push_str(&format!(
+            " AND i.source_id IN ({})",
+            placeholders(source_ids.len())
+        ));
+        args.extend(source_ids.iter().map(|id| Value::Integer(id.0)));
+    }
+    push_time_and_tlp(
+        sql,
+        args,
+        "coalesce(i.published_at, i.fetched_at)",
+        "i.tlp",
+        since,
+        until,
+        tlp_ceiling,
+    );
+}
+
+fn push_time_and_tlp(
+    sql: &mut String,
+    args: &mut Vec<Value>,
+    date_expr: &str,
+    tlp_column: &str,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    tlp_ceiling: Option<Tlp>,
+) {
+    if let Some(since) = since {
+        sql.push_str(&format!(" AND {date_expr} >= ?"));
+        args.push(Value::Integer(to_millis(since)));
+    }
+    if let Some(until) = until {
+        sql.push_str(&format!(" AND {date_expr} < ?"));
+        args.push(Value::Integer(to_millis(until)));
+    }
+    if let Some(ceiling) = tlp_ceiling {
+        let allowed: Vec<Tlp> = Tlp::ALL
+            .into_iter()
+            .filter(|t| t.visible_under(ceiling))
+            .collect();
+        sql.push_str(&format!(" AND {tlp_column} IN ({})", placeholders(allowed.len())));
+        args.extend(allowed.iter().map(|t| Value::Text(t.as_str().to_owned())));
+    }
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+// ---- bulletins ----
+
+fn ensure_slug_free(tx: &Transaction<'_>, slug: &Slug, except: Option<BulletinId>) -> Result<()> {
+    let holder: Option<i64> = tx
+        .prepare_cached("SELECT id FROM bulletins WHERE slug = ?1")?
+        .query_row([slug.as_str()], |row| row.get(0))
+        .optional()?;
+    match holder {
+        Some(id) if Some(BulletinId(id)) != except => Err(StoreError::SlugTaken(slug.to_string())),
+        _ => Ok(()),
+    }
+}
+
+fn write_bulletin_relations(tx: &Transaction<'_>, id: BulletinId, bulletin: &NewBulletin) -> Result<()> {
+    let mut tag_stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO bulletin_tags (bulletin_id, tag, position) VALUES (?1, ?2, ?3)",
+    )?;
+    for (position, tag) in bulletin.tags.iter().enumerate() {
+        tag_stmt.execute(params![id.0, tag, position as i64])?;
+    }
+    let mut link_stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO bulletin_links (bulletin_id, target_kind, target_id, position)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let links = bulletin
+        .story_ids
+        .iter()
+        .map(|s| ("story", s.0))
+        .chain(bulletin.item_ids.iter().map(|i| ("item", i.0)))
+        .chain(bulletin.entity_ids.iter().map(|e| ("entity", e.0)));
+    for (position, (kind, target)) in links.enumerate() {
+        link_stmt.execute(params![id.0, kind, target, position as i64])?;
+    }
+    Ok(())
+}
+
+fn snapshot_bulletin(tx: &Transaction<'_>, bulletin: &Bulletin) -> Result<()> {
+    tx.execute(
+        "INSERT INTO bulletin_versions (bulletin_id, version, snapshot, saved_at) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            bulletin.id.0,
+            bulletin.version,
+            to_json(bulletin),
+            to_millis(bulletin.updated_at)
+        ],
+    )?;
+    Ok(())
+}
+
+fn load_bulletin(conn: &Connection, id: BulletinId) -> Result<Option<Bulletin>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT kind, title, slug, summary, analyst_notes, tlp, severity, authors, status, version,
+                    created_at, updated_at, published_at
+             FROM bulletins WHERE id = ?1",
+        )?
+        .query_row([id.0], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, String>(6)?,
+                row.get::<_, String>(7)?,
+                row.get::<_, String>(8)?,
+                row.get::<_, i64>(9)?,
+                row.get::<_, i64>(10)?,
+                row.get::<_, i64>(11)?,
+                row.get::<_, Option<i64>>(12)?,
+            ))
+        })
+        .optional()?;
+    let Some((
+        kind,
+        title,
+        slug,
+        summary,
+        notes,
+        tlp,
+        severity,
+        authors,
+        status,
+        version,
+        created,
+        updated,
+        published,
+    )) = row
+    else {
+        return Ok(None);
+    };
+
+    let tags = conn
+        .prepare_cached("SELECT tag FROM bulletin_tags WHERE bulletin_id = ?1 ORDER BY position")?
+        .query_map([id.0], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut story_ids = Vec::new();
+    let mut item_ids = Vec::new();
+    let mut entity_ids = Vec::new();
+    let mut links_stmt = conn.prepare_cached(
+        "SELECT target_kind, target_id FROM bulletin_links WHERE bulletin_id = ?1 ORDER BY position",
+    )?;
+    let links = links_stmt.query_map([id.0], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+    })?;
+    for link in links {
+        match link? {
+            (kind, target) if kind == "story" => story_ids.push(StoryId(target)),
+            (kind, target) if kind == "item" => item_ids.push(ItemId(target)),
+            (kind, target) if kind == "entity" => entity_ids.push(EntityId(target)),
+            (kind, _) => {
+                return Err(StoreError::Corrupt {
+                    column: "bulletin_links.target_kind",
+                    reason: format!("unknown link kind {kind:?}"),
+                });
+            }
+        }
+    }
+
+    Ok(Some(Bulletin {
+        id,
+        content: NewBulletin {
+            kind: parse_column(&kind, "bulletins.kind")?,
+            title,
+            slug: Slug::parse(&slug).map_err(|e| StoreError::Corrupt {
+                column: "bulletins.slug",
+                reason: e.to_string(),
+            })?,
+            summary,
+            analyst_notes: notes,
+            tlp: parse_column(&tlp, "bulletins.tlp")?,
+            severity: parse_column(&severity, "bulletins.severity")?,
+            tags,
+            story_ids,
+            item_ids,
+            entity_ids,
+            authors: from_json(&authors, "bulletins.authors")?,
+        },
+        status: parse_column(&status, "bulletins.status")?,
+        version: u32::try_from(version).unwrap_or(u32::MAX),
+        created_at: from_millis(created, "bulletins.created_at")?,
+        updated_at: from_millis(updated, "bulletins.updated_at")?,
+        published_at: published
+            .map(|ms| from_millis(ms, "bulletins.published_at"))
+            .transpose()?,
+    }))
+}
+
+// ---- search ----
+
+fn search_items(
+    conn: &Connection,
+    parsed: &ParsedQuery,
+    query: &SearchQuery,
+    window: u64,
+) -> Result<(Vec<SearchHit>, u64)> {
+    let mut filters = String::new();
+    let mut args = vec![Value::Text(parsed.fts5.clone())];
+    push_item_filters(
+        &mut filters,
+        &mut args,
+        &query.source_ids,
+        query.since,
+        query.until,
+        query.tlp_ceiling,
+    );
+    let from =
+        format!("FROM items_fts JOIN items i ON i.id = items_fts.rowid WHERE items_fts MATCH ?{filters}");
+
+    let total = count_matches(conn, &from, &args)?;
+    let sql = format!(
+        "SELECT i.id, i.title, snippet(items_fts, -1, char(2), char(3), '…', 24), bm25(items_fts, {TITLE_WEIGHT}, 1.0),
+                i.source_id, coalesce(i.published_at, i.fetched_at), i.tlp
+         {from} ORDER BY bm25(items_fts, {TITLE_WEIGHT}, 1.0) LIMIT {window}"
+    );
+    let mut stmt = conn.prepare(&sql).map_err(map_match_error)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, f64>(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, i64>(5)?,
+                row.get::<_, String>(6)?,
+            ))
+        })
+        .map_err(map_match_error)?;
+    let hits = rows
+        .map(|row| {
+            let (id, title, snippet, bm25, source_id, date, tlp) = row.map_err(map_match_error)?;
+            Ok(SearchHit {
+                kind: HitKind::Item,
+                id,
+                title,
+                snippet: Snippet::from_marked(&snippet),
+                score: -bm25,
+                source_id: Some(SourceId(source_id)),
+                date: from_millis(date, "items.published_at")?,
+                tlp: parse_column(&tlp, "items.tlp")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((hits, total))
+}
+
+fn search_bulletins(
+    conn: &Connection,
+    parsed: &ParsedQuery,
+    query: &SearchQuery,
+    window: u64,
+) -> Result<(Vec<SearchHit>, u64)> {
+    let mut filters = String::new();
+    let mut args = vec![Value::Text(parsed.fts5.clone())];
+    if let Some(kind) = query.bulletin_kind {
+        filters.push_str(" AND b.kind = ?");
+        args.push(Value::Text(kind.as_str().to_owned()));
+    }
+    push_time_and_tlp(
+        &mut filters,
+        &mut args,
+        "coalesce(b.published_at, b.updated_at)",
+        "b.tlp",
+        query.since,
+        query.until,
+        query.tlp_ceiling,
+    );
+    let from = format!(
+        "FROM bulletins_fts JOIN bulletins b ON b.id = bulletins_fts.rowid WHERE bulletins_fts MATCH ?{filters}"
+    );
+    let total = count_matches(conn, &from, &args)?;
+    let sql = format!(
+        "SELECT b.id, b.title, snippet(bulletins_fts, -1, char(2), char(3), '…', 24),
+                bm25(bulletins_fts, {TITLE_WEIGHT}, 1.0, 1.0), coalesce(b.published_at, b.updated_at), b.tlp
+         {from} ORDER BY bm25(bulletins_fts, {TITLE_WEIGHT}, 1.0, 1.0) LIMIT {window}"
+    );
+    let mut stmt = conn.prepare(&sql).map_err(map_match_error)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, f64>(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, String>(5)?,
+            ))
+        })
+        .map_err(map_match_error)?;
+    let hits = rows
+        .map(|row| {
+            let (id, title, snippet, bm25, date, tlp) = row.map_err(map_match_error)?;
+            Ok(SearchHit {
+                kind: HitKind::Bulletin,
+                id,
+                title,
+                snippet: Snippet::from_marked(&snippet),
+                score: -bm25,
+                source_id: None,
+                date: from_millis(date, "bulletins.updated_at")?,
+                tlp: parse_column(&tlp, "bulletins.tlp")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((hits, total))
+}
+
+fn count_matches(conn: &Connection, from: &str, args: &[Value]) -> Result<u64> {
+    let n: i64 = conn
+        .query_row(
+            &format!("SELECT count(*) {from}"),
+            rusqlite::params_from_iter(args),
+            |row| row.get(0),
+        )
+        .map_err(map_match_error)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// FTS5 reports query problems as generic SQL errors; name them as query errors.
+fn map_match_error(error: rusqlite::Error) -> StoreError {
+    let message = error.to_string();
+    if message.contains("fts5") {
+        StoreError::InvalidQuery(message)
+    } else {
+        StoreError::Sqlite(error)
+    }
+}
+
+// ---- value helpers ----
+
+fn parse_column<T>(text: &str, column: &'static str) -> Result<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e: T::Err| StoreError::Corrupt {
+        column,
+        reason: e.to_string(),
+    })
+}
+
+fn parse_hash(text: &str, column: &'static str) -> Result<ContentHash> {
+    ContentHash::from_hex(text).map_err(|e| StoreError::Corrupt {
+        column,
+        reason: e.to_string(),
+    })
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    // Serialising plain lists and model structs to JSON cannot fail.
+    serde_json::to_string(value).unwrap_or_else(|_| String::from("null"))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, column: &'static str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        column,
+        reason: e.to_string(),
+    })
+}
