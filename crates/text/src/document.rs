@@ -213,7 +213,7 @@ impl Document {
     }
 
     /// Takes text as it is (line endings normalised, trailing blanks trimmed); a short
-    /// first line is the title.
+    /// first line followed by more text is the title.
     pub fn from_plain_text(source: &str) -> Self {
         let mut text = String::with_capacity(source.len());
         let mut blank_run = 0;
@@ -229,11 +229,13 @@ impl Document {
             blank_run = 0;
             text.push_str(line);
         }
-        let title = text
-            .lines()
+        // A first line is a title only if it is short and more text follows it.
+        let mut lines = text.lines();
+        let title = lines
             .next()
             .map(str::trim)
             .filter(|line| !line.is_empty() && line.chars().count() <= MAX_PLAIN_TITLE_CHARS)
+            .filter(|_| lines.any(|rest| !rest.trim().is_empty()))
             .map(str::to_owned);
         Self {
             format: DocumentFormat::PlainText,
@@ -580,8 +582,9 @@ mod tests {
         let doc = Document::from_plain_text("Title line\r\n\r\n\r\nBody one  \r\nBody two\n");
         assert_eq!(doc.title.as_deref(), Some("Title line"));
         assert_eq!(doc.text, "Title line\n\nBody one\nBody two");
-        let long = "x".repeat(500);
+        let long = "x".repeat(500) + "\nmore";
         assert_eq!(Document::from_plain_text(&long).title, None);
+        assert_eq!(Document::from_plain_text("one line only").title, None);
     }
 
     #[test]
