@@ -236,7 +236,7 @@ impl Document {
             .map(str::trim)
             .filter(|line| !line.is_empty() && line.chars().count() <= MAX_PLAIN_TITLE_CHARS)
             .filter(|_| lines.any(|rest| !rest.trim().is_empty()))
-            .map(str::to_owned);
+            .map(collapse);
         Self {
             format: DocumentFormat::PlainText,
             title,

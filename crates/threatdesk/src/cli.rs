@@ -1,0 +1,250 @@
+//! The command-line interface, as data.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use threatdesk_model::{BulletinKind, ItemId, Tlp};
+
+const EXIT_CODES: &str = "Exit status: 0 success; 1 finished, but some inputs were rejected (each is reported on stderr); 2 error.";
+
+/// A cyber threat intelligence newsroom: collect, enrich, search and publish.
+#[derive(Debug, Parser)]
+#[command(name = "threatdesk", version, about, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The data folder: configuration, database and indexes.
+    #[arg(
+        long,
+        global = true,
+        env = "THREATDESK_DATA_DIR",
+        default_value = "threatdesk-data",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Output format on stdout.
+    #[arg(long, global = true, env = "THREATDESK_FORMAT", value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Log more on stderr (-v info, -vv debug, -vvv trace). THREATDESK_LOG takes a full filter.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Print only errors: no progress bar, no notes.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable text.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the data folder with a commented configuration file and an empty database.
+    Init,
+
+    /// Store HTML, Markdown and plain-text files, folders (recursively) or standard input.
+    #[command(after_help = EXIT_CODES)]
+    Ingest(IngestArgs),
+
+    /// List and show collected items.
+    #[command(subcommand)]
+    Items(ItemsCommand),
+
+    /// Full-text search over items and bulletins, best matches first.
+    #[command(after_help = QUERY_HELP)]
+    Search(SearchArgs),
+
+    /// List and inspect sources.
+    #[command(subcommand)]
+    Sources(SourcesCommand),
+
+    /// Show the data folder, configuration and database state.
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files or folders to read; `-` reads standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+
+    /// The source the items belong to (created if missing). [config: ingest.source]
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+
+    /// Mark the items with this TLP instead of the source's default.
+    #[arg(long, value_parser = parse_tlp, value_name = "TLP")]
+    pub tlp: Option<Tlp>,
+
+    /// Reject files larger than this many bytes. [config: ingest.max_file_bytes]
+    #[arg(long, value_name = "BYTES")]
+    pub max_file_bytes: Option<u64>,
+
+    /// Also read hidden files and folders inside folders. [config: ingest.include_hidden]
+    #[arg(long)]
+    pub include_hidden: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ItemsCommand {
+    /// Items, newest first.
+    List(ItemsListArgs),
+    /// One item with its text.
+    Show {
+        /// The item's id.
+        id: ItemId,
+        /// Print the sanitised HTML instead of the text.
+        #[arg(long)]
+        html: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ItemsListArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Skip this many first.
+    #[arg(long, default_value_t = 0)]
+    pub offset: u32,
+}
+
+/// Filters shared by listings and search.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Only items of this source (repeatable).
+    #[arg(long = "source", value_name = "NAME")]
+    pub sources: Vec<String>,
+    /// Only documents dated at or after: 2025-03-01, an RFC 3339 time, or an age (36h, 7d, 2w).
+    #[arg(long, value_parser = parse_time, value_name = "WHEN")]
+    pub since: Option<DateTime<Utc>>,
+    /// Only documents dated before (same forms as --since).
+    #[arg(long, value_parser = parse_time, value_name = "WHEN")]
+    pub until: Option<DateTime<Utc>>,
+    /// Only documents marked at most this restrictively (CLEAR, GREEN, AMBER, AMBER+STRICT, RED).
+    #[arg(long, value_parser = parse_tlp, value_name = "TLP")]
+    pub tlp_max: Option<Tlp>,
+}
+
+const QUERY_HELP: &str = "Query language: all words must occur (lazarus crypto); \"quoted words\" must occur as a \
+phrase; OR accepts either side; -word excludes; word* matches a prefix. Matching ignores case and accents and \
+stems English words (attacks finds attack). Punctuated tokens (CVE-2021-44228, 1.2.3.4) match as phrases.";
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query (several words are joined with spaces).
+    #[arg(required = true, value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// What to search.
+    #[arg(long = "in", value_enum, default_value_t = Scope::All)]
+    pub scope: Scope,
+    /// Only bulletins of this kind.
+    #[arg(long, value_parser = parse_bulletin_kind, value_name = "news|research")]
+    pub bulletin_kind: Option<BulletinKind>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// At most this many hits.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    /// Skip this many hits first.
+    #[arg(long, default_value_t = 0)]
+    pub offset: u32,
+}
+
+/// What `search` looks through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scope {
+    /// Items and bulletins.
+    All,
+    /// Collected items.
+    Items,
+    /// Bulletins.
+    Bulletins,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourcesCommand {
+    /// Every source, by name.
+    List,
+}
+
+fn parse_tlp(s: &str) -> Result<Tlp, String> {
+    s.parse().map_err(|e: threatdesk_model::ParseError| e.to_string())
+}
+
+fn parse_bulletin_kind(s: &str) -> Result<BulletinKind, String> {
+    s.parse().map_err(|e: threatdesk_model::ParseError| e.to_string())
+}
+
+/// Parses `2025-03-01`, an RFC 3339 time, or an age such as `36h`, `7d`, `2w` (counted back from now).
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return date
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .ok_or_else(|| format!("invalid date {s:?}"));
+    }
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("expected a date (2025-03-01), an RFC 3339 time or an age (7d), not {s:?}"))?;
+    let age = match unit {
+        "m" | "min" => Duration::try_minutes(n),
+        "h" => Duration::try_hours(n),
+        "d" => Duration::try_days(n),
+        "w" => Duration::try_weeks(n),
+        _ => return Err(format!("unknown age unit {unit:?} in {s:?}: use m, h, d or w")),
+    };
+    age.and_then(|age| Utc::now().checked_sub_signed(age))
+        .ok_or_else(|| format!("age {s:?} is out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn time_arguments_accept_dates_times_and_ages() {
+        assert_eq!(
+            parse_time("2025-03-01").map(|t| t.to_rfc3339()),
+            Ok("2025-03-01T00:00:00+00:00".to_owned())
+        );
+        assert_eq!(
+            parse_time("2025-03-01T10:00:00+02:00").map(|t| t.to_rfc3339()),
+            Ok("2025-03-01T08:00:00+00:00".to_owned())
+        );
+        let week = parse_time("7d").map(|t| Utc::now() - t);
+        assert!(week.is_ok_and(|d| d >= Duration::days(7) && d < Duration::days(7) + Duration::minutes(1)));
+        assert!(parse_time("7y").is_err_and(|e| e.contains("unknown age unit")));
+        assert!(parse_time("yesterday").is_err());
+    }
+}

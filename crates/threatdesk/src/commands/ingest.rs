@@ -1,0 +1,226 @@
+//! `threatdesk ingest`: local files into the store, in batches, with a report for every input.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use chrono::Utc;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use threatdesk_collect::Rejection;
+use threatdesk_collect::files::{self, Collected, Input};
+use threatdesk_model::{ItemId, NewSource, SourceKind};
+use threatdesk_store::{Store, UpsertOutcome};
+
+use crate::cli::{Format, GlobalArgs, IngestArgs};
+use crate::config::DataDir;
+use crate::{EXIT_OK, EXIT_PARTIAL};
+
+/// What happened to one input.
+#[derive(Debug, Serialize)]
+struct FileReport {
+    input: String,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_id: Option<ItemId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Totals {
+    inputs: u64,
+    inserted: u64,
+    updated: u64,
+    unchanged: u64,
+    duplicates: u64,
+    rejected: u64,
+    skipped_hidden: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct IngestReport {
+    data_dir: String,
+    source: String,
+    totals: Totals,
+    elapsed_ms: u128,
+    files: Vec<FileReport>,
+}
+
+/// Reads every input; stores good ones batch by batch; reports bad ones and carries on.
+pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    if !data.is_initialised() {
+        data.create()?;
+        tracing::info!(path = %data.root().display(), "Created data folder");
+    }
+    let mut config = data.load_config()?.ingest;
+    if let Some(source) = args.source {
+        config.source = source;
+    }
+    if let Some(max) = args.max_file_bytes {
+        config.max_file_bytes = max;
+    }
+    config.include_hidden |= args.include_hidden;
+    let files_config = config.files();
+
+    let store = super::open_store(data)?;
+    let mut spec = NewSource::new(&config.source, SourceKind::File, "local files");
+    spec.default_tlp = config.default_tlp;
+    let source = store.ensure_source(&spec)?;
+
+    let inputs: Vec<Input> = args.paths.iter().map(|p| Input::from_arg(p)).collect();
+    let discovery = files::discover(&inputs, &files_config);
+    let progress = progress_bar(global, discovery.candidates.len() as u64);
+
+    let mut report = IngestReport {
+        data_dir: data.root().display().to_string(),
+        source: source.spec.name.clone(),
+        totals: Totals {
+            skipped_hidden: discovery.skipped_hidden,
+            ..Default::default()
+        },
+        elapsed_ms: 0,
+        files: Vec::new(),
+    };
+    for rejection in discovery.rejections {
+        record_rejection(&mut report, &progress, global, rejection);
+    }
+
+    let batch_size = config.batch_size.max(1);
+    let mut batch: Vec<Collected> = Vec::with_capacity(batch_size);
+    for candidate in &discovery.candidates {
+        progress.set_message(candidate.display_name());
+        match files::collect(candidate, &source, &files_config, Utc::now()) {
+            Ok(mut collected) => {
+                if let Some(tlp) = args.tlp {
+                    collected.item.tlp = tlp;
+                }
+                for note in &collected.notes {
+                    if !global.quiet {
+                        progress.suspend(|| eprintln!("threatdesk: note: {}: {note}", collected.input));
+                    }
+                }
+                batch.push(collected);
+                if batch.len() >= batch_size {
+                    store_batch(&store, &mut batch, &mut report)?;
+                }
+            }
+            Err(rejection) => record_rejection(&mut report, &progress, global, rejection),
+        }
+        progress.inc(1);
+    }
+    store_batch(&store, &mut batch, &mut report)?;
+    progress.finish_and_clear();
+
+    report.totals.inputs = report.files.len() as u64;
+    report.elapsed_ms = started.elapsed().as_millis();
+    match global.format {
+        Format::Json => crate::output::print_json(&report)?,
+        Format::Text => print_summary(&report)?,
+    }
+    Ok(ExitCode::from(if report.totals.rejected > 0 {
+        EXIT_PARTIAL
+    } else {
+        EXIT_OK
+    }))
+}
+
+fn store_batch(
+    store: &dyn Store,
+    batch: &mut Vec<Collected>,
+    report: &mut IngestReport,
+) -> anyhow::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let items: Vec<_> = batch.iter().map(|c| c.item.clone()).collect();
+    let outcomes = store.upsert_items(&items)?;
+    for (collected, outcome) in batch.drain(..).zip(outcomes) {
+        let outcome_name = match outcome {
+            UpsertOutcome::Inserted { .. } => {
+                report.totals.inserted += 1;
+                "inserted"
+            }
+            UpsertOutcome::Updated { .. } => {
+                report.totals.updated += 1;
+                "updated"
+            }
+            UpsertOutcome::Unchanged { .. } => {
+                report.totals.unchanged += 1;
+                "unchanged"
+            }
+            UpsertOutcome::Duplicate { .. } => {
+                report.totals.duplicates += 1;
+                "duplicate"
+            }
+        };
+        tracing::info!(input = %collected.input, outcome = outcome_name, item = %outcome.item_id(), "Stored");
+        report.files.push(FileReport {
+            input: collected.input,
+            outcome: outcome_name,
+            item_id: Some(outcome.item_id()),
+            reason: None,
+            notes: collected.notes,
+        });
+    }
+    Ok(())
+}
+
+fn record_rejection(
+    report: &mut IngestReport,
+    progress: &ProgressBar,
+    global: &GlobalArgs,
+    rejection: Rejection,
+) {
+    report.totals.rejected += 1;
+    if global.format == Format::Text {
+        progress.suspend(|| eprintln!("threatdesk: rejected: {rejection}"));
+    }
+    report.files.push(FileReport {
+        input: rejection.input,
+        outcome: "rejected",
+        item_id: None,
+        reason: Some(rejection.reason.to_string()),
+        notes: Vec::new(),
+    });
+}
+
+fn progress_bar(global: &GlobalArgs, len: u64) -> ProgressBar {
+    // indicatif hides itself when stderr is not a terminal; --quiet hides it everywhere.
+    if global.quiet || len < 2 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:30} {pos}/{len} files ({per_sec}, eta {eta}) {wide_msg}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn print_summary(report: &IngestReport) -> anyhow::Result<()> {
+    let t = &report.totals;
+    crate::outln!(
+        "Ingested {} input{} into source {:?}: {} new, {} updated, {} unchanged, {} duplicate{}, {} rejected ({:.2} s)",
+        t.inputs,
+        if t.inputs == 1 { "" } else { "s" },
+        report.source,
+        t.inserted,
+        t.updated,
+        t.unchanged,
+        t.duplicates,
+        if t.duplicates == 1 { "" } else { "s" },
+        t.rejected,
+        report.elapsed_ms as f64 / 1000.0,
+    );
+    if t.skipped_hidden > 0 {
+        crate::outln!(
+            "Skipped {} hidden file(s) or folder(s); use --include-hidden to read them.",
+            t.skipped_hidden
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! One module per command; [`run`] dispatches.
+
+mod ingest;
+mod init;
+mod items;
+mod search;
+mod sources;
+mod status;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use threatdesk_model::SourceId;
+use threatdesk_store::{SqliteStore, Store};
+
+use crate::cli::{Cli, Command, ItemsCommand, SourcesCommand};
+use crate::config::DataDir;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let data = DataDir::new(cli.global.data_dir.clone());
+    let global = &cli.global;
+    match cli.command {
+        Command::Init => init::run(&data, global),
+        Command::Ingest(args) => ingest::run(&data, global, args),
+        Command::Items(ItemsCommand::List(args)) => items::list(&data, global, args),
+        Command::Items(ItemsCommand::Show { id, html }) => items::show(&data, global, id, html),
+        Command::Search(args) => search::run(&data, global, args),
+        Command::Sources(SourcesCommand::List) => sources::list(&data, global),
+        Command::Status => status::run(&data, global),
+    }
+}
+
+/// Opens the store of an existing data folder; a missing one is an error that says what to do.
+fn open_existing(data: &DataDir) -> anyhow::Result<SqliteStore> {
+    if !data.is_initialised() {
+        bail!(
+            "no threatdesk data folder at {} (run `threatdesk init`, or `threatdesk ingest PATH` to create it, \
+             or point --data-dir / THREATDESK_DATA_DIR at an existing one)",
+            data.root().display()
+        );
+    }
+    open_store(data)
+}
+
+/// Opens (creating if needed) the store of a data folder.
+fn open_store(data: &DataDir) -> anyhow::Result<SqliteStore> {
+    let path = data.database();
+    SqliteStore::open(&path).with_context(|| format!("cannot open the store in {}", data.root().display()))
+}
+
+/// Resolves source names given on the command line to ids; an unknown name is an error.
+fn resolve_sources(store: &dyn Store, names: &[String]) -> anyhow::Result<Vec<SourceId>> {
+    names
+        .iter()
+        .map(|name| match store.source_by_name(name)? {
+            Some(source) => Ok(source.id),
+            None => bail!("no source named {name:?} (see `threatdesk sources list`)"),
+        })
+        .collect()
+}

@@ -1,0 +1,70 @@
+//! `threatdesk status`.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+use threatdesk_store::{SCHEMA_VERSION, Store, StoreStats};
+
+use crate::EXIT_OK;
+use crate::cli::{Format, GlobalArgs};
+use crate::config::{Config, DataDir};
+use crate::output::print_json;
+
+#[derive(Serialize)]
+struct StatusReport {
+    version: &'static str,
+    data_dir: String,
+    config_file: Option<String>,
+    database: String,
+    database_bytes: u64,
+    schema_version_supported: u32,
+    store: StoreStats,
+    config: Config,
+}
+
+/// Shows where the data lives, the effective configuration and what is stored.
+pub fn run(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let config = data.load_config()?;
+    let store = super::open_existing(data)?;
+    let database_bytes = ["", "-wal"]
+        .iter()
+        .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", data.database().display())).ok())
+        .map(|m| m.len())
+        .sum();
+    let report = StatusReport {
+        version: env!("CARGO_PKG_VERSION"),
+        data_dir: data.root().display().to_string(),
+        config_file: Some(data.config_file())
+            .filter(|p| p.is_file())
+            .map(|p| p.display().to_string()),
+        database: data.database().display().to_string(),
+        database_bytes,
+        schema_version_supported: SCHEMA_VERSION,
+        store: store.stats()?,
+        config,
+    };
+    match global.format {
+        Format::Json => print_json(&report)?,
+        Format::Text => {
+            crate::outln!("threatdesk {}", report.version);
+            crate::outln!("Data folder:   {}", report.data_dir);
+            crate::outln!(
+                "Configuration: {}",
+                report.config_file.as_deref().unwrap_or("(none; defaults in use)")
+            );
+            crate::outln!(
+                "Database:      {} ({:.1} MB)",
+                report.database,
+                report.database_bytes as f64 / 1e6
+            );
+            crate::outln!("Schema:        version {}", report.store.schema_version);
+            crate::outln!(
+                "Stored:        {} sources, {} items, {} bulletins",
+                report.store.sources,
+                report.store.items,
+                report.store.bulletins
+            );
+        }
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}

@@ -1,0 +1,207 @@
+//! Configuration: defaults, then `threatdesk.toml` in the data folder, then `THREATDESK_*`
+//! environment variables, then command-line flags (each overriding the one before).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use threatdesk_collect::files::{DEFAULT_MAX_FILE_BYTES, FilesConfig};
+use threatdesk_model::Tlp;
+
+/// The configuration file's name inside the data folder.
+pub const CONFIG_FILE: &str = "threatdesk.toml";
+/// The database file's name inside the data folder.
+pub const DATABASE_FILE: &str = "threatdesk.db";
+
+/// Environment variables that are command-line options, not configuration keys.
+const NOT_CONFIG_KEYS: [&str; 3] = ["data_dir", "format", "log"];
+
+/// Everything configurable in `threatdesk.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// How `threatdesk ingest` reads files.
+    pub ingest: IngestConfig,
+}
+
+/// The `[ingest]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// The source ingested files belong to.
+    pub source: String,
+    /// The marking of ingested items when the source is created.
+    pub default_tlp: Tlp,
+    /// Files larger than this are rejected unread.
+    pub max_file_bytes: u64,
+    /// Read hidden files and folders found inside folders.
+    pub include_hidden: bool,
+    /// Items stored per database transaction.
+    pub batch_size: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            source: "local-files".to_owned(),
+            default_tlp: Tlp::Clear,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            include_hidden: false,
+            batch_size: 256,
+        }
+    }
+}
+
+impl IngestConfig {
+    /// The files collector's settings.
+    pub fn files(&self) -> FilesConfig {
+        FilesConfig {
+            max_file_bytes: self.max_file_bytes,
+            include_hidden: self.include_hidden,
+        }
+    }
+}
+
+/// The data folder and what lives in it.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// A data folder at `root` (which may not exist yet).
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    /// The folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The configuration file.
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join(CONFIG_FILE)
+    }
+
+    /// The database file.
+    pub fn database(&self) -> PathBuf {
+        self.root.join(DATABASE_FILE)
+    }
+
+    /// Whether the folder holds a database.
+    pub fn is_initialised(&self) -> bool {
+        self.database().is_file()
+    }
+
+    /// Loads the configuration: defaults, the file if present, then the environment.
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file_exact(self.config_file()))
+            .merge(Env::prefixed("THREATDESK_").ignore(&NOT_CONFIG_KEYS).split("__"))
+            .extract()
+            .map_err(|error| anyhow::anyhow!(describe_figment_error(error)))
+            .with_context(|| format!("invalid configuration (file {})", self.config_file().display()))
+    }
+
+    /// Creates the folder and a commented configuration file; an existing file is kept.
+    /// Returns whether the configuration file was written.
+    pub fn create(&self) -> anyhow::Result<bool> {
+        std::fs::create_dir_all(&self.root)
+            .with_context(|| format!("cannot create data folder {}", self.root.display()))?;
+        let path = self.config_file();
+        if path.exists() {
+            return Ok(false);
+        }
+        std::fs::write(&path, CONFIG_TEMPLATE).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(true)
+    }
+}
+
+/// Figment errors can hold several problems; list them all, each with where it came from.
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The file `threatdesk init` writes: every key with its default, commented out.
+const CONFIG_TEMPLATE: &str = r#"# threatdesk configuration.
+#
+# Every setting below shows its default. Environment variables override this file:
+# THREATDESK_<TABLE>__<KEY>, e.g. THREATDESK_INGEST__MAX_FILE_BYTES=50000000.
+# Command-line flags override both.
+
+[ingest]
+# The source that ingested files belong to (created on first use).
+# source = "local-files"
+
+# The TLP marking given to that source's items: CLEAR, GREEN, AMBER, AMBER+STRICT or RED.
+# default_tlp = "CLEAR"
+
+# Files larger than this many bytes are rejected unread.
+# max_file_bytes = 20000000
+
+# Read hidden files and folders (names starting with ".") found inside folders.
+# include_hidden = false
+
+# Items stored per database transaction.
+# batch_size = 256
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_parses_to_the_defaults_and_names_every_key() {
+        let parsed: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(CONFIG_TEMPLATE))
+            .extract()
+            .unwrap_or_else(|e| panic!("template must parse: {e}"));
+        assert_eq!(parsed, Config::default());
+        let defaults = serde_json::to_value(IngestConfig::default()).unwrap_or_default();
+        for key in defaults
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            assert!(
+                CONFIG_TEMPLATE.contains(&format!("# {key} = ")),
+                "template misses {key}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_round_trips_through_toml() {
+        let config = Config {
+            ingest: IngestConfig {
+                source: "reports".into(),
+                default_tlp: Tlp::Amber,
+                batch_size: 9,
+                ..Default::default()
+            },
+        };
+        let json = serde_json::to_string(&config).unwrap_or_default();
+        let back: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(figment::providers::Json::string(&json))
+            .extract()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, config);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_that_name_the_key() {
+        let error = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string("[ingest]\nmax_file_byte = 5\n"))
+            .extract::<Config>()
+            .map(|_| ())
+            .map_err(describe_figment_error);
+        assert!(error.is_err_and(|e| e.contains("max_file_byte")));
+    }
+}
