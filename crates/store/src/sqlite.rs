@@ -834,7 +834,7 @@ fn search_items(
 
     let total = count_matches(conn, &from, &args)?;
     let sql = format!(
-        "SELECT i.id, i.title, snippet(items_fts, -1, char(2), char(3), '…', 24), bm25(items_fts, {TITLE_WEIGHT}, 1.0),
+        "SELECT i.id, i.title, snippet(items_fts, 1, char(2), char(3), '…', 24), bm25(items_fts, {TITLE_WEIGHT}, 1.0),
                 i.source_id, coalesce(i.published_at, i.fetched_at), i.tlp
          {from} ORDER BY bm25(items_fts, {TITLE_WEIGHT}, 1.0) LIMIT {window}"
     );
@@ -896,8 +896,9 @@ fn search_bulletins(
     );
     let total = count_matches(conn, &from, &args)?;
     let sql = format!(
-        "SELECT b.id, b.title, snippet(bulletins_fts, -1, char(2), char(3), '…', 24),
-                bm25(bulletins_fts, {TITLE_WEIGHT}, 1.0, 1.0), coalesce(b.published_at, b.updated_at), b.tlp
+        "SELECT b.id, b.title, snippet(bulletins_fts, 1, char(2), char(3), '…', 24),
+                bm25(bulletins_fts, {TITLE_WEIGHT}, 1.0, 1.0), coalesce(b.published_at, b.updated_at), b.tlp,
+                snippet(bulletins_fts, 2, char(2), char(3), '…', 24)
          {from} ORDER BY bm25(bulletins_fts, {TITLE_WEIGHT}, 1.0, 1.0) LIMIT {window}"
     );
     let mut stmt = conn.prepare(&sql).map_err(map_match_error)?;
@@ -910,17 +911,27 @@ fn search_bulletins(
                 row.get::<_, f64>(3)?,
                 row.get::<_, i64>(4)?,
                 row.get::<_, String>(5)?,
+                row.get::<_, String>(6)?,
             ))
         })
         .map_err(map_match_error)?;
     let hits = rows
         .map(|row| {
-            let (id, title, snippet, bm25, date, tlp) = row.map_err(map_match_error)?;
+            let (id, title, summary_snippet, bm25, date, tlp, notes_snippet) =
+                row.map_err(map_match_error)?;
+            // Show the summary's passage unless only the analyst notes match.
+            let summary = Snippet::from_marked(&summary_snippet);
+            let notes = Snippet::from_marked(&notes_snippet);
+            let snippet = if summary.highlights.is_empty() && !notes.highlights.is_empty() {
+                notes
+            } else {
+                summary
+            };
             Ok(SearchHit {
                 kind: HitKind::Bulletin,
                 id,
                 title,
-                snippet: Snippet::from_marked(&snippet),
+                snippet,
                 score: -bm25,
                 source_id: None,
                 date: from_millis(date, "bulletins.updated_at")?,

@@ -98,8 +98,12 @@ impl DataDir {
 
     /// Loads the configuration: defaults, the file if present, then the environment.
     pub fn load_config(&self) -> anyhow::Result<Config> {
-        Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::file_exact(self.config_file()))
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        // `Toml::file` would search parent folders for a relative path; only this file counts.
+        if self.config_file().is_file() {
+            figment = figment.merge(Toml::file_exact(self.config_file()));
+        }
+        figment
             .merge(Env::prefixed("THREATDESK_").ignore(&NOT_CONFIG_KEYS).split("__"))
             .extract()
             .map_err(|error| anyhow::anyhow!(describe_figment_error(error)))

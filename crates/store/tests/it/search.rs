@@ -48,6 +48,8 @@ fn title_matches_rank_above_body_mentions() {
         [out[1].item_id().0, out[0].item_id().0]
     );
     assert!(results.hits[0].score > results.hits[1].score);
+    // Snippets come from the body, so they add to the title rather than repeat it.
+    assert!(results.hits[0].snippet.highlights.is_empty());
     let snippet = &results.hits[1].snippet;
     let (start, end) = snippet.highlights[0];
     assert_eq!(&snippet.text[start..end], "Lazarus");
@@ -153,6 +155,30 @@ fn filters_by_source_time_tlp_and_kind() {
         ),
         [out[0].item_id().0]
     );
+}
+
+#[test]
+fn bulletin_snippets_come_from_the_part_that_matches() {
+    let (_dir, store) = temp_store();
+    let content = |summary: &str, notes: &str| NewBulletin {
+        kind: BulletinKind::News,
+        title: format!("B {summary}"),
+        slug: Slug::from_title(&format!("b {summary}")).expect("slug"),
+        summary: summary.to_owned(),
+        analyst_notes: notes.to_owned(),
+        tlp: Tlp::Clear,
+        severity: Severity::Info,
+        tags: vec![],
+        story_ids: vec![],
+        item_ids: vec![],
+        entity_ids: vec![],
+        authors: vec![],
+    };
+    store
+        .create_bulletin(&content("Phishing wave hits banks", "Watch for Emotet loaders."))
+        .expect("create");
+    let hit = &store.search(&query("emotet")).expect("search").hits[0];
+    assert_eq!(hit.snippet.render("[", "]"), "Watch for [Emotet] loaders.");
 }
 
 #[test]
