@@ -47,6 +47,10 @@ CREATE VIRTUAL TABLE items_fts USING fts5(
     content = 'items', content_rowid = 'id',
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
+-- Rank by BM25 with title matches weighing ten times body matches. Configured on the
+-- table so that `ORDER BY rank` lets FTS5 sort internally and compute snippets only for
+-- the rows a page actually returns.
+INSERT INTO items_fts (items_fts, rank) VALUES ('rank', 'bm25(10.0, 1.0)');
 CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN
     INSERT INTO items_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
 END;
@@ -108,6 +112,7 @@ CREATE VIRTUAL TABLE bulletins_fts USING fts5(
     content = 'bulletins', content_rowid = 'id',
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
+INSERT INTO bulletins_fts (bulletins_fts, rank) VALUES ('rank', 'bm25(10.0, 1.0, 1.0)');
 CREATE TRIGGER bulletins_fts_insert AFTER INSERT ON bulletins BEGIN
     INSERT INTO bulletins_fts (rowid, title, summary, analyst_notes)
     VALUES (new.id, new.title, new.summary, new.analyst_notes);

@@ -19,8 +19,6 @@ use crate::{
     Store, StoreError, StoreStats, UpsertOutcome, migrate,
 };
 
-/// Title matches weigh this many times body matches in BM25 ranking.
-const TITLE_WEIGHT: f64 = 10.0;
 /// Reader connections kept open between calls.
 const MAX_IDLE_READERS: usize = 4;
 
@@ -813,6 +811,10 @@ fn load_bulletin(conn: &Connection, id: BulletinId) -> Result<Option<Bulletin>> 
 
 // ---- search ----
 
+// In both searches, CROSS JOIN keeps the full-text index as the outer loop, so the planner
+// never drives the join from an index on the content table and re-runs the MATCH per row;
+// and `ORDER BY rank` (BM25 with weights configured in the schema) lets FTS5 sort by itself,
+// so snippets are computed only for the rows a page returns.
 fn search_items(
     conn: &Connection,
     parsed: &ParsedQuery,
@@ -829,14 +831,15 @@ fn search_items(
         query.until,
         query.tlp_ceiling,
     );
-    let from =
-        format!("FROM items_fts JOIN items i ON i.id = items_fts.rowid WHERE items_fts MATCH ?{filters}");
+    let from = format!(
+        "FROM items_fts CROSS JOIN items i ON i.id = items_fts.rowid WHERE items_fts MATCH ?{filters}"
+    );
 
     let total = count_matches(conn, &from, &args)?;
     let sql = format!(
-        "SELECT i.id, i.title, snippet(items_fts, 1, char(2), char(3), '…', 24), bm25(items_fts, {TITLE_WEIGHT}, 1.0),
+        "SELECT i.id, i.title, snippet(items_fts, 1, char(2), char(3), '…', 24), items_fts.rank,
                 i.source_id, coalesce(i.published_at, i.fetched_at), i.tlp
-         {from} ORDER BY bm25(items_fts, {TITLE_WEIGHT}, 1.0) LIMIT {window}"
+         {from} ORDER BY items_fts.rank LIMIT {window}"
     );
     let mut stmt = conn.prepare(&sql).map_err(map_match_error)?;
     let rows = stmt
@@ -892,14 +895,14 @@ fn search_bulletins(
         query.tlp_ceiling,
     );
     let from = format!(
-        "FROM bulletins_fts JOIN bulletins b ON b.id = bulletins_fts.rowid WHERE bulletins_fts MATCH ?{filters}"
+        "FROM bulletins_fts CROSS JOIN bulletins b ON b.id = bulletins_fts.rowid WHERE bulletins_fts MATCH ?{filters}"
     );
     let total = count_matches(conn, &from, &args)?;
     let sql = format!(
         "SELECT b.id, b.title, snippet(bulletins_fts, 1, char(2), char(3), '…', 24),
-                bm25(bulletins_fts, {TITLE_WEIGHT}, 1.0, 1.0), coalesce(b.published_at, b.updated_at), b.tlp,
+                bulletins_fts.rank, coalesce(b.published_at, b.updated_at), b.tlp,
                 snippet(bulletins_fts, 2, char(2), char(3), '…', 24)
-         {from} ORDER BY bm25(bulletins_fts, {TITLE_WEIGHT}, 1.0, 1.0) LIMIT {window}"
+         {from} ORDER BY bulletins_fts.rank LIMIT {window}"
     );
     let mut stmt = conn.prepare(&sql).map_err(map_match_error)?;
     let rows = stmt
