@@ -125,14 +125,12 @@ impl Document {
                 ego_tree_edge::Close(node) => {
                     if let Node::Element(el) = node.value() {
                         let name = el.name();
-                        if let Some((what, _)) = &capture {
-                            if (name == "title" && *what == Capture::Title)
+                        let closes_capture = capture.as_ref().is_some_and(|(what, _)| {
+                            (name == "title" && *what == Capture::Title)
                                 || (name == "h1" && *what == Capture::H1)
-                            {
-                                if let Some((what, buf)) = capture.take() {
-                                    meta.store(what, &buf);
-                                }
-                            }
+                        });
+                        if let Some((what, buf)) = capture.take_if(|_| closes_capture) {
+                            meta.store(what, &buf);
                         }
                         if is_hidden(name) {
                             hidden_depth = hidden_depth.saturating_sub(1);

@@ -78,7 +78,12 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: SearchArgs) -> anyhow::Res
             hit.score
         );
         crate::outln!("  {}", truncate(&hit.title, 100));
-        let snippet = hit.snippet.render(open, close).replace('\n', " ");
+        let snippet = hit
+            .snippet
+            .render(open, close)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         crate::outln!("  {snippet}");
     }
     Ok(ExitCode::from(EXIT_OK))

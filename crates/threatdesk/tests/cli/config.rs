@@ -2,7 +2,7 @@ use crate::Workspace;
 
 #[test]
 fn init_writes_a_config_once_and_is_safe_to_repeat() {
-    let ws = Workspace::new();
+    let ws = Workspace::create();
     let first = ws.json(&["init"]);
     assert_eq!(first["config_created"], true);
     let config = ws.data_dir().join("threatdesk.toml");
@@ -17,7 +17,7 @@ fn init_writes_a_config_once_and_is_safe_to_repeat() {
 
 #[test]
 fn the_config_file_and_environment_are_applied_in_order() {
-    let ws = Workspace::new();
+    let ws = Workspace::create();
     ws.run(&["init"]);
     std::fs::write(
         ws.data_dir().join("threatdesk.toml"),
@@ -41,7 +41,7 @@ fn the_config_file_and_environment_are_applied_in_order() {
 
 #[test]
 fn a_typo_in_the_config_is_an_error_naming_the_key() {
-    let ws = Workspace::new();
+    let ws = Workspace::create();
     ws.run(&["init"]);
     std::fs::write(
         ws.data_dir().join("threatdesk.toml"),
@@ -59,7 +59,7 @@ fn a_typo_in_the_config_is_an_error_naming_the_key() {
 
 #[test]
 fn a_database_from_a_newer_threatdesk_is_refused() {
-    let ws = Workspace::new();
+    let ws = Workspace::create();
     ws.run(&["init"]);
     let db = ws.data_dir().join("threatdesk.db");
     let conn = rusqlite::Connection::open(&db).expect("open db");
@@ -77,7 +77,7 @@ fn a_database_from_a_newer_threatdesk_is_refused() {
 
 #[test]
 fn help_is_available_everywhere() {
-    let ws = Workspace::new();
+    let ws = Workspace::create();
     for args in [
         &["--help"][..],
         &["ingest", "--help"],

@@ -8,7 +8,7 @@ fn totals(report: &serde_json::Value) -> [u64; 5] {
 // One bad file must never stop a batch: every good file is stored, every bad one named with a reason.
 #[test]
 fn a_batch_with_bad_files_stores_the_good_ones_and_exits_1() {
-    let ws = Workspace::new();
+    let ws = Workspace::create();
     ws.write(
         "in/good.html",
         "<title>Good page</title><p>APT41 abused Cloudflare Workers.</p>",
@@ -66,7 +66,7 @@ fn a_batch_with_bad_files_stores_the_good_ones_and_exits_1() {
 
 #[test]
 fn reingesting_does_not_duplicate_and_a_changed_file_updates_its_item() {
-    let ws = Workspace::new();
+    let ws = Workspace::create();
     let path = ws.write("r/report.md", "# Report\n\nQakbot returned in March.");
     ws.write("r/other.txt", "Other\n\nUnrelated text.");
     let first = ws.json(&["ingest", "r"]);
@@ -100,7 +100,7 @@ fn reingesting_does_not_duplicate_and_a_changed_file_updates_its_item() {
 
 #[test]
 fn standard_input_is_ingested_once() {
-    let ws = Workspace::new();
+    let ws = Workspace::create();
     let page = b"<html><body><h1>Pasted</h1><p>Kimsuky phishing kit.</p></body></html>";
     let run = ws.run_with_stdin(&["ingest", "-"], page);
     assert_eq!(run.code, 0, "{run:?}");
@@ -118,7 +118,7 @@ fn standard_input_is_ingested_once() {
 
 #[test]
 fn flags_override_configuration_for_size_limit_source_and_marking() {
-    let ws = Workspace::new();
+    let ws = Workspace::create();
     ws.write("big.txt", "Big\n\n".to_owned() + &"word ".repeat(100));
     let run = ws.run(&["ingest", "--max-file-bytes", "50", "big.txt"]);
     assert_eq!(run.code, 1);
@@ -156,7 +156,7 @@ fn ingesting_the_annoctr_reports_stores_all_seventy() {
         eprintln!("skipping: ../shared/eval/ner/annoctr/text/train not found");
         return;
     };
-    let ws = Workspace::new();
+    let ws = Workspace::create();
     let report = ws.json(&["ingest", reports.to_str().expect("utf-8 path")]);
     assert_eq!(totals(&report), [70, 0, 0, 0, 0]);
     let hits = ws.json(&["search", "Lazarus"]);

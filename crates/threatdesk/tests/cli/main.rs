@@ -19,7 +19,7 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    pub fn new() -> Self {
+    pub fn create() -> Self {
         Self {
             dir: tempfile::tempdir().expect("tempdir"),
         }

@@ -1,7 +1,7 @@
 use crate::Workspace;
 
 fn seeded() -> Workspace {
-    let ws = Workspace::new();
+    let ws = Workspace::create();
     ws.write(
         "a/turla.html",
         "<title>Turla pivots to Kazuar v3</title><p>Turla operators deployed Kazuar against ministries.</p>",
@@ -88,7 +88,7 @@ fn items_list_and_show_in_text_and_json() {
 
 #[test]
 fn reading_commands_on_a_missing_data_folder_say_what_to_do() {
-    let ws = Workspace::new();
+    let ws = Workspace::create();
     for args in [
         &["items", "list"][..],
         &["search", "x"],
