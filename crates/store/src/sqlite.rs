@@ -834,43 +834,9 @@ fn search_items(
     let from = format!(
         "FROM items_fts CROSS JOIN items i ON i.id = items_fts.rowid WHERE items_fts MATCH ?{filters}"
     );
-
-    let total = count_matches(conn, &from, &args)?;
-    let sql = format!(
-        "SELECT i.id, i.title, snippet(items_fts, 1, char(2), char(3), '…', 24), items_fts.rank,
-                i.source_id, coalesce(i.published_at, i.fetched_at), i.tlp
-         {from} ORDER BY items_fts.rank LIMIT {window}"
-    );
-    let mut stmt = conn.prepare(&sql).map_err(map_match_error)?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(args), |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, f64>(3)?,
-                row.get::<_, i64>(4)?,
-                row.get::<_, i64>(5)?,
-                row.get::<_, String>(6)?,
-            ))
-        })
-        .map_err(map_match_error)?;
-    let hits = rows
-        .map(|row| {
-            let (id, title, snippet, bm25, source_id, date, tlp) = row.map_err(map_match_error)?;
-            Ok(SearchHit {
-                kind: HitKind::Item,
-                id,
-                title,
-                snippet: Snippet::from_marked(&snippet),
-                score: -bm25,
-                source_id: Some(SourceId(source_id)),
-                date: from_millis(date, "items.published_at")?,
-                tlp: parse_column(&tlp, "items.tlp")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((hits, total))
+    let columns = "i.id, i.title, items_fts.rank, i.source_id, coalesce(i.published_at, i.fetched_at), i.tlp,
+                   snippet(items_fts, 1, char(2), char(3), '…', 24), ''";
+    ranked_hits(conn, HitKind::Item, columns, &from, &args, window)
 }
 
 fn search_bulletins(
@@ -885,10 +851,11 @@ fn search_bulletins(
         filters.push_str(" AND b.kind = ?");
         args.push(Value::Text(kind.as_str().to_owned()));
     }
+    let date = "coalesce(b.published_at, b.updated_at)";
     push_time_and_tlp(
         &mut filters,
         &mut args,
-        "coalesce(b.published_at, b.updated_at)",
+        date,
         "b.tlp",
         query.since,
         query.until,
@@ -897,48 +864,60 @@ fn search_bulletins(
     let from = format!(
         "FROM bulletins_fts CROSS JOIN bulletins b ON b.id = bulletins_fts.rowid WHERE bulletins_fts MATCH ?{filters}"
     );
-    let total = count_matches(conn, &from, &args)?;
-    let sql = format!(
-        "SELECT b.id, b.title, snippet(bulletins_fts, 1, char(2), char(3), '…', 24),
-                bulletins_fts.rank, coalesce(b.published_at, b.updated_at), b.tlp,
-                snippet(bulletins_fts, 2, char(2), char(3), '…', 24)
-         {from} ORDER BY bulletins_fts.rank LIMIT {window}"
-    );
+    let columns = "b.id, b.title, bulletins_fts.rank, NULL, coalesce(b.published_at, b.updated_at), b.tlp,
+                   snippet(bulletins_fts, 1, char(2), char(3), '…', 24),
+                   snippet(bulletins_fts, 2, char(2), char(3), '…', 24)";
+    ranked_hits(conn, HitKind::Bulletin, columns, &from, &args, window)
+}
+
+/// Runs a ranked full-text query whose `columns` are: id, title, rank, source id (or NULL),
+/// date, TLP, a main snippet and a second snippet used only when the main one has no match
+/// (a bulletin whose analyst notes match but whose summary does not).
+fn ranked_hits(
+    conn: &Connection,
+    kind: HitKind,
+    columns: &str,
+    from: &str,
+    args: &[Value],
+    window: u64,
+) -> Result<(Vec<SearchHit>, u64)> {
+    let total = count_matches(conn, from, args)?;
+    let sql = format!("SELECT {columns} {from} ORDER BY rank LIMIT {window}");
     let mut stmt = conn.prepare(&sql).map_err(map_match_error)?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(args), |row| {
             Ok((
                 row.get::<_, i64>(0)?,
                 row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, f64>(3)?,
+                row.get::<_, f64>(2)?,
+                row.get::<_, Option<i64>>(3)?,
                 row.get::<_, i64>(4)?,
                 row.get::<_, String>(5)?,
                 row.get::<_, String>(6)?,
+                row.get::<_, String>(7)?,
             ))
         })
         .map_err(map_match_error)?;
     let hits = rows
         .map(|row| {
-            let (id, title, summary_snippet, bm25, date, tlp, notes_snippet) =
-                row.map_err(map_match_error)?;
-            // Show the summary's passage unless only the analyst notes match.
-            let summary = Snippet::from_marked(&summary_snippet);
-            let notes = Snippet::from_marked(&notes_snippet);
-            let snippet = if summary.highlights.is_empty() && !notes.highlights.is_empty() {
-                notes
+            let (id, title, rank, source_id, date, tlp, main, fallback) = row.map_err(map_match_error)?;
+            let main = Snippet::from_marked(&main);
+            let fallback = Snippet::from_marked(&fallback);
+            let snippet = if main.highlights.is_empty() && !fallback.highlights.is_empty() {
+                fallback
             } else {
-                summary
+                main
             };
             Ok(SearchHit {
-                kind: HitKind::Bulletin,
+                kind,
                 id,
                 title,
                 snippet,
-                score: -bm25,
-                source_id: None,
-                date: from_millis(date, "bulletins.updated_at")?,
-                tlp: parse_column(&tlp, "bulletins.tlp")?,
+                // FTS5's BM25 is lower-is-better; hits report higher-is-better.
+                score: -rank,
+                source_id: source_id.map(SourceId),
+                date: from_millis(date, "search date")?,
+                tlp: parse_column(&tlp, "search tlp")?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
