@@ -1,0 +1,353 @@
+//! Refanging (`hxxp://evil[.]com` → `http://evil.com`) with an offset map back to the
+//! input, and defanging.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+/// Defang markers and what they stand for, written in lower case. Each is matched as
+/// written and in upper case (`[dot]`, `[DOT]`); schemes also capitalised (`Hxxp`), plus
+/// the common `hXXp`: a case-sensitive automaton keeps its prefilter fast on
+/// prose, where a case-insensitive one runs at half the speed. Markers with a context rule
+/// are checked in [`accept`]. ` dot ` is searched for separately ([`SPELLED_DOT`]): a
+/// pattern starting with a space and a common letter pair would defeat the prefilter.
+const MARKERS: &[(&str, &str)] = &[
+    ("[.]", "."),
+    ("(.)", "."),
+    ("{.}", "."),
+    ("[dot]", "."),
+    ("(dot)", "."),
+    ("{dot}", "."),
+    ("[ . ]", "."),
+    (" [.] ", "."),
+    (" [dot] ", "."),
+    ("\\.", "."),
+    ("[.", "."),
+    (".]", "."),
+    ("[:]", ":"),
+    ("[://]", "://"),
+    ("[:/]", ":/"),
+    ("[at]", "@"),
+    ("(at)", "@"),
+    ("{at}", "@"),
+    ("[@]", "@"),
+    ("(@)", "@"),
+    (" [at] ", "@"),
+    (" (at) ", "@"),
+    ("[/]", "/"),
+    ("hxxp", "http"),
+    ("hxtp", "http"),
+    ("h**p", "http"),
+    ("h__p", "http"),
+    ("h[tt]p", "http"),
+    ("meow://", "http://"),
+    ("fxp://", "ftp://"),
+];
+
+/// The spelled-out dot, `evil dot com`, in the two cases it is written in.
+const SPELLED_DOT: [&str; 2] = [" dot ", " DOT "];
+
+/// Every searched spelling: (pattern as searched, index into [`MARKERS`]).
+fn spellings() -> &'static [(String, usize)] {
+    static SPELLINGS: OnceLock<Vec<(String, usize)>> = OnceLock::new();
+    SPELLINGS.get_or_init(|| {
+        let mut all: Vec<(String, usize)> = Vec::new();
+        for (index, (pattern, _)) in MARKERS.iter().enumerate() {
+            let mut variants = vec![pattern.to_string(), pattern.to_ascii_uppercase()];
+            // Schemes also start sentences (`Hxxp://…`), and `hXXp` is a common house style.
+            if pattern.starts_with(|c: char| c.is_ascii_lowercase()) {
+                let mut capitalised = pattern.to_string();
+                capitalised[..1].make_ascii_uppercase();
+                variants.push(capitalised);
+            }
+            if *pattern == "hxxp" {
+                variants.push("hXXp".to_owned());
+            }
+            variants.sort();
+            variants.dedup();
+            all.extend(variants.into_iter().map(|v| (v, index)));
+        }
+        all
+    })
+}
+
+fn automaton() -> &'static AhoCorasick {
+    static AUTOMATON: OnceLock<AhoCorasick> = OnceLock::new();
+    AUTOMATON.get_or_init(|| {
+        AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(spellings().iter().map(|(pattern, _)| pattern))
+            .unwrap_or_else(|_| unreachable!("the marker patterns are valid"))
+    })
+}
+
+/// Context rules for markers that also occur in ordinary prose or code.
+fn accept(text: &[u8], start: usize, end: usize, pattern: &str) -> bool {
+    let before = start.checked_sub(1).map(|i| text[i]);
+    let after = text.get(end).copied();
+    let alnum = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+    match pattern {
+        // Unbalanced brackets only between label characters: `evil[.com`, `evil.]com`.
+        "[." | ".]" => alnum(before) && alnum(after),
+        // An escaped dot only inside a name: `evil\.com`, not a Windows path `C:\.git`.
+        "\\." => alnum(before) && alnum(after) && before != Some(b':'),
+        // ` dot ` only between two labels whose right side looks like a TLD (letters only,
+        // then a boundary), and never after an article: "the dot com bubble" stays prose.
+        " dot " => {
+            let left = word_before(text, start);
+            let right = word_after(text, end);
+            !left.is_empty()
+                && left.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                && !matches!(
+                    left.to_ascii_lowercase().as_slice(),
+                    b"the" | b"a" | b"an" | b"one" | b"this"
+                )
+                && (2..=24).contains(&right.len())
+                && right.iter().all(u8::is_ascii_alphabetic)
+        }
+        // `hxxp` and friends only as a scheme.
+        p if p.starts_with('h') => matches!(after, Some(b':' | b's' | b'S' | b'[')),
+        _ => true,
+    }
+}
+
+fn word_before(text: &[u8], end: usize) -> &[u8] {
+    let start = text[..end]
+        .iter()
+        .rposition(|b| b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    &text[start..end]
+}
+
+fn word_after(text: &[u8], start: usize) -> &[u8] {
+    let end = text[start..]
+        .iter()
+        .position(|b| !b.is_ascii_alphanumeric())
+        .map_or(text.len(), |i| start + i);
+    &text[start..end]
+}
+
+/// One replaced region: `[new_start, new_end)` in the refanged text stands for
+/// `[orig_start, orig_end)` in the input.
+#[derive(Debug, Clone, Copy)]
+struct Edit {
+    new_start: usize,
+    new_end: usize,
+    orig_start: usize,
+    orig_end: usize,
+}
+
+/// A refanged text and the map back to the input.
+pub(crate) struct Refanged<'a> {
+    text: Cow<'a, str>,
+    edits: Vec<Edit>,
+}
+
+impl<'a> Refanged<'a> {
+    pub(crate) fn new(input: &'a str) -> Self {
+        let bytes = input.as_bytes();
+        // Candidate replacements from the automaton and from the spelled-dot search, in order.
+        // (start, end, replacement, whether the marker was written in upper case)
+        let mut candidates: Vec<(usize, usize, &'static str, bool)> = automaton()
+            .find_iter(input)
+            .filter_map(|m| {
+                let (pattern, replacement) = MARKERS[spellings()[m.pattern().as_usize()].1];
+                let upper = !input[m.start()..m.end()].bytes().any(|b| b.is_ascii_lowercase())
+                    && input[m.start()..m.end()].bytes().any(|b| b.is_ascii_uppercase());
+                accept(bytes, m.start(), m.end(), pattern).then_some((m.start(), m.end(), replacement, upper))
+            })
+            .collect();
+        for needle in SPELLED_DOT {
+            for start in memchr::memmem::find_iter(bytes, needle) {
+                if accept(bytes, start, start + needle.len(), " dot ") {
+                    candidates.push((start, start + needle.len(), ".", false));
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return Self {
+                text: Cow::Borrowed(input),
+                edits: Vec::new(),
+            };
+        }
+        candidates.sort_unstable_by_key(|&(start, end, _, _)| (start, std::cmp::Reverse(end)));
+
+        let mut buf = String::with_capacity(input.len());
+        let mut edits = Vec::with_capacity(candidates.len());
+        let mut copied_to = 0;
+        for (start, end, replacement, upper) in candidates {
+            if start < copied_to {
+                continue; // overlaps the previous replacement
+            }
+            // Markers are ASCII, so their bounds are char boundaries.
+            buf.push_str(&input[copied_to..start]);
+            let new_start = buf.len();
+            if upper {
+                buf.push_str(&replacement.to_ascii_uppercase());
+            } else {
+                buf.push_str(replacement);
+            }
+            edits.push(Edit {
+                new_start,
+                new_end: buf.len(),
+                orig_start: start,
+                orig_end: end,
+            });
+            copied_to = end;
+        }
+        buf.push_str(&input[copied_to..]);
+        Self {
+            text: Cow::Owned(buf),
+            edits,
+        }
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Maps a start offset in the refanged text to the input.
+    pub(crate) fn original_start(&self, pos: usize) -> usize {
+        // The last edit that starts at or before `pos`.
+        let i = self.edits.partition_point(|e| e.new_start <= pos);
+        match i.checked_sub(1).map(|i| self.edits[i]) {
+            None => pos,
+            Some(e) if pos < e.new_end => e.orig_start,
+            Some(e) => e.orig_end + (pos - e.new_end),
+        }
+    }
+
+    /// Maps an end offset (exclusive) in the refanged text to the input.
+    pub(crate) fn original_end(&self, pos: usize) -> usize {
+        // The last edit that starts before `pos`.
+        let i = self.edits.partition_point(|e| e.new_start < pos);
+        match i.checked_sub(1).map(|i| self.edits[i]) {
+            None => pos,
+            Some(e) if pos <= e.new_end => e.orig_end,
+            Some(e) => e.orig_end + (pos - e.new_end),
+        }
+    }
+
+    /// Whether any replacement lies within `[start, end)` of the refanged text.
+    pub(crate) fn edited_within(&self, start: usize, end: usize) -> bool {
+        let i = self.edits.partition_point(|e| e.new_end <= start);
+        self.edits.get(i).is_some_and(|e| e.new_start < end)
+    }
+}
+
+/// Rewrites defanged indicators in `text` to their usable form: `hxxp://evil[.]com` →
+/// `http://evil.com`, `user[at]mail[.]ru` → `user@mail.ru`. Everything else is unchanged.
+pub fn refang(text: &str) -> String {
+    Refanged::new(text).text.into_owned()
+}
+
+/// Makes the indicators in `text` safe to paste: URL schemes become `hxxp`/`hxxps`, dots
+/// in hosts, IP addresses and e-mail domains become `[.]`, and `@` becomes `[@]`. Text that
+/// is not an indicator is unchanged; already defanged indicators stay as they are.
+pub fn defang(text: &str) -> String {
+    use threatdesk_model::FindingKind as K;
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut copied_to = 0;
+    for ioc in crate::extract(text) {
+        let defangable = matches!(
+            ioc.kind,
+            K::Url | K::Domain | K::Ipv4 | K::Ipv6 | K::Cidr | K::Email
+        );
+        if !defangable || ioc.start < copied_to || ioc.flags.contains(crate::Flags::DEFANGED) {
+            continue;
+        }
+        out.push_str(&text[copied_to..ioc.start]);
+        out.push_str(&defang_one(&ioc.text, ioc.kind));
+        copied_to = ioc.end;
+    }
+    out.push_str(&text[copied_to..]);
+    out
+}
+
+fn defang_one(written: &str, kind: threatdesk_model::FindingKind) -> String {
+    use threatdesk_model::FindingKind as K;
+    let mut s = written.to_owned();
+    if kind == K::Url {
+        let lower = s.to_ascii_lowercase();
+        if lower.starts_with("https://") {
+            s.replace_range(..5, "hxxps");
+        } else if lower.starts_with("http://") {
+            s.replace_range(..4, "hxxp");
+        }
+        // Only the authority's dots: a path's dots (`/index.php`) are harmless.
+        let authority_start = s.find("://").map_or(0, |i| i + 3);
+        let authority_end = s[authority_start..]
+            .find(['/', '?', '#'])
+            .map_or(s.len(), |i| authority_start + i);
+        let authority = s[authority_start..authority_end].replace('.', "[.]");
+        s.replace_range(authority_start..authority_end, &authority);
+        return s;
+    }
+    if kind == K::Ipv6 || (kind == K::Cidr && s.contains(':')) {
+        return s.replace(':', "[:]");
+    }
+    s.replace('@', "[@]").replace('.', "[.]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refang_common_forms() {
+        for (defanged, fanged) in [
+            ("hxxp://evil[.]com/a", "http://evil.com/a"),
+            ("hXXps://evil(.)com", "https://evil.com"),
+            ("1.2.3[.]4", "1.2.3.4"),
+            ("user[at]mail[.]ru", "user@mail.ru"),
+            ("user(at)mail{.}ru", "user@mail.ru"),
+            ("evil[dot]com", "evil.com"),
+            ("evil dot com", "evil.com"),
+            ("the dot com bubble", "the dot com bubble"),
+            ("evil\\.com", "evil.com"),
+            ("C:\\.git", "C:\\.git"),
+            ("evil[.com and evil.]org", "evil.com and evil.org"),
+            ("http[:]//x[.]io", "http://x.io"),
+            ("meow://x[.]io", "http://x.io"),
+            ("x[.]io[/]path", "x.io/path"),
+            ("my hxxp habit", "my hxxp habit"),
+            ("HXXPS://EVIL[DOT]COM", "HTTPS://EVIL.COM"),
+            ("Hxxp://a[dot]io", "http://a.io"),
+        ] {
+            assert_eq!(refang(defanged), fanged, "{defanged}");
+        }
+    }
+
+    #[test]
+    fn offsets_map_back_to_the_input() {
+        let input = "see hxxp://evil[.]com/x now";
+        let r = Refanged::new(input);
+        assert_eq!(r.text(), "see http://evil.com/x now");
+        let start = r.text().find("http").unwrap_or(0);
+        let end = start + "http://evil.com/x".len();
+        assert_eq!(
+            &input[r.original_start(start)..r.original_end(end)],
+            "hxxp://evil[.]com/x"
+        );
+        let dom = r.text().find("evil").unwrap_or(0);
+        assert_eq!(
+            &input[r.original_start(dom)..r.original_end(dom + 8)],
+            "evil[.]com"
+        );
+        assert!(r.edited_within(dom, dom + 8));
+        assert!(!r.edited_within(0, 3));
+    }
+
+    #[test]
+    fn defang_makes_indicators_inert() {
+        assert_eq!(
+            defang("Go to https://evil.com/a.php or mail bob@evil.org from 8.8.8.8"),
+            "Go to hxxps://evil[.]com/a.php or mail bob[@]evil[.]org from 8[.]8[.]8[.]8"
+        );
+        assert_eq!(
+            refang(&defang("http://a.example.com/x")),
+            "http://a.example.com/x"
+        );
+    }
+}

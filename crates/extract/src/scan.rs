@@ -1,0 +1,932 @@
+//! The scanner: tokens by byte class, then cheap classification of each token.
+
+use std::net::Ipv6Addr;
+
+use threatdesk_model::FindingKind as K;
+
+use crate::Flags;
+use crate::crypto;
+use crate::tables::{
+    is_ambiguous_tld, is_classic_tld, is_file_extension, is_registry_hive, is_unix_root, is_url_scheme,
+};
+
+/// A finding in refanged-text coordinates, before mapping back to the input.
+pub(crate) struct RawIoc {
+    pub(crate) kind: K,
+    pub(crate) value: String,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) flags: Flags,
+}
+
+// Byte features, OR-ed over a token to decide cheaply which rules can apply.
+const ALPHA: u8 = 1;
+const DIGIT: u8 = 1 << 1;
+const DOT: u8 = 1 << 2;
+const COLON: u8 = 1 << 3;
+const SLASH: u8 = 1 << 4;
+const AT: u8 = 1 << 5;
+const BACKSLASH: u8 = 1 << 6;
+const OTHER: u8 = 1 << 7;
+
+/// The feature of each byte that can be part of a token; 0 for separators.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphabetic() {
+            ALPHA
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else {
+            match c {
+                b'.' => DOT,
+                b':' => COLON,
+                b'/' => SLASH,
+                b'@' => AT,
+                b'\\' => BACKSLASH,
+                b'-' | b'_' | b'%' | b'?' | b'=' | b'&' | b'#' | b'~' | b'+' | b'$' => OTHER,
+                _ => 0,
+            }
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Scans refanged `text`, calling `emit` for every indicator. `edited(start, end)` tells
+/// whether the input was defanged within a range (a defanged name is a domain, not a file).
+pub(crate) fn scan(text: &str, edited: &dyn Fn(usize, usize) -> bool, emit: &mut dyn FnMut(RawIoc)) {
+    let bytes = text.as_bytes();
+    let mut scanner = Scanner {
+        text,
+        bytes,
+        edited,
+        emit,
+        url_start: 0,
+        url_end: 0,
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && CLASS[bytes[i] as usize] == 0 {
+            i += 1;
+        }
+        let start = i;
+        let mut features = 0u8;
+        while i < bytes.len() {
+            let class = CLASS[bytes[i] as usize];
+            if class == 0 {
+                break;
+            }
+            features |= class;
+            i += 1;
+        }
+        if start < i {
+            // A classifier may resume inside the token (a URL's path is re-read) or past it
+            // (a path with spaces); it always moves forward.
+            let resume = scanner.token(start, i, features);
+            if resume > start {
+                i = resume;
+            }
+        }
+    }
+}
+
+struct Scanner<'a, 'e> {
+    text: &'a str,
+    bytes: &'a [u8],
+    edited: &'e dyn Fn(usize, usize) -> bool,
+    emit: &'e mut dyn FnMut(RawIoc),
+    /// The extent of the last URL: the scanner re-reads its path and query, and what it
+    /// finds there is flagged as inside a URL.
+    url_start: usize,
+    url_end: usize,
+}
+
+impl Scanner<'_, '_> {
+    fn push(&mut self, kind: K, value: String, start: usize, end: usize, mut flags: Flags) {
+        let inside_url =
+            kind != K::Url && start >= self.url_start && end <= self.url_end && start < self.url_end;
+        if inside_url {
+            // A URL's path is not a file-system path.
+            if kind == K::FilePath {
+                return;
+            }
+            flags |= Flags::IN_URL;
+        }
+        (self.emit)(RawIoc {
+            kind,
+            value,
+            start,
+            end,
+            flags,
+        });
+    }
+
+    /// Classifies the token `[start, end)`; returns where scanning resumes (past `end` when
+    /// an indicator extends beyond the token, like a URL with brackets or a path with spaces).
+    fn token(&mut self, start: usize, end: usize, features: u8) -> usize {
+        // Plain words and numbers: the overwhelming majority, rejected at once.
+        if features == ALPHA {
+            return self.spaced(start, end);
+        }
+        if features & !(ALPHA | DIGIT) == 0 {
+            self.alnum(start, end);
+            return end;
+        }
+        if features & COLON != 0
+            && let Some(sep) = memchr::memmem::find(&self.bytes[start..end], b"://")
+        {
+            return self.url(start, start + sep, end);
+        }
+        if features & BACKSLASH != 0
+            && let Some(resume) = self.windows_path(start, end)
+        {
+            return resume;
+        }
+        let (start, end) = trim(self.bytes, start, end);
+        if start >= end {
+            return end;
+        }
+        if features & AT != 0 && self.email(start, end) {
+            return end;
+        }
+        if (self.bytes[start] == b'/' || self.bytes[start..end].starts_with(b"~/"))
+            && let Some(resume) = self.unix_path(start, end)
+        {
+            return resume;
+        }
+        if !self.compound(start, end) {
+            // Not one indicator as a whole: try its parts (`md5=…`, `ip:port`, `a,b`).
+            self.parts(start, end);
+        }
+        end
+    }
+
+    /// A token that may be one indicator; returns whether it was.
+    fn compound(&mut self, start: usize, end: usize) -> bool {
+        let s = &self.text[start..end];
+        if s.contains(':') {
+            return self.with_colon(start, end);
+        }
+        if s.contains('.') {
+            return self.dotted(start, end);
+        }
+        if s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return self.alnum(start, end);
+        }
+        false
+    }
+
+    fn parts(&mut self, start: usize, end: usize) {
+        let mut part_start = start;
+        for i in start..=end {
+            let at_separator = i == end
+                || matches!(
+                    self.bytes[i],
+                    b'=' | b':' | b',' | b'&' | b'?' | b'#' | b'+' | b'$' | b'/' | b'%'
+                );
+            if at_separator {
+                let (s, e) = trim(self.bytes, part_start, i);
+                if s < e && (s, e) != (start, end) {
+                    let text = &self.text[s..e];
+                    if text.contains('.') {
+                        self.dotted(s, e);
+                    } else {
+                        self.alnum(s, e);
+                    }
+                }
+                part_start = i + 1;
+            }
+        }
+    }
+
+    // ---- tokens of letters, digits and hyphens ----
+
+    fn alnum(&mut self, start: usize, end: usize) -> bool {
+        let s = &self.text[start..end];
+        let len = s.len();
+        if let Some(kind) = hash_kind(s) {
+            self.push(kind, s.to_ascii_lowercase(), start, end, Flags::empty());
+            return true;
+        }
+        if len == 42
+            && (s.starts_with("0x") || s.starts_with("0X"))
+            && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            self.push(
+                K::EthereumAddress,
+                s.to_ascii_lowercase(),
+                start,
+                end,
+                Flags::empty(),
+            );
+            return true;
+        }
+        if let Some(cve) = cve(s) {
+            self.push(K::Cve, cve, start, end, Flags::empty());
+            return true;
+        }
+        if let Some(kind) = attack_kind(s) {
+            self.push(kind, s.to_ascii_uppercase(), start, end, Flags::empty());
+            return true;
+        }
+        if let Some(asn) = asn_joined(s) {
+            self.push(K::Asn, asn, start, end, Flags::empty());
+            return true;
+        }
+        if let Some(mac) = mac_address(s) {
+            self.push(K::MacAddress, mac, start, end, Flags::empty());
+            return true;
+        }
+        if crypto::is_bitcoin_legacy(s)
+            || (s.len() >= 14 && s[..3].eq_ignore_ascii_case("bc1") && crypto::is_bitcoin_bech32(s))
+        {
+            let value = if s.starts_with("BC1") {
+                s.to_ascii_lowercase()
+            } else {
+                s.to_owned()
+            };
+            self.push(K::BitcoinAddress, value, start, end, Flags::empty());
+            return true;
+        }
+        if crypto::is_monero(s) {
+            self.push(K::MoneroAddress, s.to_owned(), start, end, Flags::empty());
+            return true;
+        }
+        false
+    }
+
+    /// Words that start an indicator written with a space: `AS 1234`, `ASN 1234`,
+    /// `CVE 2021-44228`, and registry hives in angle brackets (`<HKCU>\Software`).
+    fn spaced(&mut self, start: usize, end: usize) -> usize {
+        let word = &self.bytes[start..end];
+        // Almost every plain word leaves here.
+        if !matches!(word.first(), Some(b'A' | b'a' | b'C' | b'c' | b'H' | b'h')) || word.len() > 19 {
+            return end;
+        }
+        if start > 0
+            && self.bytes[start - 1] == b'<'
+            && self.bytes[end..].starts_with(b">\\")
+            && is_registry_hive(&self.text[start..end].to_ascii_uppercase())
+        {
+            let path_end = trim_path_end(self.bytes, start, self.extend_path(end + 2, b'\\'));
+            if path_end > end + 2 {
+                let value = format!("{}{}", &self.text[start..end], &self.text[end + 1..path_end]);
+                self.push(K::RegistryKey, value, start - 1, path_end, Flags::empty());
+                return path_end;
+            }
+            return end;
+        }
+        if self.bytes.get(end) != Some(&b' ') {
+            return end;
+        }
+        let next_end = self.bytes[end + 1..]
+            .iter()
+            .position(|b| !(b.is_ascii_digit() || *b == b'-'))
+            .map_or(self.bytes.len(), |p| end + 1 + p);
+        let next = &self.text[end + 1..next_end];
+        let followed_by_word = self
+            .bytes
+            .get(next_end)
+            .is_some_and(|b| CLASS[*b as usize] & (ALPHA | DIGIT) != 0);
+        if followed_by_word || next.is_empty() {
+            return end;
+        }
+        // "as 2014" is prose: only `AS`, `ASN` and `asn` start a spaced ASN.
+        if matches!(word, b"AS" | b"ASN" | b"asn" | b"Asn")
+            && (1..=10).contains(&next.len())
+            && next.parse::<u32>().is_ok_and(|n| n > 0)
+        {
+            self.push(K::Asn, format!("AS{next}"), start, next_end, Flags::empty());
+            return next_end;
+        }
+        if word.eq_ignore_ascii_case(b"cve")
+            && let Some(id) = cve(&format!("CVE-{next}"))
+        {
+            self.push(K::Cve, id, start, next_end, Flags::empty());
+            return next_end;
+        }
+        end
+    }
+
+    // ---- tokens with a colon ----
+
+    fn with_colon(&mut self, start: usize, end: usize) -> bool {
+        let s = &self.text[start..end];
+        if s.contains('/') && s.contains('.') && !s.starts_with(['/', ':']) && self.schemeless_url(start, end)
+        {
+            return true;
+        }
+        if let Some(mac) = mac_address(s) {
+            self.push(K::MacAddress, mac, start, end, Flags::empty());
+            return true;
+        }
+        let without_zone = s.split('%').next().unwrap_or(s);
+        if without_zone.bytes().filter(|&b| b == b':').count() >= 2
+            && without_zone
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b":./".contains(&b))
+        {
+            let (addr, prefix) = match s.split_once('/') {
+                Some((a, p)) => (a, Some(p)),
+                None => (s, None),
+            };
+            let addr_no_zone = addr.split('%').next().unwrap_or(addr);
+            if let Ok(ip) = addr_no_zone.parse::<Ipv6Addr>()
+                && (!ip.is_unspecified() || addr_no_zone.len() > 2)
+            {
+                match prefix.map(|p| p.parse::<u8>()) {
+                    Some(Ok(bits)) if bits <= 128 => {
+                        self.push(K::Cidr, format!("{ip}/{bits}"), start, end, Flags::empty())
+                    }
+                    Some(_) => return false,
+                    None => self.push(K::Ipv6, ip.to_string(), start, end, Flags::empty()),
+                }
+                return true;
+            }
+        }
+        // host:port
+        if let Some(colon) = s.rfind(':') {
+            let port = &s[colon + 1..];
+            if !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) && colon > 0 {
+                return self.dotted(start, start + colon);
+            }
+        }
+        false
+    }
+
+    // ---- dotted tokens: IPs, domains, file names, scheme-less URLs ----
+
+    fn dotted(&mut self, start: usize, end: usize) -> bool {
+        let s = &self.text[start..end];
+        if let Some((addr, bits)) = s.split_once('/') {
+            if let (Some(ip), Ok(bits)) = (ipv4(addr), bits.parse::<u8>())
+                && bits <= 32
+                && bits.to_string() == s[addr.len() + 1..]
+            {
+                self.push(K::Cidr, format!("{ip}/{bits}"), start, end, Flags::empty());
+                return true;
+            }
+            return self.schemeless_url(start, end);
+        }
+        if let Some(ip) = ipv4(s) {
+            if !self.preceded_by_version_word(start) {
+                self.push(K::Ipv4, ip, start, end, Flags::empty());
+                return true;
+            }
+            return false;
+        }
+        if let Some(kind) = attack_kind(s) {
+            self.push(kind, s.to_ascii_uppercase(), start, end, Flags::empty());
+            return true;
+        }
+        if let Some(mac) = cisco_mac(s) {
+            self.push(K::MacAddress, mac, start, end, Flags::empty());
+            return true;
+        }
+        self.name(start, end)
+    }
+
+    /// A domain, onion address or file name, standing alone (hosts of URLs and e-mail
+    /// addresses are checked where those are parsed).
+    fn name(&mut self, start: usize, end: usize) -> bool {
+        let s = &self.text[start..end];
+        let lower = s.to_ascii_lowercase();
+        if let Some(onion) = onion(&lower) {
+            self.push(K::OnionAddress, onion, start, end, Flags::empty());
+            return true;
+        }
+        let Some(tld_start) = lower.rfind('.') else {
+            return false;
+        };
+        let tld = &lower[tld_start + 1..];
+        let labels = lower.split('.').count();
+        let valid_labels = lower.split('.').all(valid_label);
+        let known_suffix = valid_labels
+            && tld.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-')
+            && has_public_suffix(&lower);
+        let defanged = (self.edited)(start, end);
+
+        if known_suffix {
+            let ambiguous = is_ambiguous_tld(tld) && !defanged && labels < 3;
+            let code_like = !is_classic_tld(tld) && !defanged && {
+                let written_tld = &s[tld_start + 1..];
+                written_tld.bytes().any(|b| b.is_ascii_uppercase())
+                    && s.bytes().any(|b| b.is_ascii_lowercase())
+            };
+            if !ambiguous && !code_like {
+                self.push(K::Domain, lower, start, end, Flags::empty());
+                return true;
+            }
+        }
+        if is_file_extension(tld) && valid_file_name(s) {
+            self.push(K::FileName, s.to_owned(), start, end, Flags::empty());
+            return true;
+        }
+        false
+    }
+
+    fn schemeless_url(&mut self, start: usize, end: usize) -> bool {
+        let s = &self.text[start..end];
+        let Some(slash) = s.find('/') else { return false };
+        let authority = &s[..slash];
+        let host = authority
+            .rsplit_once(':')
+            .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(authority, |(h, _)| h);
+        let host_end = start + host.len();
+        let defanged = (self.edited)(start, end);
+        let host_kind_value = if let Some(ip) = ipv4(host) {
+            Some((K::Ipv4, ip))
+        } else {
+            let lower = host.to_ascii_lowercase();
+            let tld = lower.rsplit('.').next().unwrap_or_default();
+            let plausible = lower.split('.').all(valid_label)
+                && tld.bytes().all(|b| b.is_ascii_alphabetic())
+                && has_public_suffix(&lower)
+                && (!is_ambiguous_tld(tld) || defanged)
+                && (is_classic_tld(tld) || defanged || host.bytes().all(|b| !b.is_ascii_uppercase()));
+            plausible.then_some((K::Domain, lower))
+        };
+        let Some((host_kind, host_value)) = host_kind_value else {
+            return false;
+        };
+        let value = format!("{host_value}{}", &s[host.len()..]);
+        self.push(K::Url, value, start, end, Flags::NO_SCHEME);
+        self.push(host_kind, host_value, start, host_end, Flags::IN_URL);
+        true
+    }
+
+    fn preceded_by_version_word(&self, start: usize) -> bool {
+        let before = self.text[..start].trim_end();
+        let word_start = before
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace() || *c == '(')
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let word = before[word_start..]
+            .trim_end_matches([':', '.'])
+            .to_ascii_lowercase();
+        matches!(
+            word.as_str(),
+            "version" | "ver" | "v" | "build" | "release" | "firmware" | "versions"
+        )
+    }
+
+    // ---- e-mail ----
+
+    fn email(&mut self, start: usize, end: usize) -> bool {
+        let s = &self.text[start..end];
+        let Some(at) = s.rfind('@') else { return false };
+        let local_start = s[..at]
+            .bytes()
+            .rposition(|b| !(b.is_ascii_alphanumeric() || b"._%+-".contains(&b)))
+            .map_or(0, |p| p + 1);
+        let local = s[local_start..at].trim_start_matches('.');
+        let domain_len = s[at + 1..]
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_'))
+            .unwrap_or(s.len() - at - 1);
+        let domain = s[at + 1..at + 1 + domain_len].trim_end_matches(['.', '-']);
+        if local.is_empty() || local.len() > 64 || domain.is_empty() {
+            return false;
+        }
+        let domain_start = start + at + 1;
+        let domain_end = domain_start + domain.len();
+        let lower = domain.to_ascii_lowercase();
+        if !(lower.split('.').all(valid_label) && lower.contains('.') && has_public_suffix(&lower)) {
+            return false;
+        }
+        let email_start = start + at - local.len();
+        self.push(
+            K::Email,
+            format!("{}@{lower}", local.to_ascii_lowercase()),
+            email_start,
+            domain_end,
+            Flags::empty(),
+        );
+        self.push(K::Domain, lower, domain_start, domain_end, Flags::IN_EMAIL);
+        true
+    }
+
+    // ---- URLs ----
+
+    /// `sep` is where `://` starts inside the token `[start, end)`.
+    fn url(&mut self, start: usize, sep: usize, end: usize) -> usize {
+        let scheme_start = self.bytes[start..sep]
+            .iter()
+            .rposition(|b| !(b.is_ascii_alphanumeric() || b"+.-".contains(b)))
+            .map_or(start, |p| start + p + 1);
+        let scheme = self.text[scheme_start..sep].to_ascii_lowercase();
+        if !is_url_scheme(&scheme) {
+            return end;
+        }
+        // A URL runs to the next character that cannot be in one, then loses trailing
+        // punctuation and closing brackets that are not its own.
+        let mut url_end = sep + 3;
+        while url_end < self.bytes.len() && is_url_byte(self.bytes[url_end]) {
+            url_end += 1;
+        }
+        url_end = trim_url_end(self.bytes, scheme_start, url_end);
+        let authority_start = sep + 3;
+        if url_end <= authority_start {
+            return end.max(url_end);
+        }
+        let rest = &self.text[authority_start..url_end];
+        let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..authority_len];
+        let host_offset = authority.rfind('@').map_or(0, |i| i + 1);
+        let host_port = &authority[host_offset..];
+        let (host, host_len) = if let Some(inner) = host_port.strip_prefix('[') {
+            match inner.find(']') {
+                Some(close) => (&inner[..close], close + 2),
+                None => (inner, host_port.len()),
+            }
+        } else {
+            let h = host_port.split(':').next().unwrap_or(host_port);
+            (h, h.len())
+        };
+        let host_start = authority_start + host_offset + usize::from(host_port.starts_with('['));
+        let host_end = host_start + host.len();
+
+        let host_finding = if let Some(ip) = ipv4(host) {
+            Some((K::Ipv4, ip))
+        } else if let Ok(ip) = host.parse::<Ipv6Addr>() {
+            Some((K::Ipv6, ip.to_string()))
+        } else {
+            let lower = host.to_ascii_lowercase();
+            let ok = lower.contains('.') && lower.split('.').all(valid_label) && has_public_suffix(&lower);
+            ok.then_some((K::Domain, lower))
+        };
+        let Some((host_kind, host_value)) = host_finding else {
+            return end.max(url_end);
+        };
+        let display_host = if host_kind == K::Ipv6 {
+            format!("[{host_value}]")
+        } else {
+            host_value.clone()
+        };
+        let after_host = &self.text[authority_start + host_offset + host_len..url_end];
+        let userinfo = &authority[..host_offset];
+        let value = format!("{scheme}://{userinfo}{display_host}{after_host}");
+        self.push(K::Url, value, scheme_start, url_end, Flags::empty());
+        self.push(host_kind, host_value, host_start, host_end, Flags::IN_URL);
+        self.url_start = scheme_start;
+        self.url_end = url_end;
+        // Resume after the host: ids, domains and nested URLs in the path and query are
+        // reported too (flagged as inside a URL).
+        authority_start + authority.len()
+    }
+
+    // ---- paths and registry keys ----
+
+    fn windows_path(&mut self, start: usize, end: usize) -> Option<usize> {
+        let (start, _) = trim(self.bytes, start, end);
+        let s = &self.text[start..end];
+        let first = s.split('\\').next().unwrap_or_default();
+        let prefix_len = first.len() + 1;
+        let kind = if is_registry_hive(&first.to_ascii_uppercase()) && s.len() >= prefix_len {
+            K::RegistryKey
+        } else if is_drive_path(s) || is_env_path(first) || s.starts_with("\\\\") && s.len() > 3 {
+            K::FilePath
+        } else {
+            return None;
+        };
+        let path_end = trim_path_end(self.bytes, start, self.extend_path(end, b'\\'));
+        if path_end <= start + prefix_len {
+            return Some(end);
+        }
+        let value = self.text[start..path_end].to_owned();
+        self.push(kind, value, start, path_end, Flags::empty());
+        Some(path_end)
+    }
+
+    /// Extends a path over placeholders (`<username>`) and over spaces inside it ("Program
+    /// Files (x86)\…"): a space belongs to the path when another separator follows within a
+    /// short run of path characters, and what follows does not start a new path.
+    fn extend_path(&self, mut end: usize, separator: u8) -> usize {
+        loop {
+            while end < self.bytes.len() {
+                let b = self.bytes[end];
+                if is_path_byte(b) || b == separator {
+                    end += 1;
+                } else if b == b'<' {
+                    let window = &self.bytes[end..self.bytes.len().min(end + 40)];
+                    match window.iter().position(|&c| c == b'>') {
+                        Some(close)
+                            if window[1..close]
+                                .iter()
+                                .all(|c| c.is_ascii_alphanumeric() || b" _-".contains(c)) =>
+                        {
+                            end += close + 1;
+                        }
+                        _ => return end,
+                    }
+                } else {
+                    break;
+                }
+            }
+            if self.bytes.get(end) != Some(&b' ') {
+                return end;
+            }
+            let next = &self.bytes[end + 1..];
+            if starts_new_path(next) {
+                return end;
+            }
+            let window = &next[..next.len().min(48)];
+            let Some(sep) = window.iter().position(|&b| b == separator) else {
+                return end;
+            };
+            let gap = &window[..sep];
+            let gap_ok = gap
+                .iter()
+                .all(|&b| is_path_byte(b) || b == b' ' || b == b'(' || b == b')')
+                && !gap.windows(2).any(|w| w == b"  ")
+                && !gap.contains(&b'/')
+                && !gap.contains(&b'\\');
+            if !gap_ok || gap.first() == Some(&b' ') {
+                return end;
+            }
+            end += 1 + sep + 1;
+        }
+    }
+
+    fn unix_path(&mut self, start: usize, end: usize) -> Option<usize> {
+        let s = &self.text[start..end];
+        let body = s.strip_prefix("~/").or_else(|| s.strip_prefix('/')).unwrap_or(s);
+        let mut components = body.split('/').filter(|c| !c.is_empty());
+        let first = components.next()?;
+        let home = s.starts_with("~/");
+        // `~/x` is always a path; otherwise a known root and at least two components.
+        let known_root = home || (is_unix_root(first) && components.next().is_some());
+        if !known_root {
+            return None;
+        }
+        if s.bytes().any(|b| b"?=&#".contains(&b)) || start < self.url_end {
+            return None;
+        }
+        let path_end = trim_path_end(self.bytes, start, self.extend_path(end, b'/'));
+        self.push(
+            K::FilePath,
+            self.text[start..path_end].to_owned(),
+            start,
+            path_end,
+            Flags::empty(),
+        );
+        Some(path_end)
+    }
+}
+
+/// Drops punctuation that ends sentences or wraps tokens, keeping what starts paths.
+fn trim(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    // `::1` and `::ffff:…` are IPv6 addresses, not a colon-led word.
+    if bytes[start..end].starts_with(b"::") && bytes.get(start + 2).is_some_and(u8::is_ascii_hexdigit) {
+        while end > start && b".:-_?=&#+$@,~!".contains(&bytes[end - 1]) {
+            end -= 1;
+        }
+        return (start, end);
+    }
+    while start < end && b".:-_?=&#+$@,".contains(&bytes[start]) {
+        start += 1;
+    }
+    while end > start && b".:-_?=&#+$@,~!".contains(&bytes[end - 1]) {
+        end -= 1;
+    }
+    (start, end)
+}
+
+/// Bytes a URL can contain. A comma ends it: in reports and CSV exports a comma after a
+/// URL separates it from the next value far more often than it belongs to the URL.
+fn is_url_byte(b: u8) -> bool {
+    b > 0x20 && b < 0x7f && !b"<>\"`{}|^\\',".contains(&b)
+}
+
+fn trim_url_end(bytes: &[u8], start: usize, mut end: usize) -> usize {
+    loop {
+        let Some(&last) = bytes[..end].last() else {
+            return end;
+        };
+        if end <= start {
+            return end;
+        }
+        let unbalanced = |open: u8, close: u8| {
+            let url = &bytes[start..end];
+            url.iter().filter(|&&b| b == close).count() > url.iter().filter(|&&b| b == open).count()
+        };
+        let drop = match last {
+            b'.' | b',' | b';' | b':' | b'!' | b'?' | b'*' => true,
+            b')' => unbalanced(b'(', b')'),
+            b']' => unbalanced(b'[', b']'),
+            _ => false,
+        };
+        if !drop {
+            return end;
+        }
+        end -= 1;
+    }
+}
+
+fn is_path_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"\\._-$%~{}!@#&+=,'()".contains(&b)
+}
+
+fn trim_path_end(bytes: &[u8], start: usize, mut end: usize) -> usize {
+    while end > start && b".,;:!'(".contains(&bytes[end - 1]) {
+        end -= 1;
+    }
+    if end > start && bytes[end - 1] == b')' {
+        let path = &bytes[start..end];
+        if path.iter().filter(|&&b| b == b')').count() > path.iter().filter(|&&b| b == b'(').count() {
+            end -= 1;
+        }
+    }
+    end
+}
+
+/// Whether `rest` (what follows a space) begins another path or key rather than
+/// continuing the current one.
+fn starts_new_path(rest: &[u8]) -> bool {
+    let word_end = rest
+        .iter()
+        .position(|&b| b == b'\\' || b == b' ' || b == b'/')
+        .unwrap_or(rest.len());
+    let word = std::str::from_utf8(&rest[..word_end]).unwrap_or_default();
+    is_registry_hive(&word.to_ascii_uppercase())
+        || (rest.len() > 2 && rest[0].is_ascii_alphabetic() && rest[1] == b':' && rest[2] == b'\\')
+        || rest.starts_with(b"\\\\")
+        || (word.starts_with('%') && word.ends_with('%') && word.len() > 2)
+        || rest.starts_with(b"~/")
+}
+
+fn is_drive_path(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() > 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\'
+}
+
+fn is_env_path(first: &str) -> bool {
+    first.len() > 2
+        && first.starts_with('%')
+        && first.ends_with('%')
+        && first[1..first.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'(' || b == b')')
+}
+
+/// A dotted quad of decimal octets without leading zeros, normalised.
+fn ipv4(s: &str) -> Option<String> {
+    let mut octets = 0;
+    for part in s.split('.') {
+        octets += 1;
+        if octets > 4 || part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if part.len() > 1 && part.starts_with('0') {
+            return None;
+        }
+        if part.parse::<u16>().ok()? > 255 {
+            return None;
+        }
+    }
+    (octets == 4).then(|| s.to_owned())
+}
+
+fn valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 63
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+}
+
+fn has_public_suffix(lower: &str) -> bool {
+    if lower.len() > 253 {
+        return false;
+    }
+    psl::suffix(lower.as_bytes()).is_some_and(|suffix| suffix.is_known())
+        && psl::domain(lower.as_bytes()).is_some()
+}
+
+fn valid_file_name(s: &str) -> bool {
+    let stem = s.rsplit_once('.').map_or("", |(stem, _)| stem);
+    !stem.is_empty()
+        && s.len() <= 255
+        && stem.bytes().any(|b| b.is_ascii_alphanumeric())
+        && !s.contains(['/', '\\', ':', '@', '?', '=', '&'])
+}
+
+fn onion(lower: &str) -> Option<String> {
+    let name = lower.strip_suffix(".onion")?;
+    let service = name.rsplit('.').next()?;
+    let valid = (service.len() == 16 || service.len() == 56)
+        && service
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b));
+    valid.then(|| lower.to_owned())
+}
+
+fn hash_kind(s: &str) -> Option<K> {
+    let kind = match s.len() {
+        32 => K::Md5,
+        40 => K::Sha1,
+        64 => K::Sha256,
+        128 => K::Sha512,
+        _ => return None,
+    };
+    let bytes = s.as_bytes();
+    let hex = bytes.iter().all(u8::is_ascii_hexdigit);
+    let has_letter = bytes.iter().any(u8::is_ascii_alphabetic);
+    let has_digit = bytes.iter().any(u8::is_ascii_digit);
+    // All digits is a number; all letters is a word-like run; one repeated digit is filler.
+    (hex && has_letter && has_digit && !bytes.iter().all(|&b| b == bytes[0])).then_some(kind)
+}
+
+fn cve(s: &str) -> Option<String> {
+    let rest = s
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("cve-"))
+        .map(|_| &s[4..])?;
+    let (year, number) = rest.split_once('-')?;
+    let ok = year.len() == 4
+        && year.bytes().all(|b| b.is_ascii_digit())
+        && (4..=7).contains(&number.len())
+        && number.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| format!("CVE-{year}-{number}"))
+}
+
+/// ATT&CK ids. Techniques and tactics are recognised in either case (`t1059` is still
+/// unambiguous); groups, software, campaigns and mitigations only in upper case, since
+/// `s0002` or `m1036` in lower case are as likely part numbers.
+fn attack_kind(s: &str) -> Option<K> {
+    let digits4 = |d: &str| d.len() == 4 && d.bytes().all(|b| b.is_ascii_digit());
+    if s.len() >= 6 && s[..2].eq_ignore_ascii_case("ta") {
+        return digits4(&s[2..]).then_some(K::AttackTactic);
+    }
+    if let Some(rest) = s.strip_prefix(['T', 't']) {
+        let (main, sub) = rest.split_once('.').unwrap_or((rest, ""));
+        let sub_ok = sub.is_empty() || (sub.len() == 3 && sub.bytes().all(|b| b.is_ascii_digit()));
+        return (digits4(main) && main.starts_with('1') && sub_ok).then_some(K::AttackTechnique);
+    }
+    let (kind, rest) = match s.as_bytes().first()? {
+        b'G' => (K::AttackGroup, &s[1..]),
+        b'S' => (K::AttackSoftware, &s[1..]),
+        b'C' => (K::AttackCampaign, &s[1..]),
+        b'M' => (K::AttackMitigation, &s[1..]),
+        _ => return None,
+    };
+    (digits4(rest) && matches!(rest.as_bytes()[0], b'0' | b'1')).then_some(kind)
+}
+
+fn asn_joined(s: &str) -> Option<String> {
+    let lower = s.to_ascii_lowercase();
+    let digits = lower.strip_prefix("asn").or_else(|| lower.strip_prefix("as"))?;
+    let ok = (1..=10).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && digits.parse::<u32>().is_ok_and(|n| n > 0);
+    ok.then(|| format!("AS{digits}"))
+}
+
+/// Cisco notation, `acf2.c9a6.b34f`, normalised to `ac:f2:c9:a6:b3:4f`.
+fn cisco_mac(s: &str) -> Option<String> {
+    let groups: Vec<&str> = s.split('.').collect();
+    let ok = groups.len() == 3
+        && groups
+            .iter()
+            .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !ok || !s.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let hex: String = groups.concat().to_ascii_lowercase();
+    Some(
+        hex.as_bytes()
+            .chunks(2)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
+}
+
+fn mac_address(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    if b.len() != 17 {
+        return None;
+    }
+    let sep = b[2];
+    if sep != b':' && sep != b'-' {
+        return None;
+    }
+    for (i, &c) in b.iter().enumerate() {
+        let ok = if i % 3 == 2 {
+            c == sep
+        } else {
+            c.is_ascii_hexdigit()
+        };
+        if !ok {
+            return None;
+        }
+    }
+    Some(s.to_ascii_lowercase().replace('-', ":"))
+}

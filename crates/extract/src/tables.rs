@@ -1,0 +1,319 @@
+//! Fixed tables: kind names, file extensions, URL schemes, path roots.
+
+use threatdesk_model::FindingKind;
+
+pub(crate) const ALL_KINDS: &[FindingKind] = &[
+    FindingKind::Ipv4,
+    FindingKind::Ipv6,
+    FindingKind::Cidr,
+    FindingKind::Domain,
+    FindingKind::Url,
+    FindingKind::Email,
+    FindingKind::Md5,
+    FindingKind::Sha1,
+    FindingKind::Sha256,
+    FindingKind::Sha512,
+    FindingKind::Cve,
+    FindingKind::AttackTechnique,
+    FindingKind::AttackTactic,
+    FindingKind::AttackGroup,
+    FindingKind::AttackSoftware,
+    FindingKind::AttackCampaign,
+    FindingKind::AttackMitigation,
+    FindingKind::BitcoinAddress,
+    FindingKind::EthereumAddress,
+    FindingKind::MoneroAddress,
+    FindingKind::RegistryKey,
+    FindingKind::FilePath,
+    FindingKind::FileName,
+    FindingKind::Asn,
+    FindingKind::MacAddress,
+    FindingKind::OnionAddress,
+];
+
+pub(crate) fn kind_name(kind: FindingKind) -> &'static str {
+    match kind {
+        FindingKind::Ipv4 => "ipv4",
+        FindingKind::Ipv6 => "ipv6",
+        FindingKind::Cidr => "cidr",
+        FindingKind::Domain => "domain",
+        FindingKind::Url => "url",
+        FindingKind::Email => "email",
+        FindingKind::Md5 => "md5",
+        FindingKind::Sha1 => "sha1",
+        FindingKind::Sha256 => "sha256",
+        FindingKind::Sha512 => "sha512",
+        FindingKind::Cve => "cve",
+        FindingKind::AttackTechnique => "attack_technique",
+        FindingKind::AttackTactic => "attack_tactic",
+        FindingKind::AttackGroup => "attack_group",
+        FindingKind::AttackSoftware => "attack_software",
+        FindingKind::AttackCampaign => "attack_campaign",
+        FindingKind::AttackMitigation => "attack_mitigation",
+        FindingKind::BitcoinAddress => "bitcoin_address",
+        FindingKind::EthereumAddress => "ethereum_address",
+        FindingKind::MoneroAddress => "monero_address",
+        FindingKind::RegistryKey => "registry_key",
+        FindingKind::FilePath => "file_path",
+        FindingKind::FileName => "file_name",
+        FindingKind::Asn => "asn",
+        FindingKind::MacAddress => "mac_address",
+        FindingKind::OnionAddress => "onion_address",
+        FindingKind::EntityMention => "entity_mention",
+    }
+}
+
+/// Extensions that make a dotted token a file name: executables, scripts, documents,
+/// archives and disk images, the files indicators are about.
+pub(crate) fn is_file_extension(ext: &str) -> bool {
+    matches!(
+        ext,
+        "exe"
+            | "dll"
+            | "sys"
+            | "scr"
+            | "cpl"
+            | "ocx"
+            | "drv"
+            | "efi"
+            | "bat"
+            | "cmd"
+            | "ps1"
+            | "psm1"
+            | "psd1"
+            | "vbs"
+            | "vbe"
+            | "js"
+            | "jse"
+            | "wsf"
+            | "wsh"
+            | "hta"
+            | "lnk"
+            | "url"
+            | "msi"
+            | "msp"
+            | "msix"
+            | "appx"
+            | "jar"
+            | "class"
+            | "py"
+            | "pyc"
+            | "pyw"
+            | "sh"
+            | "bash"
+            | "zsh"
+            | "ksh"
+            | "elf"
+            | "bin"
+            | "so"
+            | "ko"
+            | "dylib"
+            | "apk"
+            | "ipa"
+            | "dmg"
+            | "pkg"
+            | "deb"
+            | "rpm"
+            | "run"
+            | "iso"
+            | "img"
+            | "vhd"
+            | "vhdx"
+            | "vmdk"
+            | "doc"
+            | "docx"
+            | "docm"
+            | "dot"
+            | "dotm"
+            | "xls"
+            | "xlsx"
+            | "xlsm"
+            | "xlsb"
+            | "xll"
+            | "xlam"
+            | "ppt"
+            | "pptx"
+            | "pptm"
+            | "ppsx"
+            | "pdf"
+            | "rtf"
+            | "odt"
+            | "ods"
+            | "odp"
+            | "one"
+            | "chm"
+            | "txt"
+            | "csv"
+            | "log"
+            | "ini"
+            | "inf"
+            | "reg"
+            | "cfg"
+            | "conf"
+            | "dat"
+            | "tmp"
+            | "bak"
+            | "db"
+            | "sqlite"
+            | "php"
+            | "asp"
+            | "aspx"
+            | "ashx"
+            | "jsp"
+            | "jspx"
+            | "cgi"
+            | "pl"
+            | "rb"
+            | "lua"
+            | "zip"
+            | "rar"
+            | "7z"
+            | "gz"
+            | "tgz"
+            | "tar"
+            | "bz2"
+            | "xz"
+            | "cab"
+            | "arj"
+            | "ace"
+            | "lzh"
+            | "z"
+            | "eml"
+            | "msg"
+            | "html"
+            | "htm"
+            | "svg"
+            | "xml"
+            | "json"
+            | "yaml"
+            | "yml"
+            | "ps"
+            | "md"
+            | "rs"
+            | "go"
+            | "c"
+            | "cpp"
+            | "h"
+            | "cs"
+            | "java"
+            | "kt"
+            | "swift"
+            | "ts"
+            | "mov"
+            | "mp4"
+            | "scf"
+            | "gadget"
+            | "application"
+            | "settingcontent-ms"
+            | "library-ms"
+            | "search-ms"
+    )
+}
+
+/// TLDs that are also file extensions: a token ending in one is a file name unless context
+/// says domain (defanged, inside a URL or e-mail address, or three or more labels).
+pub(crate) fn is_ambiguous_tld(tld: &str) -> bool {
+    matches!(
+        tld,
+        "zip" | "mov" | "sh" | "py" | "pl" | "rs" | "md" | "so" | "ps" | "run" | "pm" | "cc" | "ms" | "app"
+    )
+}
+
+/// The original generic TLDs and two-letter country codes: names ending in these are
+/// domains however they are capitalised. Other TLDs (`.office`, `.windows`) must be
+/// written in lower case, since `Microsoft.Office` is code, not a domain.
+pub(crate) fn is_classic_tld(tld: &str) -> bool {
+    tld.len() == 2
+        || matches!(
+            tld,
+            "com" | "net" | "org" | "info" | "biz" | "gov" | "edu" | "mil" | "int" | "arpa"
+        )
+}
+
+/// URL schemes that are worth reporting.
+pub(crate) fn is_url_scheme(scheme: &str) -> bool {
+    matches!(
+        scheme,
+        "http"
+            | "https"
+            | "ftp"
+            | "ftps"
+            | "sftp"
+            | "tcp"
+            | "udp"
+            | "ssh"
+            | "smb"
+            | "ws"
+            | "wss"
+            | "ldap"
+            | "ldaps"
+            | "irc"
+            | "ircs"
+            | "telnet"
+            | "rdp"
+            | "file"
+            | "git"
+            | "ssl"
+            | "tls"
+            | "socks4"
+            | "socks5"
+            | "rtsp"
+            | "gopher"
+            | "dns"
+            | "vnc"
+            | "mms"
+    )
+}
+
+/// First components of Unix paths worth reporting (`/tmp/x`, not `and/or`).
+pub(crate) fn is_unix_root(component: &str) -> bool {
+    matches!(
+        component,
+        "tmp"
+            | "etc"
+            | "var"
+            | "usr"
+            | "bin"
+            | "sbin"
+            | "home"
+            | "root"
+            | "opt"
+            | "dev"
+            | "proc"
+            | "sys"
+            | "lib"
+            | "lib64"
+            | "boot"
+            | "mnt"
+            | "media"
+            | "srv"
+            | "run"
+            | "private"
+            | "Library"
+            | "Users"
+            | "Applications"
+            | "System"
+            | "Volumes"
+            | "data"
+            | "sdcard"
+            | "storage"
+    )
+}
+
+/// Registry hive names, full and abbreviated, upper-case.
+pub(crate) fn is_registry_hive(hive: &str) -> bool {
+    matches!(
+        hive,
+        "HKEY_LOCAL_MACHINE"
+            | "HKEY_CURRENT_USER"
+            | "HKEY_CLASSES_ROOT"
+            | "HKEY_USERS"
+            | "HKEY_CURRENT_CONFIG"
+            | "HKEY_PERFORMANCE_DATA"
+            | "HKLM"
+            | "HKCU"
+            | "HKCR"
+            | "HKU"
+            | "HKCC"
+    )
+}
