@@ -24,8 +24,8 @@ mod time;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use threatdesk_model::{
-    Bulletin, BulletinId, BulletinKind, BulletinStatus, ContentHash, Item, ItemId, NewBulletin, NewItem,
-    NewSource, Source, SourceId, Tlp,
+    Bulletin, BulletinId, BulletinKind, BulletinStatus, ContentHash, Finding, FindingKind, Item, ItemId,
+    NewBulletin, NewItem, NewSource, Source, SourceId, Tlp,
 };
 
 pub use error::{Result, StoreError};
@@ -234,6 +234,14 @@ pub trait Store: Send + Sync {
     fn item(&self, id: ItemId) -> Result<Option<Item>>;
     /// Items matching the filter, newest first.
     fn list_items(&self, filter: &ItemFilter) -> Result<Vec<ItemSummary>>;
+
+    /// Replaces everything extracted from an item with `findings` (their `item_id` is
+    /// ignored): re-extraction after an update never leaves stale or duplicate findings.
+    fn replace_findings(&self, item: ItemId, findings: &[Finding]) -> Result<()>;
+    /// An item's findings, in text order.
+    fn item_findings(&self, item: ItemId) -> Result<Vec<Finding>>;
+    /// The items in which a value of this kind was found, most recent first.
+    fn items_with_finding(&self, kind: FindingKind, value: &str) -> Result<Vec<ItemId>>;
 
     /// Saves a new bulletin as a draft, version 1.
     fn create_bulletin(&self, bulletin: &NewBulletin) -> Result<Bulletin>;

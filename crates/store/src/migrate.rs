@@ -12,7 +12,10 @@ const APPLICATION_ID: i32 = 0x5444_4b31; // "TDK1"
 
 /// Migration `n` (1-based) takes the schema from version `n - 1` to `n`. Never edit a
 /// released migration: add a new one.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_findings.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

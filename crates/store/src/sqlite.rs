@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use threatdesk_model::{
-    Bulletin, BulletinId, BulletinStatus, ContentHash, EntityId, Item, ItemId, NewBulletin, NewItem,
-    NewSource, Slug, Source, SourceId, StoryId, Tlp,
+    Bulletin, BulletinId, BulletinStatus, ContentHash, EntityId, Finding, FindingKind, Item, ItemId,
+    NewBulletin, NewItem, NewSource, Slug, Source, SourceId, Span, StoryId, Tlp,
 };
 
 use crate::search::ParsedQuery;
@@ -233,6 +233,80 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+        })
+    }
+
+    fn replace_findings(&self, item: ItemId, findings: &[Finding]) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM findings WHERE item_id = ?1", [item.0])?;
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO findings (item_id, kind, value, text, span_start, span_end, confidence, entity_ids, flags)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for f in findings {
+                stmt.execute(params![
+                    item.0,
+                    kind_label(f.kind),
+                    f.value,
+                    f.text,
+                    i64::try_from(f.span.start).unwrap_or(i64::MAX),
+                    i64::try_from(f.span.end).unwrap_or(i64::MAX),
+                    f64::from(f.confidence),
+                    to_json(&f.entity_ids),
+                    to_json(&f.flags),
+                ])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn item_findings(&self, item: ItemId) -> Result<Vec<Finding>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT kind, value, text, span_start, span_end, confidence, entity_ids, flags
+                 FROM findings WHERE item_id = ?1 ORDER BY span_start, id",
+            )?;
+            let rows = stmt.query_map([item.0], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, f64>(5)?,
+                    row.get::<_, String>(6)?,
+                    row.get::<_, String>(7)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (kind, value, text, start, end, confidence, entity_ids, flags) = row?;
+                Ok(Finding {
+                    item_id: item,
+                    kind: from_json(&format!("\"{kind}\""), "findings.kind")?,
+                    value,
+                    text,
+                    span: Span {
+                        start: usize::try_from(start).unwrap_or(0),
+                        end: usize::try_from(end).unwrap_or(0),
+                    },
+                    confidence: confidence as f32,
+                    entity_ids: from_json(&entity_ids, "findings.entity_ids")?,
+                    flags: from_json(&flags, "findings.flags")?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn items_with_finding(&self, kind: FindingKind, value: &str) -> Result<Vec<ItemId>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT DISTINCT f.item_id FROM findings f JOIN items i ON i.id = f.item_id
+                 WHERE f.kind = ?1 AND f.value = ?2
+                 ORDER BY coalesce(i.published_at, i.fetched_at) DESC, f.item_id DESC",
+            )?;
+            let rows = stmt.query_map(params![kind_label(kind), value], |row| row.get::<_, i64>(0))?;
+            rows.map(|id| Ok(ItemId(id?))).collect()
         })
     }
 
@@ -963,6 +1037,11 @@ fn parse_hash(text: &str, column: &'static str) -> Result<ContentHash> {
         column,
         reason: e.to_string(),
     })
+}
+
+/// A finding kind's label as stored: its serde name (`ipv4`, `attack_technique`, …).
+fn kind_label(kind: FindingKind) -> String {
+    to_json(&kind).trim_matches('"').to_owned()
 }
 
 fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {

@@ -51,6 +51,10 @@ pub enum Format {
     Text,
     /// One JSON document.
     Json,
+    /// One JSON object per line (`extract`: one finding per line); other commands print JSON.
+    Jsonl,
+    /// Comma-separated values with a header (`extract`); other commands print JSON.
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +73,10 @@ pub enum Command {
     /// Full-text search over items and bulletins, best matches first.
     #[command(after_help = QUERY_HELP)]
     Search(SearchArgs),
+
+    /// Find indicators (IPs, domains, URLs, hashes, CVEs, ATT&CK ids…) in files or standard input.
+    #[command(after_help = EXTRACT_HELP)]
+    Extract(ExtractArgs),
 
     /// List and inspect sources.
     #[command(subcommand)]
@@ -178,6 +186,38 @@ pub enum Scope {
     Items,
     /// Bulletins.
     Bulletins,
+}
+
+const EXTRACT_HELP: &str = "Defanged indicators (hxxp://evil[.]com, 1.2.3[.]4, user[at]mail[.]ru) are found and \
+normalised; offsets are byte offsets into the input as read. Known-benign values (private ranges, public DNS \
+resolvers, security-vendor blogs, empty-file hashes) are hidden unless --include-benign. Exit status: 0 success; \
+1 some inputs could not be read; 2 error.";
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// Files or folders to read; `-` (or nothing) reads standard input.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+
+    /// Only these kinds, comma-separated (e.g. ipv4,domain,url,sha256,cve).
+    #[arg(long, value_delimiter = ',', value_name = "KINDS")]
+    pub kinds: Vec<String>,
+
+    /// Also report known-benign values (they carry a benign:* flag).
+    #[arg(long)]
+    pub include_benign: bool,
+
+    /// Print each input refanged (hxxp://evil[.]com -> http://evil.com) instead of findings.
+    #[arg(long, conflicts_with = "defang")]
+    pub refang: bool,
+
+    /// Print each input with its indicators defanged (http://evil.com -> hxxp://evil[.]com).
+    #[arg(long)]
+    pub defang: bool,
+
+    /// Reject files larger than this many bytes. [config: ingest.max_file_bytes]
+    #[arg(long, value_name = "BYTES")]
+    pub max_file_bytes: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -176,3 +176,40 @@ fn missing_items_are_none() {
     let (_dir, store) = temp_store();
     assert_eq!(store.item(ItemId(12345)).expect("get"), None);
 }
+
+#[test]
+fn findings_are_replaced_not_accumulated_and_found_by_value() {
+    use threatdesk_model::{Finding, FindingKind, Span};
+    let (_dir, store) = temp_store();
+    let src = file_source(&store, "files");
+    let id = store
+        .upsert_items(&[item(&src, "file:///f", "F", "beacon to 1.2.3.4")])
+        .expect("insert")[0]
+        .item_id();
+    let finding = |value: &str| Finding {
+        item_id: id,
+        kind: FindingKind::Ipv4,
+        value: value.to_owned(),
+        text: value.to_owned(),
+        span: Span { start: 10, end: 17 },
+        confidence: 1.0,
+        entity_ids: vec![],
+        flags: vec!["defanged".to_owned()],
+    };
+    store.replace_findings(id, &[finding("1.2.3.4")]).expect("first");
+    store.replace_findings(id, &[finding("5.6.7.8")]).expect("second");
+    let stored = store.item_findings(id).expect("findings");
+    assert_eq!(stored, vec![finding("5.6.7.8")]);
+    assert_eq!(
+        store
+            .items_with_finding(FindingKind::Ipv4, "5.6.7.8")
+            .expect("lookup"),
+        vec![id]
+    );
+    assert!(
+        store
+            .items_with_finding(FindingKind::Ipv4, "1.2.3.4")
+            .expect("lookup")
+            .is_empty()
+    );
+}

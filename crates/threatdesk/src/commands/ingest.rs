@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use threatdesk_collect::Rejection;
 use threatdesk_collect::files::{self, Collected, Input};
-use threatdesk_model::{ItemId, NewSource, SourceKind};
+use threatdesk_model::{Finding, ItemId, NewSource, SourceKind, Span};
 use threatdesk_store::{Store, UpsertOutcome};
 
 use crate::cli::{Format, GlobalArgs, IngestArgs};
@@ -37,6 +37,8 @@ struct Totals {
     duplicates: u64,
     rejected: u64,
     skipped_hidden: u64,
+    /// Indicators extracted from new and changed items.
+    findings: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,7 +119,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
     report.totals.inputs = report.files.len() as u64;
     report.elapsed_ms = started.elapsed().as_millis();
     match global.format {
-        Format::Json => crate::output::print_json(&report)?,
+        Format::Json | Format::Jsonl | Format::Csv => crate::output::print_json(&report)?,
         Format::Text => print_summary(&report)?,
     }
     Ok(ExitCode::from(if report.totals.rejected > 0 {
@@ -156,6 +158,14 @@ fn store_batch(
                 "duplicate"
             }
         };
+        if matches!(
+            outcome,
+            UpsertOutcome::Inserted { .. } | UpsertOutcome::Updated { .. }
+        ) {
+            let findings = extract_findings(outcome.item_id(), &collected.item.text);
+            report.totals.findings += findings.len() as u64;
+            store.replace_findings(outcome.item_id(), &findings)?;
+        }
         tracing::info!(input = %collected.input, outcome = outcome_name, item = %outcome.item_id(), "Stored");
         report.files.push(FileReport {
             input: collected.input,
@@ -166,6 +176,26 @@ fn store_batch(
         });
     }
     Ok(())
+}
+
+/// Indicators in an item's text, as stored findings (benign ones included, flagged).
+fn extract_findings(item_id: ItemId, text: &str) -> Vec<Finding> {
+    threatdesk_extract::extract(text)
+        .into_iter()
+        .map(|ioc| Finding {
+            item_id,
+            kind: ioc.kind,
+            value: ioc.value,
+            text: ioc.text,
+            span: Span {
+                start: ioc.start,
+                end: ioc.end,
+            },
+            confidence: 1.0,
+            entity_ids: Vec::new(),
+            flags: ioc.flags.names().map(str::to_owned).collect(),
+        })
+        .collect()
 }
 
 fn record_rejection(
@@ -204,7 +234,8 @@ fn progress_bar(global: &GlobalArgs, len: u64) -> ProgressBar {
 fn print_summary(report: &IngestReport) -> anyhow::Result<()> {
     let t = &report.totals;
     crate::outln!(
-        "Ingested {} input{} into source {:?}: {} new, {} updated, {} unchanged, {} duplicate{}, {} rejected ({:.2} s)",
+        "Ingested {} input{} into source {:?}: {} new, {} updated, {} unchanged, {} duplicate{}, {} rejected; \
+         {} indicators extracted ({:.2} s)",
         t.inputs,
         if t.inputs == 1 { "" } else { "s" },
         report.source,
@@ -214,6 +245,7 @@ fn print_summary(report: &IngestReport) -> anyhow::Result<()> {
         t.duplicates,
         if t.duplicates == 1 { "" } else { "s" },
         t.rejected,
+        t.findings,
         report.elapsed_ms as f64 / 1000.0,
     );
     if t.skipped_hidden > 0 {

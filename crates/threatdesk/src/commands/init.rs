@@ -32,7 +32,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         schema_version: store.stats()?.schema_version,
     };
     match global.format {
-        Format::Json => crate::output::print_json(&report)?,
+        Format::Json | Format::Jsonl | Format::Csv => crate::output::print_json(&report)?,
         Format::Text => {
             crate::outln!("Data folder: {}", report.data_dir);
             let state = if config_created {

@@ -11,6 +11,14 @@ use crate::cli::{Format, GlobalArgs, ItemsListArgs};
 use crate::config::DataDir;
 use crate::output::{print_json, short_time, truncate};
 
+/// An item and what was extracted from it, as `items show --format json` prints it.
+#[derive(serde::Serialize)]
+struct ItemWithFindings<'a> {
+    #[serde(flatten)]
+    item: &'a threatdesk_model::Item,
+    findings: &'a [threatdesk_model::Finding],
+}
+
 /// Lists items newest first.
 pub fn list(data: &DataDir, global: &GlobalArgs, args: ItemsListArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_existing(data)?;
@@ -24,7 +32,7 @@ pub fn list(data: &DataDir, global: &GlobalArgs, args: ItemsListArgs) -> anyhow:
     };
     let items = store.list_items(&filter)?;
     match global.format {
-        Format::Json => print_json(&items)?,
+        Format::Json | Format::Jsonl | Format::Csv => print_json(&items)?,
         Format::Text => {
             if items.is_empty() {
                 crate::outln!("No items.");
@@ -55,8 +63,12 @@ pub fn show(data: &DataDir, global: &GlobalArgs, id: ItemId, html: bool) -> anyh
         .source(item.content.source_id)?
         .map(|s| s.spec.name)
         .unwrap_or_default();
+    let findings = store.item_findings(id)?;
     match global.format {
-        Format::Json => print_json(&item)?,
+        Format::Json | Format::Jsonl | Format::Csv => print_json(&ItemWithFindings {
+            item: &item,
+            findings: &findings,
+        })?,
         Format::Text => {
             let c = &item.content;
             crate::outln!("Item {}: {}", item.id, c.title);
@@ -79,6 +91,23 @@ pub fn show(data: &DataDir, global: &GlobalArgs, id: ItemId, html: bool) -> anyh
                 item.revision
             );
             crate::outln!("Hash:      {}", c.content_hash);
+            if !findings.is_empty() {
+                crate::outln!("Findings:  {}", findings.len());
+                for f in &findings {
+                    let flags = if f.flags.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  [{}]", f.flags.join(", "))
+                    };
+                    crate::outln!(
+                        "  {:>6}-{:<6} {:<17} {}{flags}",
+                        f.span.start,
+                        f.span.end,
+                        threatdesk_extract::kind_name(f.kind),
+                        f.value
+                    );
+                }
+            }
             crate::outln!();
             if html {
                 crate::outln!(

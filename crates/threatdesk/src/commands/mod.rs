@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+mod extract;
 mod ingest;
 mod init;
 mod items;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Items(ItemsCommand::List(args)) => items::list(&data, global, args),
         Command::Items(ItemsCommand::Show { id, html }) => items::show(&data, global, id, html),
         Command::Search(args) => search::run(&data, global, args),
+        Command::Extract(args) => extract::run(&data, global, args),
         Command::Sources(SourcesCommand::List) => sources::list(&data, global),
         Command::Status => status::run(&data, global),
     }

@@ -29,7 +29,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: SearchArgs) -> anyhow::Res
         offset: args.offset,
     };
     let results = store.search(&query)?;
-    if global.format == Format::Json {
+    if global.format != Format::Text {
         print_json(&results)?;
         return Ok(ExitCode::from(EXIT_OK));
     }

@@ -14,7 +14,7 @@ pub fn list(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_existing(data)?;
     let sources = store.list_sources()?;
     match global.format {
-        Format::Json => print_json(&sources)?,
+        Format::Json | Format::Jsonl | Format::Csv => print_json(&sources)?,
         Format::Text => {
             if sources.is_empty() {
                 crate::outln!("No sources.");

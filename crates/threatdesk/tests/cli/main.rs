@@ -4,6 +4,7 @@
 #![allow(missing_docs)]
 
 mod config;
+mod extract;
 mod ingest;
 mod read;
 
