@@ -21,7 +21,8 @@ Method
     script exits 1 after printing the peers' results.
   * Findings are counted as each tool reports them, so they are not comparable
     one to one: threatdesk = JSONL lines; ioc-finder = entries in its result
-    lists (deduplicated per text and type); iocsearcher = size of the set returned
+    lists (deduplicated per text and type; default IOC types, or all 32 for the
+    opt-in ioc-finder-all row); iocsearcher = size of the set returned
     by search_data (deduplicated per text); iocextract = items yielded (not
     deduplicated, refang=True).
 """
@@ -51,6 +52,10 @@ REFERENCE_MBPS = {
 }
 
 PEERS = ("ioc-finder", "iocsearcher", "iocextract")
+# Opt-in extra rows (--tools): ioc-finder asked for all its supported IOC types
+# instead of its default nine (urls, domains, emails, IPv4/6, MD5/SHA-1/SHA-256, CVEs).
+EXTRA_PEERS = ("ioc-finder-all",)
+DIST = {"ioc-finder-all": "ioc-finder"}
 
 
 # --------------------------------------------------------------------------- peers
@@ -72,6 +77,15 @@ def make_extractor(tool: str):
 
         def run(text: str) -> int:
             return sum(_count_nested(v) for v in find_iocs(text).values())
+
+        return run
+    if tool == "ioc-finder-all":
+        from ioc_finder import find_iocs
+        from ioc_finder.ioc_finder import SUPPORTED_IOC_TYPES
+
+        def run(text: str) -> int:
+            found = find_iocs(text, included_ioc_types=SUPPORTED_IOC_TYPES)
+            return sum(_count_nested(v) for v in found.values())
 
         return run
     if tool == "iocsearcher":
@@ -117,7 +131,7 @@ def bench_peer(tool: str, texts: list[str], rounds: int) -> dict:
         findings = n
     return {
         "tool": tool,
-        "version": package_version(tool),
+        "version": package_version(DIST.get(tool, tool)),
         "seconds": min(times),
         "round_seconds": times,
         "setup_seconds": setup_s,
@@ -199,7 +213,8 @@ def main() -> int:
     ap.add_argument(
         "--tools",
         default="threatdesk," + ",".join(PEERS),
-        help="comma-separated subset of: threatdesk," + ",".join(PEERS),
+        help="comma-separated subset of: threatdesk," + ",".join(PEERS + EXTRA_PEERS)
+        + " (default: the first four; ioc-finder-all is opt-in)",
     )
     ap.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON here")
     args = ap.parse_args()
@@ -207,7 +222,7 @@ def main() -> int:
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
-    unknown = [t for t in tools if t != "threatdesk" and t not in PEERS]
+    unknown = [t for t in tools if t != "threatdesk" and t not in PEERS + EXTRA_PEERS]
     if unknown:
         ap.error(f"unknown tool(s): {', '.join(unknown)}")
 
@@ -250,7 +265,7 @@ def main() -> int:
                 print(f"  best {td['seconds']:.3f} s, start-up {fmt(td['startup_seconds'], '.3f')} s, "
                       f"{td['findings']} findings", flush=True)
 
-    for tool in PEERS:
+    for tool in PEERS + EXTRA_PEERS:
         if tool not in tools:
             continue
         print(f"{tool}: timing {args.rounds} round(s) ...", flush=True)
@@ -283,7 +298,7 @@ def main() -> int:
         r["mb_per_s"] = mb / r["seconds"]
         r["ratio"] = td_mbps / r["mb_per_s"] if td_mbps else None
         r["ratio_minus_startup"] = td_mbps_net / r["mb_per_s"] if td_mbps_net else None
-        r["reference_mb_per_s"] = REFERENCE_MBPS.get(r["tool"])
+        r["reference_mb_per_s"] = REFERENCE_MBPS.get(r["tool"])  # none for ioc-finder-all
         rows.append((r["tool"], r["version"], r["seconds"], r["mb_per_s"], r["findings"], r["ratio"],
                      r["ratio_minus_startup"], r["reference_mb_per_s"]))
 

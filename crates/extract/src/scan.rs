@@ -66,6 +66,7 @@ pub(crate) fn scan(text: &str, edited: &dyn Fn(usize, usize) -> bool, emit: &mut
         emit,
         url_start: 0,
         url_end: 0,
+        url_run_end: 0,
     };
     let mut i = 0;
     while i < bytes.len() {
@@ -102,6 +103,8 @@ struct Scanner<'a, 'e> {
     /// finds there is flagged as inside a URL.
     url_start: usize,
     url_end: usize,
+    /// The end of the last run of URL bytes measured.
+    url_run_end: usize,
 }
 
 impl Scanner<'_, '_> {
@@ -460,7 +463,13 @@ impl Scanner<'_, '_> {
     }
 
     fn preceded_by_version_word(&self, start: usize) -> bool {
-        let before = self.text[..start].trim_end();
+        // Only the few bytes before the token matter; never look further (linear time on
+        // long runs of addresses without spaces).
+        let mut from = start.saturating_sub(24);
+        while !self.text.is_char_boundary(from) {
+            from -= 1;
+        }
+        let before = self.text[from..start].trim_end();
         let word_start = before
             .char_indices()
             .rev()
@@ -513,26 +522,48 @@ impl Scanner<'_, '_> {
 
     // ---- URLs ----
 
-    /// `sep` is where `://` starts inside the token `[start, end)`.
+    /// `sep` is where `://` starts inside the token `[start, end)`. Returns where scanning
+    /// resumes: after the URL, whose inside has been read by [`Self::url_interior`].
     fn url(&mut self, start: usize, sep: usize, end: usize) -> usize {
-        let scheme_start = self.bytes[start..sep]
-            .iter()
-            .rposition(|b| !(b.is_ascii_alphanumeric() || b"+.-".contains(b)))
-            .map_or(start, |p| start + p + 1);
-        let scheme = self.text[scheme_start..sep].to_ascii_lowercase();
-        if !is_url_scheme(&scheme) {
-            return end;
-        }
         // A URL runs to the next character that cannot be in one, then loses trailing
         // punctuation and closing brackets that are not its own.
-        let mut url_end = sep + 3;
-        while url_end < self.bytes.len() && is_url_byte(self.bytes[url_end]) {
-            url_end += 1;
+        // Every `://` inside one run of URL bytes shares the run's end: compute it once.
+        let run_end = if sep < self.url_run_end {
+            self.url_run_end
+        } else {
+            let mut run_end = sep + 3;
+            while run_end < self.bytes.len() && is_url_byte(self.bytes[run_end]) {
+                run_end += 1;
+            }
+            run_end
+        };
+        self.url_run_end = run_end;
+        let Some((scheme_start, authority_end, url_end)) = self.emit_url(start, sep, run_end) else {
+            return end.max(sep + 3);
+        };
+        self.url_start = scheme_start;
+        self.url_end = url_end;
+        self.url_interior(authority_end, url_end);
+        url_end
+    }
+
+    /// Validates and reports the URL whose `://` is at `sep` and whose run of URL bytes
+    /// ends at `run_end`, with its host. Returns (start, end of authority, end).
+    fn emit_url(&mut self, floor: usize, sep: usize, run_end: usize) -> Option<(usize, usize, usize)> {
+        let scheme_window = floor.max(sep.saturating_sub(MAX_SCHEME_LEN));
+        let scheme_start = self.bytes[scheme_window..sep]
+            .iter()
+            .rposition(|b| !(b.is_ascii_alphanumeric() || b"+.-".contains(b)))
+            .map_or(scheme_window, |p| scheme_window + p + 1);
+        let scheme = self.text[scheme_start..sep].to_ascii_lowercase();
+        if !is_url_scheme(&scheme) {
+            return None;
         }
-        url_end = trim_url_end(self.bytes, scheme_start, url_end);
+        let url_end = trim_url_end(self.bytes, scheme_start, run_end);
         let authority_start = sep + 3;
-        if url_end <= authority_start {
-            return end.max(url_end);
+        // Longer runs are not one usable indicator; capping them keeps memory linear.
+        if url_end <= authority_start || url_end - scheme_start > MAX_URL_LEN {
+            return None;
         }
         let rest = &self.text[authority_start..url_end];
         let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -551,17 +582,17 @@ impl Scanner<'_, '_> {
         let host_start = authority_start + host_offset + usize::from(host_port.starts_with('['));
         let host_end = host_start + host.len();
 
-        let host_finding = if let Some(ip) = ipv4(host) {
-            Some((K::Ipv4, ip))
+        let (host_kind, host_value) = if let Some(ip) = ipv4(host) {
+            (K::Ipv4, ip)
         } else if let Ok(ip) = host.parse::<Ipv6Addr>() {
-            Some((K::Ipv6, ip.to_string()))
+            (K::Ipv6, ip.to_string())
         } else {
             let lower = host.to_ascii_lowercase();
             let ok = lower.contains('.') && lower.split('.').all(valid_label) && has_public_suffix(&lower);
-            ok.then_some((K::Domain, lower))
-        };
-        let Some((host_kind, host_value)) = host_finding else {
-            return end.max(url_end);
+            if !ok {
+                return None;
+            }
+            (K::Domain, lower)
         };
         let display_host = if host_kind == K::Ipv6 {
             format!("[{host_value}]")
@@ -573,11 +604,52 @@ impl Scanner<'_, '_> {
         let value = format!("{scheme}://{userinfo}{display_host}{after_host}");
         self.push(K::Url, value, scheme_start, url_end, Flags::empty());
         self.push(host_kind, host_value, host_start, host_end, Flags::IN_URL);
-        self.url_start = scheme_start;
-        self.url_end = url_end;
-        // Resume after the host: ids, domains and nested URLs in the path and query are
-        // reported too (flagged as inside a URL).
-        authority_start + authority.len()
+        Some((scheme_start, authority_start + authority_len, url_end))
+    }
+
+    /// Reads a URL's path and query once: nested URLs (`?u=http://…`, reported without
+    /// re-reading their insides, so chains stay linear) and the domains, ids and hashes
+    /// between its delimiters, percent-escapes included (`%2F` is a delimiter).
+    fn url_interior(&mut self, from: usize, to: usize) {
+        let nested: Vec<usize> = memchr::memmem::find_iter(&self.bytes[from..to], b"://")
+            .map(|i| from + i)
+            .collect();
+        for sep in nested {
+            self.emit_url(from, sep, to);
+        }
+        let mut piece_start = from;
+        let mut i = from;
+        while i <= to {
+            let delimiter_len = if i == to {
+                1
+            } else {
+                match self.bytes[i] {
+                    b'/' | b'?' | b'&' | b'=' | b'#' | b';' | b':' | b'+' | b',' | b'(' | b')' | b'['
+                    | b']' | b'!' | b'*' | b'\'' | b'@' | b'$' | b'~' => 1,
+                    b'%' if i + 2 < to
+                        && self.bytes[i + 1].is_ascii_hexdigit()
+                        && self.bytes[i + 2].is_ascii_hexdigit() =>
+                    {
+                        3
+                    }
+                    _ => 0,
+                }
+            };
+            if delimiter_len == 0 {
+                i += 1;
+                continue;
+            }
+            let (s, e) = trim(self.bytes, piece_start, i);
+            if s < e {
+                if self.bytes[s..e].contains(&b'.') {
+                    self.dotted(s, e);
+                } else {
+                    self.alnum(s, e);
+                }
+            }
+            i += delimiter_len;
+            piece_start = i;
+        }
     }
 
     // ---- paths and registry keys ----
@@ -595,8 +667,8 @@ impl Scanner<'_, '_> {
             return None;
         };
         let path_end = trim_path_end(self.bytes, start, self.extend_path(end, b'\\'));
-        if path_end <= start + prefix_len {
-            return Some(end);
+        if path_end <= start + prefix_len || path_end - start > MAX_PATH_LEN {
+            return Some(end.max(path_end));
         }
         let value = self.text[start..path_end].to_owned();
         self.push(kind, value, start, path_end, Flags::empty());
@@ -668,6 +740,9 @@ impl Scanner<'_, '_> {
             return None;
         }
         let path_end = trim_path_end(self.bytes, start, self.extend_path(end, b'/'));
+        if path_end - start > MAX_PATH_LEN {
+            return Some(path_end);
+        }
         self.push(
             K::FilePath,
             self.text[start..path_end].to_owned(),
@@ -703,29 +778,46 @@ fn is_url_byte(b: u8) -> bool {
     b > 0x20 && b < 0x7f && !b"<>\"`{}|^\\',".contains(&b)
 }
 
+/// The longest URL reported, in bytes (browsers and servers refuse far shorter ones); a
+/// longer run is not one indicator, and capping it keeps memory linear in the input.
+const MAX_URL_LEN: usize = 8192;
+/// The longest URL scheme looked for before `://`.
+const MAX_SCHEME_LEN: usize = 16;
+/// The longest path or registry key reported, in bytes (Windows' own limit is 32,767
+/// UTF-16 units; real indicators are far shorter).
+const MAX_PATH_LEN: usize = 4096;
+
+/// How far back from its end a URL is searched for the bracket that would balance a
+/// closing one: bounds the work on pathological input.
+const BRACKET_WINDOW: usize = 4096;
+
 fn trim_url_end(bytes: &[u8], start: usize, mut end: usize) -> usize {
-    loop {
-        let Some(&last) = bytes[..end].last() else {
-            return end;
-        };
-        if end <= start {
-            return end;
-        }
-        let unbalanced = |open: u8, close: u8| {
-            let url = &bytes[start..end];
-            url.iter().filter(|&&b| b == close).count() > url.iter().filter(|&&b| b == open).count()
-        };
+    while end > start {
+        let last = bytes[end - 1];
         let drop = match last {
             b'.' | b',' | b';' | b':' | b'!' | b'?' | b'*' => true,
-            b')' => unbalanced(b'(', b')'),
-            b']' => unbalanced(b'[', b']'),
+            b')' => unbalanced(
+                &bytes[start.max(end.saturating_sub(BRACKET_WINDOW))..end],
+                b'(',
+                b')',
+            ),
+            b']' => unbalanced(
+                &bytes[start.max(end.saturating_sub(BRACKET_WINDOW))..end],
+                b'[',
+                b']',
+            ),
             _ => false,
         };
         if !drop {
-            return end;
+            break;
         }
         end -= 1;
     }
+    end
+}
+
+fn unbalanced(url: &[u8], open: u8, close: u8) -> bool {
+    url.iter().filter(|&&b| b == close).count() > url.iter().filter(|&&b| b == open).count()
 }
 
 fn is_path_byte(b: u8) -> bool {
