@@ -7,39 +7,30 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 /// Defang markers and what they stand for, written in lower case. Each is matched as
-/// written and in upper case (`[dot]`, `[DOT]`); schemes also capitalised (`Hxxp`), plus
-/// the common `hXXp`: a case-sensitive automaton keeps its prefilter fast on
+/// written and in upper case (`[dot]`, `[DOT]`), `hxxp` also as `hXXp` and `Hxxp`. The list
+/// is kept to the markers seen in practice: at 32 spellings or fewer the automaton's
+/// prefilter uses its fastest (slim Teddy) form: a case-sensitive automaton keeps its prefilter fast on
 /// prose, where a case-insensitive one runs at half the speed. Markers with a context rule
 /// are checked in [`accept`]. ` dot ` is searched for separately ([`SPELLED_DOT`]): a
 /// pattern starting with a space and a common letter pair would defeat the prefilter.
 const MARKERS: &[(&str, &str)] = &[
     ("[.]", "."),
     ("(.)", "."),
-    ("{.}", "."),
-    ("[dot]", "."),
-    ("(dot)", "."),
-    ("{dot}", "."),
-    ("[ . ]", "."),
     (" [.] ", "."),
-    (" [dot] ", "."),
     ("\\.", "."),
     ("[.", "."),
     (".]", "."),
+    ("[dot]", "."),
+    ("(dot)", "."),
     ("[:]", ":"),
     ("[://]", "://"),
-    ("[:/]", ":/"),
     ("[at]", "@"),
     ("(at)", "@"),
-    ("{at}", "@"),
     ("[@]", "@"),
-    ("(@)", "@"),
     (" [at] ", "@"),
-    (" (at) ", "@"),
     ("[/]", "/"),
     ("hxxp", "http"),
-    ("hxtp", "http"),
     ("h**p", "http"),
-    ("h__p", "http"),
     ("h[tt]p", "http"),
     ("meow://", "http://"),
     ("fxp://", "ftp://"),
@@ -55,14 +46,9 @@ fn spellings() -> &'static [(String, usize)] {
         let mut all: Vec<(String, usize)> = Vec::new();
         for (index, (pattern, _)) in MARKERS.iter().enumerate() {
             let mut variants = vec![pattern.to_string(), pattern.to_ascii_uppercase()];
-            // Schemes also start sentences (`Hxxp://…`), and `hXXp` is a common house style.
-            if pattern.starts_with(|c: char| c.is_ascii_lowercase()) {
-                let mut capitalised = pattern.to_string();
-                capitalised[..1].make_ascii_uppercase();
-                variants.push(capitalised);
-            }
+            // `hXXp` is a common house style, and schemes start sentences (`Hxxp://…`).
             if *pattern == "hxxp" {
-                variants.push("hXXp".to_owned());
+                variants.extend(["hXXp".to_owned(), "Hxxp".to_owned()]);
             }
             variants.sort();
             variants.dedup();
@@ -301,7 +287,7 @@ mod tests {
             ("hXXps://evil(.)com", "https://evil.com"),
             ("1.2.3[.]4", "1.2.3.4"),
             ("user[at]mail[.]ru", "user@mail.ru"),
-            ("user(at)mail{.}ru", "user@mail.ru"),
+            ("user(at)mail(.)ru", "user@mail.ru"),
             ("evil[dot]com", "evil.com"),
             ("evil dot com", "evil.com"),
             ("the dot com bubble", "the dot com bubble"),
@@ -312,8 +298,8 @@ mod tests {
             ("meow://x[.]io", "http://x.io"),
             ("x[.]io[/]path", "x.io/path"),
             ("my hxxp habit", "my hxxp habit"),
-            ("HXXPS://EVIL[DOT]COM", "HTTPS://EVIL.COM"),
             ("Hxxp://a[dot]io", "http://a.io"),
+            ("HXXP://A[DOT]IO", "HTTP://A.IO"),
         ] {
             assert_eq!(refang(defanged), fanged, "{defanged}");
         }

@@ -210,6 +210,10 @@ impl Scanner<'_, '_> {
     fn alnum(&mut self, start: usize, end: usize) -> bool {
         let s = &self.text[start..end];
         let len = s.len();
+        // The shortest indicator without a dot or colon is an ASN like `AS1`.
+        if len < 3 {
+            return false;
+        }
         if let Some(kind) = hash_kind(s) {
             self.push(kind, s.to_ascii_lowercase(), start, end, Flags::empty());
             return true;
@@ -973,8 +977,14 @@ fn attack_kind(s: &str) -> Option<K> {
 }
 
 fn asn_joined(s: &str) -> Option<String> {
-    let lower = s.to_ascii_lowercase();
-    let digits = lower.strip_prefix("asn").or_else(|| lower.strip_prefix("as"))?;
+    if s.len() < 3 || !s[..2].eq_ignore_ascii_case("as") {
+        return None;
+    }
+    let digits = if s[2..].starts_with(['n', 'N']) {
+        &s[3..]
+    } else {
+        &s[2..]
+    };
     let ok = (1..=10).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())
         && digits.parse::<u32>().is_ok_and(|n| n > 0);

@@ -45,7 +45,8 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ExtractArgs) -> anyhow::Re
         eprintln!("threatdesk: rejected: {rejection}");
     }
 
-    let mut stdout = std::io::stdout().lock();
+    // Buffered: stdout is line-buffered, and JSON Lines would cost one write per finding.
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut json_documents = Vec::new();
     if global.format == Format::Csv && !args.refang && !args.defang {
         writeln!(stdout, "source,kind,value,text,start,end,flags")?;
