@@ -70,29 +70,82 @@ pub(crate) fn scan(text: &str, edited: &dyn Fn(usize, usize) -> bool, emit: &mut
     };
     let mut i = 0;
     while i < bytes.len() {
-        while i < bytes.len() && CLASS[bytes[i] as usize] == 0 {
-            i += 1;
+        // Jump to the next byte that can make a token an indicator. Plain words, the vast
+        // majority of prose, are never looked at as tokens.
+        let Some(offset) = bytes[i..].iter().position(|&b| MARK[b as usize]) else {
+            break;
+        };
+        let mark = i + offset;
+        if bytes[mark] == b'>' {
+            // `<HKCU>\…`: the hive is the word before the `>`.
+            let word_start = word_start_before(bytes, mark, i);
+            let resume = if word_start < mark {
+                scanner.spaced(word_start, mark)
+            } else {
+                mark
+            };
+            i = resume.max(mark + 1);
+            continue;
         }
-        let start = i;
+        let mut start = mark;
+        while start > i && CLASS[bytes[start - 1] as usize] != 0 {
+            start -= 1;
+        }
+        // `AS 1234`, `CVE 2021-44228`: a number whose previous word starts the indicator.
+        if bytes[start].is_ascii_digit() && start >= 2 && bytes[start - 1] == b' ' {
+            let word_start = word_start_before(bytes, start - 1, 0);
+            if word_start + 1 < start {
+                let resume = scanner.spaced(word_start, start - 1);
+                if resume > start {
+                    i = resume;
+                    continue;
+                }
+            }
+        }
+        let mut end = start;
         let mut features = 0u8;
-        while i < bytes.len() {
-            let class = CLASS[bytes[i] as usize];
+        while end < bytes.len() {
+            let class = CLASS[bytes[end] as usize];
             if class == 0 {
                 break;
             }
             features |= class;
-            i += 1;
+            end += 1;
         }
-        if start < i {
-            // A classifier may resume inside the token (a URL's path is re-read) or past it
-            // (a path with spaces); it always moves forward.
-            let resume = scanner.token(start, i, features);
-            if resume > start {
-                i = resume;
-            }
-        }
+        // A classifier may resume past the token (a URL, a path with spaces); never before.
+        let resume = scanner.token(start, end, features);
+        i = if resume > start {
+            resume.max(mark + 1)
+        } else {
+            end.max(mark + 1)
+        };
     }
 }
+
+/// Where the run of ASCII letters ending at `end` starts (not before `floor`, at most a
+/// registry hive's length back).
+fn word_start_before(bytes: &[u8], end: usize, floor: usize) -> usize {
+    let limit = floor.max(end.saturating_sub(20));
+    let mut start = end;
+    while start > limit && bytes[start - 1].is_ascii_alphabetic() {
+        start -= 1;
+    }
+    start
+}
+
+/// Bytes that every indicator contains at least one of: digits, `.`, `:`, `@`, `/`, `\`,
+/// `-` (letter-only MAC addresses), and `>` (hives written `<HKCU>`). A token without them
+/// cannot be an indicator, which lets the scanner skip plain words without tokenising them.
+static MARK: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_digit() || matches!(c, b'.' | b':' | b'@' | b'/' | b'\\' | b'-' | b'>');
+        b += 1;
+    }
+    t
+};
 
 struct Scanner<'a, 'e> {
     text: &'a str,
