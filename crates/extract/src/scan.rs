@@ -616,6 +616,10 @@ impl Scanner<'_, '_> {
         if !is_url_scheme(&scheme) {
             return None;
         }
+        // Trimming removes only trailing punctuation: a run this long stays over the cap.
+        if run_end - scheme_start > 2 * MAX_URL_LEN {
+            return None;
+        }
         let url_end = trim_url_end(self.bytes, scheme_start, run_end);
         let authority_start = sep + 3;
         // Longer runs are not one usable indicator; capping them keeps memory linear.
