@@ -230,6 +230,10 @@ pub trait Store: Send + Sync {
     /// is its source and canonical URL, else its source and GUID; identical content at
     /// another URL of the same source is a duplicate. Outcomes are in input order.
     fn upsert_items(&self, items: &[NewItem]) -> Result<Vec<UpsertOutcome>>;
+    /// [`Store::upsert_items`], storing with each new or changed item what was extracted
+    /// from it, in the same transaction: an item is never stored without its findings.
+    /// Findings of unchanged items and duplicates are left as they are.
+    fn upsert_items_with_findings(&self, items: &[(NewItem, Vec<Finding>)]) -> Result<Vec<UpsertOutcome>>;
     /// The item with this id.
     fn item(&self, id: ItemId) -> Result<Option<Item>>;
     /// Items matching the filter, newest first.

@@ -236,28 +236,27 @@ impl Store for SqliteStore {
         })
     }
 
-    fn replace_findings(&self, item: ItemId, findings: &[Finding]) -> Result<()> {
+    fn upsert_items_with_findings(&self, items: &[(NewItem, Vec<Finding>)]) -> Result<Vec<UpsertOutcome>> {
         self.write(|tx| {
-            tx.execute("DELETE FROM findings WHERE item_id = ?1", [item.0])?;
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO findings (item_id, kind, value, text, span_start, span_end, confidence, entity_ids, flags)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for f in findings {
-                stmt.execute(params![
-                    item.0,
-                    kind_label(f.kind),
-                    f.value,
-                    f.text,
-                    i64::try_from(f.span.start).unwrap_or(i64::MAX),
-                    i64::try_from(f.span.end).unwrap_or(i64::MAX),
-                    f64::from(f.confidence),
-                    to_json(&f.entity_ids),
-                    to_json(&f.flags),
-                ])?;
-            }
-            Ok(())
+            let now = now_millis();
+            items
+                .iter()
+                .map(|(item, findings)| {
+                    let outcome = upsert_item(tx, item, now)?;
+                    if matches!(
+                        outcome,
+                        UpsertOutcome::Inserted { .. } | UpsertOutcome::Updated { .. }
+                    ) {
+                        write_findings(tx, outcome.item_id(), findings)?;
+                    }
+                    Ok(outcome)
+                })
+                .collect()
         })
+    }
+
+    fn replace_findings(&self, item: ItemId, findings: &[Finding]) -> Result<()> {
+        self.write(|tx| write_findings(tx, item, findings))
     }
 
     fn item_findings(&self, item: ItemId) -> Result<Vec<Finding>> {
@@ -598,6 +597,29 @@ fn upsert_item(tx: &Transaction<'_>, item: &NewItem, now: i64) -> Result<UpsertO
     Ok(UpsertOutcome::Inserted {
         id: ItemId(tx.last_insert_rowid()),
     })
+}
+
+/// Replaces an item's findings inside the caller's transaction.
+fn write_findings(tx: &Transaction<'_>, item: ItemId, findings: &[Finding]) -> Result<()> {
+    tx.execute("DELETE FROM findings WHERE item_id = ?1", [item.0])?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO findings (item_id, kind, value, text, span_start, span_end, confidence, entity_ids, flags)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for f in findings {
+        stmt.execute(params![
+            item.0,
+            kind_label(f.kind),
+            f.value,
+            f.text,
+            i64::try_from(f.span.start).unwrap_or(i64::MAX),
+            i64::try_from(f.span.end).unwrap_or(i64::MAX),
+            f64::from(f.confidence),
+            to_json(&f.entity_ids),
+            to_json(&f.flags),
+        ])?;
+    }
+    Ok(())
 }
 
 struct RawItem {

@@ -213,3 +213,52 @@ fn findings_are_replaced_not_accumulated_and_found_by_value() {
             .is_empty()
     );
 }
+
+// An item and its findings are one unit: stored together, left alone when unchanged.
+#[test]
+fn items_and_findings_are_stored_in_one_transaction() {
+    use threatdesk_model::{Finding, FindingKind, ItemId, Span};
+    let (_dir, store) = temp_store();
+    let src = file_source(&store, "files");
+    let finding = |value: &str| Finding {
+        item_id: ItemId(0),
+        kind: FindingKind::Domain,
+        value: value.to_owned(),
+        text: value.to_owned(),
+        span: Span {
+            start: 0,
+            end: value.len(),
+        },
+        confidence: 1.0,
+        entity_ids: vec![],
+        flags: vec![],
+    };
+    let first = item(&src, "file:///g", "G", "evil.com");
+    let out = store
+        .upsert_items_with_findings(&[(first.clone(), vec![finding("evil.com")])])
+        .expect("insert");
+    let id = out[0].item_id();
+    let stored = store.item_findings(id).expect("findings");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].item_id, id, "the store sets the item id");
+
+    // Unchanged: the findings given are ignored, the stored ones kept.
+    let again = store
+        .upsert_items_with_findings(&[(first, vec![])])
+        .expect("again");
+    assert_eq!(again, vec![UpsertOutcome::Unchanged { id }]);
+    assert_eq!(store.item_findings(id).expect("findings").len(), 1);
+
+    // Updated: replaced.
+    let edited = item(&src, "file:///g", "G", "evil.org");
+    store
+        .upsert_items_with_findings(&[(edited, vec![finding("evil.org")])])
+        .expect("update");
+    let values: Vec<String> = store
+        .item_findings(id)
+        .expect("findings")
+        .into_iter()
+        .map(|f| f.value)
+        .collect();
+    assert_eq!(values, ["evil.org"]);
+}

@@ -137,9 +137,15 @@ fn store_batch(
     if batch.is_empty() {
         return Ok(());
     }
-    let items: Vec<_> = batch.iter().map(|c| c.item.clone()).collect();
-    let outcomes = store.upsert_items(&items)?;
-    for (collected, outcome) in batch.drain(..).zip(outcomes) {
+    // Extraction is cheap next to storage; doing it for unchanged items too lets each item
+    // and its findings be stored in one transaction.
+    let items: Vec<_> = batch
+        .iter()
+        .map(|c| (c.item.clone(), extract_findings(ItemId(0), &c.item.text)))
+        .collect();
+    let finding_counts: Vec<usize> = items.iter().map(|(_, findings)| findings.len()).collect();
+    let outcomes = store.upsert_items_with_findings(&items)?;
+    for ((collected, outcome), findings) in batch.drain(..).zip(outcomes).zip(finding_counts) {
         let outcome_name = match outcome {
             UpsertOutcome::Inserted { .. } => {
                 report.totals.inserted += 1;
@@ -162,9 +168,7 @@ fn store_batch(
             outcome,
             UpsertOutcome::Inserted { .. } | UpsertOutcome::Updated { .. }
         ) {
-            let findings = extract_findings(outcome.item_id(), &collected.item.text);
-            report.totals.findings += findings.len() as u64;
-            store.replace_findings(outcome.item_id(), &findings)?;
+            report.totals.findings += findings as u64;
         }
         tracing::info!(input = %collected.input, outcome = outcome_name, item = %outcome.item_id(), "Stored");
         report.files.push(FileReport {
@@ -178,7 +182,8 @@ fn store_batch(
     Ok(())
 }
 
-/// Indicators in an item's text, as stored findings (benign ones included, flagged).
+/// Indicators in an item's text, as findings (benign ones included, flagged). The store
+/// sets `item_id` when it writes them.
 fn extract_findings(item_id: ItemId, text: &str) -> Vec<Finding> {
     threatdesk_extract::extract(text)
         .into_iter()
