@@ -205,6 +205,15 @@ impl Scanner<'_, '_> {
         if start >= end {
             return end;
         }
+        // A word whose only punctuation was trimmed off ("attack.", "(see") and that has no
+        // digit cannot be an indicator: every kind without digits needs `.:@/\-` inside.
+        if features & DIGIT == 0
+            && !self.bytes[start..end]
+                .iter()
+                .any(|b| matches!(b, b'.' | b':' | b'@' | b'/' | b'\\' | b'-'))
+        {
+            return end;
+        }
         if features & AT != 0 && self.email(start, end) {
             return end;
         }
