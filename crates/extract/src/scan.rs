@@ -231,17 +231,22 @@ impl Scanner<'_, '_> {
 
     /// A token that may be one indicator; returns whether it was.
     fn compound(&mut self, start: usize, end: usize) -> bool {
-        let s = &self.text[start..end];
-        if s.contains(':') {
+        // Tokens are short: one pass over the bytes beats several substring searches.
+        let mut has_colon = false;
+        let mut has_dot = false;
+        let mut alnum_or_hyphen = true;
+        for &b in &self.bytes[start..end] {
+            has_colon |= b == b':';
+            has_dot |= b == b'.';
+            alnum_or_hyphen &= b.is_ascii_alphanumeric() || b == b'-';
+        }
+        if has_colon {
             return self.with_colon(start, end);
         }
-        if s.contains('.') {
+        if has_dot {
             return self.dotted(start, end);
         }
-        if s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return self.alnum(start, end);
-        }
-        false
+        alnum_or_hyphen && self.alnum(start, end)
     }
 
     fn parts(&mut self, start: usize, end: usize) {
