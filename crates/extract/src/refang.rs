@@ -11,8 +11,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 /// is kept to the markers seen in practice: at 32 spellings or fewer the automaton's
 /// prefilter uses its fastest (slim Teddy) form: a case-sensitive automaton keeps its prefilter fast on
 /// prose, where a case-insensitive one runs at half the speed. Markers with a context rule
-/// are checked in [`accept`]. ` dot ` is searched for separately ([`SPELLED_DOT`]): a
-/// pattern starting with a space and a common letter pair would defeat the prefilter.
+/// are checked in [`accept`]. A few more are searched for separately ([`LITERAL_MARKERS`]).
 const MARKERS: &[(&str, &str)] = &[
     ("[.]", "."),
     ("(.)", "."),
@@ -32,12 +31,19 @@ const MARKERS: &[(&str, &str)] = &[
     ("hxxp", "http"),
     ("h**p", "http"),
     ("h[tt]p", "http"),
-    ("meow://", "http://"),
-    ("fxp://", "ftp://"),
 ];
 
-/// The spelled-out dot, `evil dot com`, in the two cases it is written in.
-const SPELLED_DOT: [&str; 2] = [" dot ", " DOT "];
+/// Markers searched for with `memmem` rather than the automaton, because their first two
+/// bytes are common in prose (`me…`, ` do…`) and would flood its two-byte prefilter with
+/// false candidates: (spelling, marker in [`accept`]'s terms, replacement).
+const LITERAL_MARKERS: [(&str, &str, &str); 6] = [
+    (" dot ", " dot ", "."),
+    (" DOT ", " dot ", "."),
+    ("meow://", "meow://", "http://"),
+    ("MEOW://", "meow://", "http://"),
+    ("fxp://", "fxp://", "ftp://"),
+    ("FXP://", "fxp://", "ftp://"),
+];
 
 /// Every searched spelling: (pattern as searched, index into [`MARKERS`]).
 fn spellings() -> &'static [(String, usize)] {
@@ -144,10 +150,11 @@ impl<'a> Refanged<'a> {
                 accept(bytes, m.start(), m.end(), pattern).then_some((m.start(), m.end(), replacement, upper))
             })
             .collect();
-        for needle in SPELLED_DOT {
+        for (needle, marker, replacement) in LITERAL_MARKERS {
             for start in memchr::memmem::find_iter(bytes, needle) {
-                if accept(bytes, start, start + needle.len(), " dot ") {
-                    candidates.push((start, start + needle.len(), ".", false));
+                if accept(bytes, start, start + needle.len(), marker) {
+                    let upper = needle.bytes().any(|b| b.is_ascii_uppercase());
+                    candidates.push((start, start + needle.len(), replacement, upper && marker != " dot "));
                 }
             }
         }
@@ -296,6 +303,8 @@ mod tests {
             ("evil[.com and evil.]org", "evil.com and evil.org"),
             ("http[:]//x[.]io", "http://x.io"),
             ("meow://x[.]io", "http://x.io"),
+            ("fxp://x[.]io", "ftp://x.io"),
+            ("MEOW://X[.]IO", "HTTP://X.IO"),
             ("x[.]io[/]path", "x.io/path"),
             ("my hxxp habit", "my hxxp habit"),
             ("Hxxp://a[dot]io", "http://a.io"),
