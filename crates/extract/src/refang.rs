@@ -11,7 +11,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 /// is kept to the markers seen in practice: at 32 spellings or fewer the automaton's
 /// prefilter uses its fastest (slim Teddy) form: a case-sensitive automaton keeps its prefilter fast on
 /// prose, where a case-insensitive one runs at half the speed. Markers with a context rule
-/// are checked in [`accept`]. A few more are searched for separately ([`LITERAL_MARKERS`]).
+/// are checked in [`accept`]. A few more are searched for separately ([`SPELLED_DOT`],
+/// [`SCHEME_MARKERS`]).
 const MARKERS: &[(&str, &str)] = &[
     ("[.]", "."),
     ("(.)", "."),
@@ -33,17 +34,14 @@ const MARKERS: &[(&str, &str)] = &[
     ("h[tt]p", "http"),
 ];
 
-/// Markers searched for with `memmem` rather than the automaton, because their first two
-/// bytes are common in prose (`me…`, ` do…`) and would flood its two-byte prefilter with
-/// false candidates: (spelling, marker in [`accept`]'s terms, replacement).
-const LITERAL_MARKERS: [(&str, &str, &str); 6] = [
-    (" dot ", " dot ", "."),
-    (" DOT ", " dot ", "."),
-    ("meow://", "meow://", "http://"),
-    ("MEOW://", "meow://", "http://"),
-    ("fxp://", "fxp://", "ftp://"),
-    ("FXP://", "fxp://", "ftp://"),
-];
+/// The spelled-out dot, searched for with `memmem` rather than the automaton: its first
+/// two bytes (` d`) are common in prose and would flood the automaton's two-byte prefilter.
+const SPELLED_DOT: [&str; 2] = [" dot ", " DOT "];
+
+/// Scheme defangs that end in `://`, likewise kept out of the automaton (`me…` is common):
+/// found by looking before each `://`. (spelling, replacement)
+const SCHEME_MARKERS: [(&str, &str); 4] =
+    [("meow", "http"), ("MEOW", "HTTP"), ("fxp", "ftp"), ("FXP", "FTP")];
 
 /// Every searched spelling: (pattern as searched, index into [`MARKERS`]).
 fn spellings() -> &'static [(String, usize)] {
@@ -150,11 +148,22 @@ impl<'a> Refanged<'a> {
                 accept(bytes, m.start(), m.end(), pattern).then_some((m.start(), m.end(), replacement, upper))
             })
             .collect();
-        for (needle, marker, replacement) in LITERAL_MARKERS {
+        for needle in SPELLED_DOT {
             for start in memchr::memmem::find_iter(bytes, needle) {
-                if accept(bytes, start, start + needle.len(), marker) {
-                    let upper = needle.bytes().any(|b| b.is_ascii_uppercase());
-                    candidates.push((start, start + needle.len(), replacement, upper && marker != " dot "));
+                if accept(bytes, start, start + needle.len(), " dot ") {
+                    candidates.push((start, start + needle.len(), ".", false));
+                }
+            }
+        }
+        for separator in memchr::memmem::find_iter(bytes, b"://") {
+            for (spelling, replacement) in SCHEME_MARKERS {
+                let start = separator.saturating_sub(spelling.len());
+                let whole_word = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
+                if separator >= spelling.len()
+                    && &bytes[start..separator] == spelling.as_bytes()
+                    && whole_word
+                {
+                    candidates.push((start, separator, replacement, false));
                 }
             }
         }
