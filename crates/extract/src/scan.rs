@@ -467,6 +467,13 @@ impl Scanner<'_, '_> {
     /// addresses are checked where those are parsed).
     fn name(&mut self, start: usize, end: usize) -> bool {
         let s = &self.text[start..end];
+        // Both TLDs and file extensions are at least two characters, letters (or a
+        // digit-bearing extension like `7z`, `bz2`, `mp4`) with no more dots: versions
+        // (`1.2.3`), abbreviations (`e.g`) and sentences run together leave here.
+        let last_label = s.rsplit('.').next().unwrap_or_default();
+        if last_label.len() < 2 || !last_label.bytes().any(|b| b.is_ascii_alphabetic()) {
+            return false;
+        }
         let lower = s.to_ascii_lowercase();
         if let Some(onion) = onion(&lower) {
             self.push(K::OnionAddress, onion, start, end, Flags::empty());
@@ -1064,6 +1071,9 @@ fn asn_joined(s: &str) -> Option<String> {
 
 /// Cisco notation, `acf2.c9a6.b34f`, normalised to `ac:f2:c9:a6:b3:4f`.
 fn cisco_mac(s: &str) -> Option<String> {
+    if s.len() != 14 {
+        return None;
+    }
     let groups: Vec<&str> = s.split('.').collect();
     let ok = groups.len() == 3
         && groups
