@@ -85,24 +85,6 @@ pub fn extract(text: &str) -> Vec<Ioc> {
     found
 }
 
-/// The snake-case name of a kind, as used in JSON and on the command line.
-pub fn kind_name(kind: FindingKind) -> &'static str {
-    tables::kind_name(kind)
-}
-
-/// The kind with this snake-case name.
-pub fn kind_from_name(name: &str) -> Option<FindingKind> {
-    tables::ALL_KINDS
-        .iter()
-        .copied()
-        .find(|k| tables::kind_name(*k) == name)
-}
-
-/// Every kind this crate extracts.
-pub fn all_kinds() -> &'static [FindingKind] {
-    tables::ALL_KINDS
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

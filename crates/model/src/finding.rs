@@ -1,8 +1,11 @@
 //! Something extracted from an item, with the evidence for it.
 
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 
-use crate::{EntityId, ItemId};
+use crate::{EntityId, ItemId, ParseError};
 
 /// A half-open byte range `start..end` into an item's text (UTF-8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -57,6 +60,93 @@ pub enum FindingKind {
     EntityMention,
 }
 
+impl FindingKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [FindingKind; 27] = [
+        FindingKind::Ipv4,
+        FindingKind::Ipv6,
+        FindingKind::Cidr,
+        FindingKind::Domain,
+        FindingKind::Url,
+        FindingKind::Email,
+        FindingKind::Md5,
+        FindingKind::Sha1,
+        FindingKind::Sha256,
+        FindingKind::Sha512,
+        FindingKind::Cve,
+        FindingKind::AttackTechnique,
+        FindingKind::AttackTactic,
+        FindingKind::AttackGroup,
+        FindingKind::AttackSoftware,
+        FindingKind::AttackCampaign,
+        FindingKind::AttackMitigation,
+        FindingKind::BitcoinAddress,
+        FindingKind::EthereumAddress,
+        FindingKind::MoneroAddress,
+        FindingKind::RegistryKey,
+        FindingKind::FilePath,
+        FindingKind::FileName,
+        FindingKind::Asn,
+        FindingKind::MacAddress,
+        FindingKind::OnionAddress,
+        FindingKind::EntityMention,
+    ];
+
+    /// The snake-case name used in JSON, the database and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Ipv4 => "ipv4",
+            FindingKind::Ipv6 => "ipv6",
+            FindingKind::Cidr => "cidr",
+            FindingKind::Domain => "domain",
+            FindingKind::Url => "url",
+            FindingKind::Email => "email",
+            FindingKind::Md5 => "md5",
+            FindingKind::Sha1 => "sha1",
+            FindingKind::Sha256 => "sha256",
+            FindingKind::Sha512 => "sha512",
+            FindingKind::Cve => "cve",
+            FindingKind::AttackTechnique => "attack_technique",
+            FindingKind::AttackTactic => "attack_tactic",
+            FindingKind::AttackGroup => "attack_group",
+            FindingKind::AttackSoftware => "attack_software",
+            FindingKind::AttackCampaign => "attack_campaign",
+            FindingKind::AttackMitigation => "attack_mitigation",
+            FindingKind::BitcoinAddress => "bitcoin_address",
+            FindingKind::EthereumAddress => "ethereum_address",
+            FindingKind::MoneroAddress => "monero_address",
+            FindingKind::RegistryKey => "registry_key",
+            FindingKind::FilePath => "file_path",
+            FindingKind::FileName => "file_name",
+            FindingKind::Asn => "asn",
+            FindingKind::MacAddress => "mac_address",
+            FindingKind::OnionAddress => "onion_address",
+            FindingKind::EntityMention => "entity_mention",
+        }
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FindingKind {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let name = s.trim();
+        FindingKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
+                ParseError::new("finding kind", s, format!("known kinds: {}", known.join(", ")))
+            })
+    }
+}
+
 /// One extracted observable or entity mention.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -77,4 +167,26 @@ pub struct Finding {
     pub entity_ids: Vec<EntityId>,
     /// Extractor flags, e.g. `defanged`, `benign:rfc1918`.
     pub flags: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The names used in the database and on the command line must be serde's names.
+    #[test]
+    fn kind_names_match_serde_and_parse_back() {
+        for kind in FindingKind::ALL {
+            assert_eq!(
+                serde_json::to_string(&kind).ok(),
+                Some(format!("\"{}\"", kind.as_str()))
+            );
+            assert_eq!(kind.as_str().parse::<FindingKind>(), Ok(kind));
+        }
+        assert!(
+            "ipv5"
+                .parse::<FindingKind>()
+                .is_err_and(|e| e.reason.contains("known kinds: ipv4"))
+        );
+    }
 }

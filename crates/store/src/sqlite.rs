@@ -281,7 +281,7 @@ impl Store for SqliteStore {
                 let (kind, value, text, start, end, confidence, entity_ids, flags) = row?;
                 Ok(Finding {
                     item_id: item,
-                    kind: from_json(&format!("\"{kind}\""), "findings.kind")?,
+                    kind: parse_column(&kind, "findings.kind")?,
                     value,
                     text,
                     span: Span {
@@ -304,7 +304,7 @@ impl Store for SqliteStore {
                  WHERE f.kind = ?1 AND f.value = ?2
                  ORDER BY coalesce(i.published_at, i.fetched_at) DESC, f.item_id DESC",
             )?;
-            let rows = stmt.query_map(params![kind_label(kind), value], |row| row.get::<_, i64>(0))?;
+            let rows = stmt.query_map(params![kind.as_str(), value], |row| row.get::<_, i64>(0))?;
             rows.map(|id| Ok(ItemId(id?))).collect()
         })
     }
@@ -609,7 +609,7 @@ fn write_findings(tx: &Transaction<'_>, item: ItemId, findings: &[Finding]) -> R
     for f in findings {
         stmt.execute(params![
             item.0,
-            kind_label(f.kind),
+            f.kind.as_str(),
             f.value,
             f.text,
             i64::try_from(f.span.start).unwrap_or(i64::MAX),
@@ -1059,11 +1059,6 @@ fn parse_hash(text: &str, column: &'static str) -> Result<ContentHash> {
         column,
         reason: e.to_string(),
     })
-}
-
-/// A finding kind's label as stored: its serde name (`ipv4`, `attack_technique`, …).
-fn kind_label(kind: FindingKind) -> String {
-    to_json(&kind).trim_matches('"').to_owned()
 }
 
 fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {

@@ -3,7 +3,6 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use serde::Serialize;
 use threatdesk_collect::files::{self, Candidate, Input};
 use threatdesk_extract::{FindingKind, Ioc};
@@ -96,7 +95,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ExtractArgs) -> anyhow::Re
                         stdout,
                         "{},{},{},{},{},{},{}",
                         csv_field(&name),
-                        threatdesk_extract::kind_name(f.kind),
+                        f.kind.as_str(),
                         csv_field(&f.value),
                         csv_field(&f.text),
                         f.start,
@@ -118,7 +117,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ExtractArgs) -> anyhow::Re
                         "{name}:{}-{}  {:<17} {}{flags}",
                         f.start,
                         f.end,
-                        threatdesk_extract::kind_name(f.kind),
+                        f.kind.as_str(),
                         f.value
                     )?;
                 }
@@ -141,12 +140,8 @@ fn parse_kinds(names: &[String]) -> anyhow::Result<Vec<FindingKind>> {
     names
         .iter()
         .map(|name| {
-            threatdesk_extract::kind_from_name(name.trim()).with_context(|| {
-                let known: Vec<&str> = threatdesk_extract::all_kinds()
-                    .iter()
-                    .map(|k| threatdesk_extract::kind_name(*k))
-                    .collect();
-                format!("unknown kind {name:?}; known kinds: {}", known.join(", "))
+            name.parse().map_err(|e: threatdesk_model::ParseError| {
+                anyhow::anyhow!("unknown kind {name:?}; {}", e.reason)
             })
         })
         .collect()

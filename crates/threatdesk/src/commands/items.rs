@@ -103,7 +103,7 @@ pub fn show(data: &DataDir, global: &GlobalArgs, id: ItemId, html: bool) -> anyh
                         "  {:>6}-{:<6} {:<17} {}{flags}",
                         f.span.start,
                         f.span.end,
-                        threatdesk_extract::kind_name(f.kind),
+                        f.kind.as_str(),
                         f.value
                     );
                 }
