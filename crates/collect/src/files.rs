@@ -190,17 +190,21 @@ pub fn collect(
         input: input.clone(),
         reason,
     };
-    let (bytes, path) = match candidate {
-        Candidate::File(path) => (
-            read_limited_file(path, config.max_file_bytes).map_err(reject)?,
-            Some(path),
-        ),
-        Candidate::Stdin => (
-            read_limited(io::stdin().lock(), config.max_file_bytes).map_err(reject)?,
-            None,
-        ),
+    let bytes = read(candidate, config.max_file_bytes).map_err(reject)?;
+    let path = match candidate {
+        Candidate::File(path) => Some(path.as_path()),
+        Candidate::Stdin => None,
     };
-    convert(&input, path.map(PathBuf::as_path), &bytes, source, now)
+    convert(&input, path, &bytes, source, now)
+}
+
+/// Reads a candidate's bytes, refusing more than `limit` (unread when the file's size
+/// already says so).
+pub fn read(candidate: &Candidate, limit: u64) -> Result<Vec<u8>, RejectReason> {
+    match candidate {
+        Candidate::File(path) => read_limited_file(path, limit),
+        Candidate::Stdin => read_limited(io::stdin().lock(), limit),
+    }
 }
 
 /// Converts bytes that were read from `path` (or standard input when `None`). Public so

@@ -533,29 +533,17 @@ fn upsert_item(tx: &Transaction<'_>, item: &NewItem, now: i64) -> Result<UpsertO
         if stored_hash == item.content_hash.as_str() {
             return Ok(UpsertOutcome::Unchanged { id: ItemId(id) });
         }
-        tx.prepare_cached(
+        execute_with_item(
+            tx,
             "UPDATE items SET canonical_url = ?2, original_url = ?3, guid = ?4, title = ?5, author = ?6,
                     published_at = ?7, fetched_at = ?8, language = ?9, text = ?10, html = ?11,
                     previous_hash = content_hash, content_hash = ?12, revision = revision + 1, tlp = ?13,
                     updated_at = ?14
              WHERE id = ?1",
-        )?
-        .execute(params![
             id,
-            item.canonical_url,
-            item.original_url,
-            item.guid,
-            item.title,
-            item.author,
-            item.published_at.map(to_millis),
-            to_millis(item.fetched_at),
-            item.language,
-            item.text,
-            item.html,
-            item.content_hash.as_str(),
-            item.tlp.as_str(),
+            item,
             now,
-        ])?;
+        )?;
         let previous_hash = parse_hash(&stored_hash, "items.content_hash")?;
         return Ok(UpsertOutcome::Updated {
             id: ItemId(id),
@@ -573,13 +561,25 @@ fn upsert_item(tx: &Transaction<'_>, item: &NewItem, now: i64) -> Result<UpsertO
         return Ok(UpsertOutcome::Duplicate { of: ItemId(of) });
     }
 
-    tx.prepare_cached(
+    execute_with_item(
+        tx,
         "INSERT INTO items (source_id, canonical_url, original_url, guid, title, author, published_at, fetched_at,
                             language, text, html, content_hash, tlp, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
-    )?
-    .execute(params![
         item.source_id.0,
+        item,
+        now,
+    )?;
+    Ok(UpsertOutcome::Inserted {
+        id: ItemId(tx.last_insert_rowid()),
+    })
+}
+
+/// Runs an item statement whose parameters are: `?1` a key (the item's id to update, or
+/// its source's id to insert), `?2`–`?13` the item's columns in table order, `?14` now.
+fn execute_with_item(tx: &Transaction<'_>, sql: &str, key: i64, item: &NewItem, now: i64) -> Result<()> {
+    tx.prepare_cached(sql)?.execute(params![
+        key,
         item.canonical_url,
         item.original_url,
         item.guid,
@@ -594,9 +594,7 @@ fn upsert_item(tx: &Transaction<'_>, item: &NewItem, now: i64) -> Result<UpsertO
         item.tlp.as_str(),
         now,
     ])?;
-    Ok(UpsertOutcome::Inserted {
-        id: ItemId(tx.last_insert_rowid()),
-    })
+    Ok(())
 }
 
 /// Replaces an item's findings inside the caller's transaction.

@@ -1,6 +1,7 @@
 //! HTML, Markdown and plain text to a readable [`Document`].
 
 use chrono::{DateTime, Utc};
+use ego_tree::iter::Edge;
 use scraper::{Html, Node};
 
 /// The longest first line of a plain-text file still taken as its title, in characters.
@@ -94,7 +95,7 @@ impl Document {
 
         for edge in page.tree.root().traverse() {
             match edge {
-                ego_tree_edge::Open(node) => match node.value() {
+                Edge::Open(node) => match node.value() {
                     Node::Element(el) => {
                         let name = el.name();
                         if name == "meta" {
@@ -122,7 +123,7 @@ impl Document {
                     }
                     _ => {}
                 },
-                ego_tree_edge::Close(node) => {
+                Edge::Close(node) => {
                     if let Node::Element(el) = node.value() {
                         let name = el.name();
                         let closes_capture = capture.as_ref().is_some_and(|(what, _)| {
@@ -250,10 +251,6 @@ impl Document {
 /// event handlers or `javascript:` links; links get `rel="noopener noreferrer"`.
 pub fn sanitize_html(html: &str) -> String {
     ammonia::Builder::default().clean(html).to_string()
-}
-
-mod ego_tree_edge {
-    pub use ego_tree::iter::Edge::{Close, Open};
 }
 
 fn is_hidden(element: &str) -> bool {

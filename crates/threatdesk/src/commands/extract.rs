@@ -1,9 +1,10 @@
 //! `threatdesk extract`: indicators from files or standard input, no data folder needed.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use serde::Serialize;
+use threatdesk_collect::RejectReason;
 use threatdesk_collect::files::{self, Candidate, Input};
 use threatdesk_extract::{FindingKind, Ioc};
 
@@ -147,23 +148,12 @@ fn parse_kinds(names: &[String]) -> anyhow::Result<Vec<FindingKind>> {
         .collect()
 }
 
-/// Reads a candidate as text, refusing binary and oversized input. Invalid UTF-8 is decoded
-/// with detection, as ingest does; offsets then refer to the decoded text.
-fn read_text(candidate: &Candidate, limit: u64) -> Result<String, String> {
-    let mut bytes = Vec::new();
-    let reader: Box<dyn Read> = match candidate {
-        Candidate::File(path) => Box::new(std::fs::File::open(path).map_err(|e| e.to_string())?),
-        Candidate::Stdin => Box::new(std::io::stdin()),
-    };
-    reader
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > limit {
-        return Err(format!("over the limit of {limit} bytes (--max-file-bytes)"));
-    }
+/// Reads a candidate as text with ingest's rules (size limit, binary refused, invalid
+/// UTF-8 decoded with detection and a note); offsets then refer to the decoded text.
+fn read_text(candidate: &Candidate, limit: u64) -> Result<String, RejectReason> {
+    let bytes = files::read(candidate, limit)?;
     if let Some(evidence) = threatdesk_text::sniff_binary(&bytes) {
-        return Err(evidence.to_string());
+        return Err(evidence.into());
     }
     let decoded = threatdesk_text::decode(&bytes);
     if let Some(note) = decoded.note() {

@@ -139,13 +139,15 @@ fn store_batch(
     }
     // Extraction is cheap next to storage; doing it for unchanged items too lets each item
     // and its findings be stored in one transaction.
-    let items: Vec<_> = batch
-        .iter()
-        .map(|c| (c.item.clone(), extract_findings(ItemId(0), &c.item.text)))
-        .collect();
-    let finding_counts: Vec<usize> = items.iter().map(|(_, findings)| findings.len()).collect();
+    let (sources, items): (Vec<_>, Vec<_>) = batch
+        .drain(..)
+        .map(|c| {
+            let findings = extract_findings(&c.item.text);
+            ((c.input, c.notes), (c.item, findings))
+        })
+        .unzip();
     let outcomes = store.upsert_items_with_findings(&items)?;
-    for ((collected, outcome), findings) in batch.drain(..).zip(outcomes).zip(finding_counts) {
+    for (((input, notes), (_, findings)), outcome) in sources.into_iter().zip(&items).zip(outcomes) {
         let outcome_name = match outcome {
             UpsertOutcome::Inserted { .. } => {
                 report.totals.inserted += 1;
@@ -168,27 +170,27 @@ fn store_batch(
             outcome,
             UpsertOutcome::Inserted { .. } | UpsertOutcome::Updated { .. }
         ) {
-            report.totals.findings += findings as u64;
+            report.totals.findings += findings.len() as u64;
         }
-        tracing::info!(input = %collected.input, outcome = outcome_name, item = %outcome.item_id(), "Stored");
+        tracing::info!(input = %input, outcome = outcome_name, item = %outcome.item_id(), "Stored");
         report.files.push(FileReport {
-            input: collected.input,
+            input,
             outcome: outcome_name,
             item_id: Some(outcome.item_id()),
             reason: None,
-            notes: collected.notes,
+            notes,
         });
     }
     Ok(())
 }
 
-/// Indicators in an item's text, as findings (benign ones included, flagged). The store
-/// sets `item_id` when it writes them.
-fn extract_findings(item_id: ItemId, text: &str) -> Vec<Finding> {
+/// Indicators in an item's text, as findings (benign ones included, flagged). The item
+/// has no id yet: the store sets `item_id` when it writes them.
+fn extract_findings(text: &str) -> Vec<Finding> {
     threatdesk_extract::extract(text)
         .into_iter()
         .map(|ioc| Finding {
-            item_id,
+            item_id: ItemId(0),
             kind: ioc.kind,
             value: ioc.value,
             text: ioc.text,
