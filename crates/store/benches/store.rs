@@ -11,7 +11,7 @@ use std::hint::black_box;
 use chrono::{TimeZone, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use threatdesk_model::{NewItem, NewSource, Source, SourceKind, Tlp};
-use threatdesk_store::{SearchQuery, SearchScope, SqliteStore, Store};
+use threatdesk_store::{DocumentFilter, SearchQuery, SearchScope, SqliteStore, Store};
 
 const ITEMS: usize = 10_000;
 const WORDS_PER_ITEM: usize = 350;
@@ -214,8 +214,11 @@ fn search(c: &mut Criterion) {
     }
     let filtered = SearchQuery {
         text: "ransomware".to_owned(),
-        source_ids: vec![source.id],
-        since: Utc.timestamp_opt(1_700_000_000 + 5_000 * 600, 0).single(),
+        documents: DocumentFilter {
+            source_ids: vec![source.id],
+            since: Utc.timestamp_opt(1_700_000_000 + 5_000 * 600, 0).single(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let total = store.search(&filtered).expect("search").total;

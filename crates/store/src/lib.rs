@@ -73,17 +73,25 @@ impl UpsertOutcome {
     }
 }
 
+/// What listings and searches are restricted to; the default restricts nothing.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentFilter {
+    /// Only items of these sources (all when empty; bulletins are unaffected).
+    pub source_ids: Vec<SourceId>,
+    /// Only documents dated at or after this time (items: published, else fetched;
+    /// bulletins: published, else last saved).
+    pub since: Option<DateTime<Utc>>,
+    /// Only documents dated before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Only documents marked at most this restrictively.
+    pub tlp_ceiling: Option<Tlp>,
+}
+
 /// Which items [`Store::list_items`] returns, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct ItemFilter {
-    /// Only items of these sources (all when empty).
-    pub source_ids: Vec<SourceId>,
-    /// Only items published (or, lacking a date, fetched) at or after this time.
-    pub since: Option<DateTime<Utc>>,
-    /// Only items published (or fetched) before this time.
-    pub until: Option<DateTime<Utc>>,
-    /// Only items marked at most this restrictively.
-    pub tlp_ceiling: Option<Tlp>,
+    /// Sources, dates and marking.
+    pub documents: DocumentFilter,
     /// At most this many (default 50).
     pub limit: Option<u32>,
     /// Skip this many first.
@@ -143,15 +151,8 @@ pub struct SearchQuery {
     pub scope: SearchScope,
     /// Only this kind of bulletin (items are unaffected).
     pub bulletin_kind: Option<BulletinKind>,
-    /// Only items of these sources (all when empty; bulletins are unaffected).
-    pub source_ids: Vec<SourceId>,
-    /// Only documents dated at or after this time (items: published, else fetched;
-    /// bulletins: published, else last saved).
-    pub since: Option<DateTime<Utc>>,
-    /// Only documents dated before this time.
-    pub until: Option<DateTime<Utc>>,
-    /// Only documents marked at most this restrictively.
-    pub tlp_ceiling: Option<Tlp>,
+    /// Sources (items only), dates and marking.
+    pub documents: DocumentFilter,
     /// At most this many hits (default 20).
     pub limit: Option<u32>,
     /// Skip this many first.
@@ -183,7 +184,7 @@ pub struct SearchHit {
     pub score: f64,
     /// The item's source (items only).
     pub source_id: Option<SourceId>,
-    /// Its date (see [`SearchQuery::since`]).
+    /// Its date (see [`DocumentFilter::since`]).
     pub date: DateTime<Utc>,
     /// Its marking.
     pub tlp: Tlp,

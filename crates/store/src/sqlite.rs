@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use threatdesk_model::{
@@ -15,8 +14,8 @@ use threatdesk_model::{
 use crate::search::ParsedQuery;
 use crate::time::{from_millis, now_millis, to_millis};
 use crate::{
-    HitKind, ItemFilter, ItemSummary, Result, SearchHit, SearchQuery, SearchResults, SearchScope, Snippet,
-    Store, StoreError, StoreStats, UpsertOutcome, migrate,
+    DocumentFilter, HitKind, ItemFilter, ItemSummary, Result, SearchHit, SearchQuery, SearchResults,
+    SearchScope, Snippet, Store, StoreError, StoreStats, UpsertOutcome, migrate,
 };
 
 /// Reader connections kept open between calls.
@@ -197,7 +196,7 @@ impl Store for SqliteStore {
                  FROM items i JOIN sources s ON s.id = i.source_id WHERE 1 = 1",
             );
             let mut args: Vec<Value> = Vec::new();
-            push_item_filters(&mut sql, &mut args, &filter.source_ids, filter.since, filter.until, filter.tlp_ceiling);
+            push_item_filters(&mut sql, &mut args, &filter.documents);
             sql.push_str(" ORDER BY coalesce(i.published_at, i.fetched_at) DESC, i.id DESC LIMIT ? OFFSET ?");
             args.push(Value::Integer(i64::from(filter.limit.unwrap_or(50))));
             args.push(Value::Integer(i64::from(filter.offset)));
@@ -697,29 +696,20 @@ impl RawItem {
     }
 }
 
-fn push_item_filters(
-    sql: &mut String,
-    args: &mut Vec<Value>,
-    source_ids: &[SourceId],
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-    tlp_ceiling: Option<Tlp>,
-) {
-    if !source_ids.is_empty() {
+fn push_item_filters(sql: &mut String, args: &mut Vec<Value>, filter: &DocumentFilter) {
+    if !filter.source_ids.is_empty() {
         sql.push_str(&format!(
             " AND i.source_id IN ({})",
-            placeholders(source_ids.len())
+            placeholders(filter.source_ids.len())
         ));
-        args.extend(source_ids.iter().map(|id| Value::Integer(id.0)));
+        args.extend(filter.source_ids.iter().map(|id| Value::Integer(id.0)));
     }
     push_time_and_tlp(
         sql,
         args,
         "coalesce(i.published_at, i.fetched_at)",
         "i.tlp",
-        since,
-        until,
-        tlp_ceiling,
+        filter,
     );
 }
 
@@ -728,19 +718,17 @@ fn push_time_and_tlp(
     args: &mut Vec<Value>,
     date_expr: &str,
     tlp_column: &str,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-    tlp_ceiling: Option<Tlp>,
+    filter: &DocumentFilter,
 ) {
-    if let Some(since) = since {
+    if let Some(since) = filter.since {
         sql.push_str(&format!(" AND {date_expr} >= ?"));
         args.push(Value::Integer(to_millis(since)));
     }
-    if let Some(until) = until {
+    if let Some(until) = filter.until {
         sql.push_str(&format!(" AND {date_expr} < ?"));
         args.push(Value::Integer(to_millis(until)));
     }
-    if let Some(ceiling) = tlp_ceiling {
+    if let Some(ceiling) = filter.tlp_ceiling {
         let allowed: Vec<Tlp> = Tlp::ALL
             .into_iter()
             .filter(|t| t.visible_under(ceiling))
@@ -917,14 +905,7 @@ fn search_items(
 ) -> Result<(Vec<SearchHit>, u64)> {
     let mut filters = String::new();
     let mut args = vec![Value::Text(parsed.fts5.clone())];
-    push_item_filters(
-        &mut filters,
-        &mut args,
-        &query.source_ids,
-        query.since,
-        query.until,
-        query.tlp_ceiling,
-    );
+    push_item_filters(&mut filters, &mut args, &query.documents);
     let from = format!(
         "FROM items_fts CROSS JOIN items i ON i.id = items_fts.rowid WHERE items_fts MATCH ?{filters}"
     );
@@ -946,15 +927,7 @@ fn search_bulletins(
         args.push(Value::Text(kind.as_str().to_owned()));
     }
     let date = "coalesce(b.published_at, b.updated_at)";
-    push_time_and_tlp(
-        &mut filters,
-        &mut args,
-        date,
-        "b.tlp",
-        query.since,
-        query.until,
-        query.tlp_ceiling,
-    );
+    push_time_and_tlp(&mut filters, &mut args, date, "b.tlp", &query.documents);
     let from = format!(
         "FROM bulletins_fts CROSS JOIN bulletins b ON b.id = bulletins_fts.rowid WHERE bulletins_fts MATCH ?{filters}"
     );

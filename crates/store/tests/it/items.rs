@@ -1,5 +1,5 @@
 use threatdesk_model::{ItemId, Tlp};
-use threatdesk_store::{ItemFilter, Store, UpsertOutcome};
+use threatdesk_store::{DocumentFilter, ItemFilter, Store, UpsertOutcome};
 
 use crate::{day, file_source, item, temp_store};
 
@@ -114,6 +114,13 @@ fn a_batch_reports_outcomes_in_input_order_including_duplicates_within_it() {
     assert_eq!(out[2], UpsertOutcome::Duplicate { of: first });
 }
 
+fn in_documents(documents: DocumentFilter) -> ItemFilter {
+    ItemFilter {
+        documents,
+        ..Default::default()
+    }
+}
+
 #[test]
 fn list_items_is_newest_first_and_filters() {
     let (_dir, store) = temp_store();
@@ -138,25 +145,25 @@ fn list_items_is_newest_first_and_filters() {
     };
     assert_eq!(titles(ItemFilter::default()), ["New", "Red", "Old"]);
     assert_eq!(
-        titles(ItemFilter {
+        titles(in_documents(DocumentFilter {
             source_ids: vec![b.id],
             ..Default::default()
-        }),
+        })),
         ["Red"]
     );
     assert_eq!(
-        titles(ItemFilter {
+        titles(in_documents(DocumentFilter {
             since: Some(day(3)),
             until: Some(day(8)),
             ..Default::default()
-        }),
+        })),
         ["Red"]
     );
     assert_eq!(
-        titles(ItemFilter {
+        titles(in_documents(DocumentFilter {
             tlp_ceiling: Some(Tlp::Amber),
             ..Default::default()
-        }),
+        })),
         ["New", "Old"]
     );
     assert_eq!(

@@ -125,7 +125,7 @@ fn filters_by_source_time_tlp_and_kind() {
     };
     assert_eq!(store.search(&q(&|_| {})).expect("all").total, 3);
     assert_eq!(
-        ids(&store, &q(&|q| q.source_ids = vec![a.id])),
+        ids(&store, &q(&|q| q.documents.source_ids = vec![a.id])),
         [bulletin.id.0, out[0].item_id().0]
     );
     assert_eq!(ids(&store, &q(&|q| q.scope = SearchScope::Items)).len(), 2);
@@ -140,7 +140,7 @@ fn filters_by_source_time_tlp_and_kind() {
             &store,
             &q(&|q| {
                 q.scope = SearchScope::Items;
-                q.since = Some(crate::day(10));
+                q.documents.since = Some(crate::day(10));
             })
         ),
         [out[1].item_id().0]
@@ -150,7 +150,7 @@ fn filters_by_source_time_tlp_and_kind() {
             &store,
             &q(&|q| {
                 q.scope = SearchScope::Items;
-                q.tlp_ceiling = Some(Tlp::Green);
+                q.documents.tlp_ceiling = Some(Tlp::Green);
             })
         ),
         [out[0].item_id().0]

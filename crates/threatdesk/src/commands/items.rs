@@ -23,10 +23,7 @@ struct ItemWithFindings<'a> {
 pub fn list(data: &DataDir, global: &GlobalArgs, args: ItemsListArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_existing(data)?;
     let filter = ItemFilter {
-        source_ids: super::resolve_sources(&store, &args.filter.sources)?,
-        since: args.filter.since,
-        until: args.filter.until,
-        tlp_ceiling: args.filter.tlp_max,
+        documents: super::document_filter(&store, &args.filter)?,
         limit: Some(args.limit),
         offset: args.offset,
     };

@@ -12,9 +12,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use threatdesk_model::SourceId;
-use threatdesk_store::{SqliteStore, Store};
+use threatdesk_store::{DocumentFilter, SqliteStore, Store};
 
-use crate::cli::{Cli, Command, ItemsCommand, SourcesCommand};
+use crate::cli::{Cli, Command, FilterArgs, ItemsCommand, SourcesCommand};
 use crate::config::DataDir;
 
 /// Runs the parsed command line.
@@ -49,6 +49,16 @@ fn open_existing(data: &DataDir) -> anyhow::Result<SqliteStore> {
 fn open_store(data: &DataDir) -> anyhow::Result<SqliteStore> {
     let path = data.database();
     SqliteStore::open(&path).with_context(|| format!("cannot open the store in {}", data.root().display()))
+}
+
+/// The store filter the shared command-line filters ask for.
+fn document_filter(store: &dyn Store, args: &FilterArgs) -> anyhow::Result<DocumentFilter> {
+    Ok(DocumentFilter {
+        source_ids: resolve_sources(store, &args.sources)?,
+        since: args.since,
+        until: args.until,
+        tlp_ceiling: args.tlp_max,
+    })
 }
 
 /// Resolves source names given on the command line to ids; an unknown name is an error.

@@ -21,10 +21,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: SearchArgs) -> anyhow::Res
             Scope::Bulletins => SearchScope::Bulletins,
         },
         bulletin_kind: args.bulletin_kind,
-        source_ids: super::resolve_sources(&store, &args.filter.sources)?,
-        since: args.filter.since,
-        until: args.filter.until,
-        tlp_ceiling: args.filter.tlp_max,
+        documents: super::document_filter(&store, &args.filter)?,
         limit: Some(args.limit),
         offset: args.offset,
     };
