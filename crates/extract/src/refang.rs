@@ -4,15 +4,10 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-
 /// Defang markers and what they stand for, written in lower case. Each is matched as
-/// written and in upper case (`[dot]`, `[DOT]`), `hxxp` also as `hXXp` and `Hxxp`. The list
-/// is kept to the markers seen in practice: at 32 spellings or fewer the automaton's
-/// prefilter uses its fastest (slim Teddy) form: a case-sensitive automaton keeps its prefilter fast on
-/// prose, where a case-insensitive one runs at half the speed. Markers with a context rule
-/// are checked in [`accept`]. A few more are searched for separately ([`SPELLED_DOT`],
-/// [`SCHEME_MARKERS`]).
+/// written and in upper case (`[dot]`, `[DOT]`), `hxxp` also as `hXXp` and `Hxxp`. Markers
+/// with a context rule are checked in [`accept`]. A few more are searched for separately
+/// ([`SPELLED_DOT`], [`SCHEME_MARKERS`]).
 const MARKERS: &[(&str, &str)] = &[
     ("[.]", "."),
     ("(.)", "."),
@@ -34,21 +29,25 @@ const MARKERS: &[(&str, &str)] = &[
     ("h[tt]p", "http"),
 ];
 
-/// The spelled-out dot, searched for with `memmem` rather than the automaton: its first
-/// two bytes (` d`) are common in prose and would flood the automaton's two-byte prefilter.
-const SPELLED_DOT: [&str; 2] = [" dot ", " DOT "];
+/// Every marker contains one of these bytes, rare in prose: markers are found by jumping
+/// between them with `memchr` (several GB/s) and comparing the spellings anchored there,
+/// instead of running a multi-pattern automaton over every byte.
+const ANCHORS: [u8; 7] = [b'[', b'(', b'\\', b']', b'x', b'X', b'*'];
 
-/// Scheme defangs that end in `://`, likewise kept out of the automaton (`me…` is common):
-/// found by looking before each `://`. (spelling, replacement)
-const SCHEME_MARKERS: [(&str, &str); 4] =
-    [("meow", "http"), ("MEOW", "HTTP"), ("fxp", "ftp"), ("FXP", "FTP")];
+/// A searched spelling of a marker: the bytes, where its anchor byte sits in them, and the
+/// index of its marker in [`MARKERS`].
+struct Spelling {
+    bytes: Vec<u8>,
+    anchor_at: usize,
+    marker: usize,
+}
 
-/// Every searched spelling: (pattern as searched, index into [`MARKERS`]).
-fn spellings() -> &'static [(String, usize)] {
-    static SPELLINGS: OnceLock<Vec<(String, usize)>> = OnceLock::new();
+/// Every searched spelling, grouped by anchor byte (the index into [`ANCHORS`]).
+fn spellings() -> &'static [Vec<Spelling>; ANCHORS.len()] {
+    static SPELLINGS: OnceLock<[Vec<Spelling>; ANCHORS.len()]> = OnceLock::new();
     SPELLINGS.get_or_init(|| {
-        let mut all: Vec<(String, usize)> = Vec::new();
-        for (index, (pattern, _)) in MARKERS.iter().enumerate() {
+        let mut by_anchor: [Vec<Spelling>; ANCHORS.len()] = Default::default();
+        for (marker, (pattern, _)) in MARKERS.iter().enumerate() {
             let mut variants = vec![pattern.to_string(), pattern.to_ascii_uppercase()];
             // `hXXp` is a common house style, and schemes start sentences (`Hxxp://…`).
             if *pattern == "hxxp" {
@@ -56,20 +55,58 @@ fn spellings() -> &'static [(String, usize)] {
             }
             variants.sort();
             variants.dedup();
-            all.extend(variants.into_iter().map(|v| (v, index)));
+            for variant in variants {
+                let bytes = variant.into_bytes();
+                // The first anchor byte of the spelling; every marker has one.
+                let Some((anchor_at, anchor)) = bytes
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, b)| ANCHORS.iter().position(|a| a == b).map(|a| (i, a)))
+                else {
+                    continue;
+                };
+                by_anchor[anchor].push(Spelling {
+                    bytes,
+                    anchor_at,
+                    marker,
+                });
+            }
         }
-        all
+        by_anchor
     })
 }
 
-fn automaton() -> &'static AhoCorasick {
-    static AUTOMATON: OnceLock<AhoCorasick> = OnceLock::new();
-    AUTOMATON.get_or_init(|| {
-        AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(spellings().iter().map(|(pattern, _)| pattern))
-            .unwrap_or_else(|_| unreachable!("the marker patterns are valid"))
-    })
+/// The spelled-out dot, searched for with `memmem`: its bytes are all common in prose.
+const SPELLED_DOT: [&str; 2] = [" dot ", " DOT "];
+
+/// Scheme defangs that end in `://`, found by looking before each `://`.
+/// (spelling, replacement)
+const SCHEME_MARKERS: [(&str, &str); 4] =
+    [("meow", "http"), ("MEOW", "HTTP"), ("fxp", "ftp"), ("FXP", "FTP")];
+
+/// A one-byte look beside an anchor that rejects almost every anchor in prose (`[1]`,
+/// `(see`, `index`) before any spelling is compared.
+fn could_start_marker(bytes: &[u8], at: usize) -> bool {
+    let next = bytes.get(at + 1).copied().unwrap_or_default();
+    let previous = at.checked_sub(1).map_or(0, |i| bytes[i]);
+    match bytes[at] {
+        b'[' => matches!(
+            next,
+            b'.' | b'd' | b'D' | b':' | b'a' | b'A' | b'@' | b'/' | b't' | b'T'
+        ),
+        b'(' => matches!(next, b'.' | b'd' | b'D' | b'a' | b'A'),
+        b'\\' => next == b'.',
+        b']' => previous == b'.',
+        b'x' | b'X' | b'*' => matches!(previous, b'h' | b'H'),
+        _ => false,
+    }
+}
+
+/// Positions of anchor bytes in `bytes`, in order of position within each `memchr` pass.
+fn anchor_positions(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    memchr::memchr3_iter(ANCHORS[0], ANCHORS[1], ANCHORS[2], bytes)
+        .chain(memchr::memchr3_iter(ANCHORS[3], ANCHORS[4], ANCHORS[5], bytes))
+        .chain(memchr::memchr_iter(ANCHORS[6], bytes))
 }
 
 /// Context rules for markers that also occur in ordinary prose or code.
@@ -137,17 +174,33 @@ pub(crate) struct Refanged<'a> {
 impl<'a> Refanged<'a> {
     pub(crate) fn new(input: &'a str) -> Self {
         let bytes = input.as_bytes();
-        // Candidate replacements from the automaton and from the spelled-dot search, in order.
+        // Candidate replacements at anchor bytes, for the spelled dot and before `://`.
+        // Overlaps are resolved below: leftmost first, then longest.
         // (start, end, replacement, whether the marker was written in upper case)
-        let mut candidates: Vec<(usize, usize, &'static str, bool)> = automaton()
-            .find_iter(input)
-            .filter_map(|m| {
-                let (pattern, replacement) = MARKERS[spellings()[m.pattern().as_usize()].1];
-                let upper = !input[m.start()..m.end()].bytes().any(|b| b.is_ascii_lowercase())
-                    && input[m.start()..m.end()].bytes().any(|b| b.is_ascii_uppercase());
-                accept(bytes, m.start(), m.end(), pattern).then_some((m.start(), m.end(), replacement, upper))
-            })
-            .collect();
+        let mut candidates: Vec<(usize, usize, &'static str, bool)> = Vec::new();
+        let spellings = spellings();
+        for at in anchor_positions(bytes) {
+            if !could_start_marker(bytes, at) {
+                continue;
+            }
+            let anchor = ANCHORS.iter().position(|&a| a == bytes[at]).unwrap_or_default();
+            for spelling in &spellings[anchor] {
+                let Some(start) = at.checked_sub(spelling.anchor_at) else {
+                    continue;
+                };
+                let end = start + spelling.bytes.len();
+                if bytes.get(start..end) != Some(spelling.bytes.as_slice()) {
+                    continue;
+                }
+                let (pattern, replacement) = MARKERS[spelling.marker];
+                if accept(bytes, start, end, pattern) {
+                    let written = &spelling.bytes;
+                    let upper = !written.iter().any(u8::is_ascii_lowercase)
+                        && written.iter().any(u8::is_ascii_uppercase);
+                    candidates.push((start, end, replacement, upper));
+                }
+            }
+        }
         for needle in SPELLED_DOT {
             for start in memchr::memmem::find_iter(bytes, needle) {
                 if accept(bytes, start, start + needle.len(), " dot ") {

@@ -222,6 +222,12 @@ impl Scanner<'_, '_> {
         {
             return resume;
         }
+        // Longer than any path: a blob (base64 images pasted into reports, hex dumps), where
+        // whatever looks like an indicator is chance. Splitting it would cost more than the
+        // rest of a report.
+        if end - start > MAX_PATH_LEN {
+            return end;
+        }
         if !self.compound(start, end) {
             // Not one indicator as a whole: try its parts (`md5=…`, `ip:port`, `a,b`).
             self.parts(start, end);
@@ -277,8 +283,10 @@ impl Scanner<'_, '_> {
     fn alnum(&mut self, start: usize, end: usize) -> bool {
         let s = &self.text[start..end];
         let len = s.len();
-        // The shortest indicator without a dot or colon is an ASN like `AS1`.
-        if len < 3 {
+        // The shortest indicator without a dot or colon is an ASN like `AS1`. Without a
+        // digit, only a MAC address written with hyphens (`AA-BB-CC-DD-EE-FF`) can be one:
+        // words and hyphenated words, most of what gets here, leave at once.
+        if len < 3 || (len != 17 && !s.bytes().any(|b| b.is_ascii_digit())) {
             return false;
         }
         if let Some(kind) = hash_kind(s) {
@@ -541,13 +549,14 @@ impl Scanner<'_, '_> {
     }
 
     fn preceded_by_version_word(&self, start: usize) -> bool {
-        // Only the few bytes before the token matter; never look further (linear time on
-        // long runs of addresses without spaces).
+        // Only the few bytes before the token on its own line matter; never look further
+        // (linear time on long runs of addresses without spaces).
         let mut from = start.saturating_sub(24);
         while !self.text.is_char_boundary(from) {
             from -= 1;
         }
-        let before = self.text[from..start].trim_end();
+        let line = &self.text[from..start];
+        let before = line[line.rfind('\n').map_or(0, |i| i + 1)..].trim_end();
         let word_start = before
             .char_indices()
             .rev()
@@ -706,8 +715,7 @@ impl Scanner<'_, '_> {
                 1
             } else {
                 match self.bytes[i] {
-                    b'/' | b'?' | b'&' | b'=' | b'#' | b';' | b':' | b'+' | b',' | b'(' | b')' | b'['
-                    | b']' | b'!' | b'*' | b'\'' | b'@' | b'$' | b'~' => 1,
+                    b if URL_DELIMITER[b as usize] => 1,
                     b'%' if i + 2 < to
                         && self.bytes[i + 1].is_ascii_hexdigit()
                         && self.bytes[i + 2].is_ascii_hexdigit() =>
@@ -836,29 +844,59 @@ impl Scanner<'_, '_> {
     }
 }
 
+/// A membership table for a set of bytes: one load per test instead of a loop over the set.
+const fn byte_set(members: &[u8]) -> [bool; 256] {
+    let mut set = [false; 256];
+    let mut i = 0;
+    while i < members.len() {
+        set[members[i] as usize] = true;
+        i += 1;
+    }
+    set
+}
+
+/// Punctuation trimmed from the start of a token.
+static TRIM_START: [bool; 256] = byte_set(b".:-_?=&#+$@,");
+/// Punctuation trimmed from the end of a token.
+static TRIM_END: [bool; 256] = byte_set(b".:-_?=&#+$@,~!");
+
 /// Drops punctuation that ends sentences or wraps tokens, keeping what starts paths.
 fn trim(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     // `::1` and `::ffff:…` are IPv6 addresses, not a colon-led word.
     if bytes[start..end].starts_with(b"::") && bytes.get(start + 2).is_some_and(u8::is_ascii_hexdigit) {
-        while end > start && b".:-_?=&#+$@,~!".contains(&bytes[end - 1]) {
+        while end > start && TRIM_END[bytes[end - 1] as usize] {
             end -= 1;
         }
         return (start, end);
     }
-    while start < end && b".:-_?=&#+$@,".contains(&bytes[start]) {
+    while start < end && TRIM_START[bytes[start] as usize] {
         start += 1;
     }
-    while end > start && b".:-_?=&#+$@,~!".contains(&bytes[end - 1]) {
+    while end > start && TRIM_END[bytes[end - 1] as usize] {
         end -= 1;
     }
     (start, end)
 }
 
+/// Bytes that separate the pieces of a URL's path and query (`%XX` escapes too, checked apart).
+static URL_DELIMITER: [bool; 256] = byte_set(b"/?&=#;:+,()[]!*'@$~");
+
 /// Bytes a URL can contain. A comma ends it: in reports and CSV exports a comma after a
 /// URL separates it from the next value far more often than it belongs to the URL.
 fn is_url_byte(b: u8) -> bool {
-    b > 0x20 && b < 0x7f && !b"<>\"`{}|^\\',".contains(&b)
+    URL_BYTE[b as usize]
 }
+
+static URL_BYTE: [bool; 256] = {
+    let excluded = byte_set(b"<>\"`{}|^\\',");
+    let mut set = [false; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        set[b] = !excluded[b];
+        b += 1;
+    }
+    set
+};
 
 /// The longest URL reported, in bytes (browsers and servers refuse far shorter ones); a
 /// longer run is not one indicator, and capping it keeps memory linear in the input.
@@ -903,8 +941,18 @@ fn unbalanced(url: &[u8], open: u8, close: u8) -> bool {
 }
 
 fn is_path_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"\\._-$%~{}!@#&+=,'()".contains(&b)
+    PATH_BYTE[b as usize]
 }
+
+static PATH_BYTE: [bool; 256] = {
+    let mut set = byte_set(b"\\._-$%~{}!@#&+=,'()");
+    let mut b = 0;
+    while b < 256 {
+        set[b] |= (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    set
+};
 
 fn trim_path_end(bytes: &[u8], start: usize, mut end: usize) -> usize {
     while end > start && b".,;:!'(".contains(&bytes[end - 1]) {
