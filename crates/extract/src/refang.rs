@@ -5,9 +5,9 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 /// Defang markers and what they stand for, written in lower case. Each is matched as
-/// written and in upper case (`[dot]`, `[DOT]`), `hxxp` also as `hXXp` and `Hxxp`. Markers
-/// with a context rule are checked in [`accept`]. A few more are searched for separately
-/// ([`SPELLED_DOT`], [`SCHEME_MARKERS`]).
+/// written and in upper case (`[dot]`, `[DOT]`). Markers with a context rule are checked
+/// in [`accept`]. A few more are searched for separately ([`SCHEME_SPELLINGS`],
+/// [`SPELLED_DOT`], [`SCHEME_MARKERS`]).
 const MARKERS: &[(&str, &str)] = &[
     ("[.]", "."),
     ("(.)", "."),
@@ -24,15 +24,18 @@ const MARKERS: &[(&str, &str)] = &[
     ("[@]", "@"),
     (" [at] ", "@"),
     ("[/]", "/"),
-    ("hxxp", "http"),
-    ("h**p", "http"),
     ("h[tt]p", "http"),
 ];
 
-/// Every marker contains one of these bytes, rare in prose: markers are found by jumping
-/// between them with `memchr` (several GB/s) and comparing the spellings anchored there,
-/// instead of running a multi-pattern automaton over every byte.
-const ANCHORS: [u8; 7] = [b'[', b'(', b'\\', b']', b'x', b'X', b'*'];
+/// Every marker contains one of these bytes, or (`hxxp`, `h**p`) comes right before one:
+/// markers are found by jumping between them with `memchr` (several GB/s) and comparing
+/// the spellings anchored there, instead of running a multi-pattern automaton over every
+/// byte.
+const ANCHORS: [u8; 5] = [b'[', b'(', b'\\', b']', b':'];
+
+/// Defanged `http` schemes, found by looking back from the `:` or `[` that follows them
+/// (`hxxp://`, `hXXps[:]//`): `hXXp` is a common house style, and schemes start sentences.
+const SCHEME_SPELLINGS: [&[u8; 4]; 6] = [b"hxxp", b"hXXp", b"Hxxp", b"HXXP", b"h**p", b"H**P"];
 
 /// A searched spelling of a marker: the bytes, where its anchor byte sits in them, and the
 /// index of its marker in [`MARKERS`].
@@ -49,10 +52,6 @@ fn spellings() -> &'static [Vec<Spelling>; ANCHORS.len()] {
         let mut by_anchor: [Vec<Spelling>; ANCHORS.len()] = Default::default();
         for (marker, (pattern, _)) in MARKERS.iter().enumerate() {
             let mut variants = vec![pattern.to_string(), pattern.to_ascii_uppercase()];
-            // `hXXp` is a common house style, and schemes start sentences (`Hxxp://…`).
-            if *pattern == "hxxp" {
-                variants.extend(["hXXp".to_owned(), "Hxxp".to_owned()]);
-            }
             variants.sort();
             variants.dedup();
             for variant in variants {
@@ -79,13 +78,13 @@ fn spellings() -> &'static [Vec<Spelling>; ANCHORS.len()] {
 /// The spelled-out dot, searched for with `memmem`: its bytes are all common in prose.
 const SPELLED_DOT: [&str; 2] = [" dot ", " DOT "];
 
-/// Scheme defangs that end in `://`, found by looking before each `://`.
+/// Scheme defangs that end in `://`, found by looking back from each `://`.
 /// (spelling, replacement)
 const SCHEME_MARKERS: [(&str, &str); 4] =
     [("meow", "http"), ("MEOW", "HTTP"), ("fxp", "ftp"), ("FXP", "FTP")];
 
 /// A one-byte look beside an anchor that rejects almost every anchor in prose (`[1]`,
-/// `(see`, `index`) before any spelling is compared.
+/// `(see`, `note:`) before any spelling is compared.
 fn could_start_marker(bytes: &[u8], at: usize) -> bool {
     let next = bytes.get(at + 1).copied().unwrap_or_default();
     let previous = at.checked_sub(1).map_or(0, |i| bytes[i]);
@@ -97,16 +96,28 @@ fn could_start_marker(bytes: &[u8], at: usize) -> bool {
         b'(' => matches!(next, b'.' | b'd' | b'D' | b'a' | b'A'),
         b'\\' => next == b'.',
         b']' => previous == b'.',
-        b'x' | b'X' | b'*' => matches!(previous, b'h' | b'H'),
         _ => false,
     }
+}
+
+/// A defanged `http` (`hxxp`, `hXXps`, `h**p`) ending right before the `:` or `[` at `at`:
+/// its span, and whether it is written in upper case.
+fn scheme_before(bytes: &[u8], at: usize) -> Option<(usize, usize, bool)> {
+    let mut end = at;
+    if end > 0 && matches!(bytes[end - 1], b's' | b'S') {
+        end -= 1;
+    }
+    let start = end.checked_sub(4)?;
+    let written = &bytes[start..end];
+    let known = SCHEME_SPELLINGS.iter().any(|spelling| written == *spelling);
+    let whole_word = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
+    (known && whole_word).then(|| (start, start + 4, written == b"HXXP" || written == b"H**P"))
 }
 
 /// Positions of anchor bytes in `bytes`, in order of position within each `memchr` pass.
 fn anchor_positions(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
     memchr::memchr3_iter(ANCHORS[0], ANCHORS[1], ANCHORS[2], bytes)
-        .chain(memchr::memchr3_iter(ANCHORS[3], ANCHORS[4], ANCHORS[5], bytes))
-        .chain(memchr::memchr_iter(ANCHORS[6], bytes))
+        .chain(memchr::memchr2_iter(ANCHORS[3], ANCHORS[4], bytes))
 }
 
 /// Context rules for markers that also occur in ordinary prose or code.
@@ -133,7 +144,7 @@ fn accept(text: &[u8], start: usize, end: usize, pattern: &str) -> bool {
                 && (2..=24).contains(&right.len())
                 && right.iter().all(u8::is_ascii_alphabetic)
         }
-        // `hxxp` and friends only as a scheme.
+        // `h[tt]p` only as a scheme.
         p if p.starts_with('h') => matches!(after, Some(b':' | b's' | b'S' | b'[')),
         _ => true,
     }
@@ -174,12 +185,26 @@ pub(crate) struct Refanged<'a> {
 impl<'a> Refanged<'a> {
     pub(crate) fn new(input: &'a str) -> Self {
         let bytes = input.as_bytes();
-        // Candidate replacements at anchor bytes, for the spelled dot and before `://`.
+        // Candidate replacements at anchor bytes and for the spelled dot.
         // Overlaps are resolved below: leftmost first, then longest.
         // (start, end, replacement, whether the marker was written in upper case)
         let mut candidates: Vec<(usize, usize, &'static str, bool)> = Vec::new();
         let spellings = spellings();
         for at in anchor_positions(bytes) {
+            if matches!(bytes[at], b':' | b'[')
+                && let Some((start, end, upper)) = scheme_before(bytes, at)
+            {
+                candidates.push((start, end, "http", upper));
+            }
+            if bytes[at] == b':' && bytes[at..].starts_with(b"://") {
+                for (spelling, replacement) in SCHEME_MARKERS {
+                    let start = at.saturating_sub(spelling.len());
+                    let whole_word = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
+                    if at >= spelling.len() && &bytes[start..at] == spelling.as_bytes() && whole_word {
+                        candidates.push((start, at, replacement, false));
+                    }
+                }
+            }
             if !could_start_marker(bytes, at) {
                 continue;
             }
@@ -205,18 +230,6 @@ impl<'a> Refanged<'a> {
             for start in memchr::memmem::find_iter(bytes, needle) {
                 if accept(bytes, start, start + needle.len(), " dot ") {
                     candidates.push((start, start + needle.len(), ".", false));
-                }
-            }
-        }
-        for separator in memchr::memmem::find_iter(bytes, b"://") {
-            for (spelling, replacement) in SCHEME_MARKERS {
-                let start = separator.saturating_sub(spelling.len());
-                let whole_word = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
-                if separator >= spelling.len()
-                    && &bytes[start..separator] == spelling.as_bytes()
-                    && whole_word
-                {
-                    candidates.push((start, separator, replacement, false));
                 }
             }
         }
