@@ -492,7 +492,7 @@ impl Scanner<'_, '_> {
         };
         let tld = &lower[tld_start + 1..];
         let labels = lower.split('.').count();
-        let valid_labels = lower.split('.').all(valid_label);
+        let valid_labels = valid_labels(s);
         let known_suffix = valid_labels
             && tld.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-')
             && has_public_suffix(&lower);
@@ -532,7 +532,7 @@ impl Scanner<'_, '_> {
         } else {
             let lower = host.to_ascii_lowercase();
             let tld = lower.rsplit('.').next().unwrap_or_default();
-            let plausible = lower.split('.').all(valid_label)
+            let plausible = valid_labels(host)
                 && tld.bytes().all(|b| b.is_ascii_alphabetic())
                 && has_public_suffix(&lower)
                 && (!is_ambiguous_tld(tld) || defanged)
@@ -592,7 +592,7 @@ impl Scanner<'_, '_> {
         let domain_start = start + at + 1;
         let domain_end = domain_start + domain.len();
         let lower = domain.to_ascii_lowercase();
-        if !(lower.split('.').all(valid_label) && lower.contains('.') && has_public_suffix(&lower)) {
+        if !(valid_labels(domain) && domain.contains('.') && has_public_suffix(&lower)) {
             return false;
         }
         let email_start = start + at - local.len();
@@ -657,9 +657,12 @@ impl Scanner<'_, '_> {
             return None;
         }
         let rest = &self.text[authority_start..url_end];
-        let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority_len = rest
+            .bytes()
+            .position(|b| matches!(b, b'/' | b'?' | b'#'))
+            .unwrap_or(rest.len());
         let authority = &rest[..authority_len];
-        let host_offset = authority.rfind('@').map_or(0, |i| i + 1);
+        let host_offset = memchr::memrchr(b'@', authority.as_bytes()).map_or(0, |i| i + 1);
         let host_port = &authority[host_offset..];
         let (host, host_len) = if let Some(inner) = host_port.strip_prefix('[') {
             match inner.find(']') {
@@ -675,24 +678,37 @@ impl Scanner<'_, '_> {
 
         let (host_kind, host_value) = if let Some(ip) = ipv4(host) {
             (K::Ipv4, ip)
-        } else if let Ok(ip) = host.parse::<Ipv6Addr>() {
+        } else if let Some(ip) = host
+            .contains(':')
+            .then(|| host.parse::<Ipv6Addr>().ok())
+            .flatten()
+        {
             (K::Ipv6, ip.to_string())
         } else {
+            if !(host.contains('.') && valid_labels(host)) {
+                return None;
+            }
             let lower = host.to_ascii_lowercase();
-            let ok = lower.contains('.') && lower.split('.').all(valid_label) && has_public_suffix(&lower);
-            if !ok {
+            if !has_public_suffix(&lower) {
                 return None;
             }
             (K::Domain, lower)
         };
-        let display_host = if host_kind == K::Ipv6 {
-            format!("[{host_value}]")
-        } else {
-            host_value.clone()
-        };
         let after_host = &self.text[authority_start + host_offset + host_len..url_end];
         let userinfo = &authority[..host_offset];
-        let value = format!("{scheme}://{userinfo}{display_host}{after_host}");
+        let mut value =
+            String::with_capacity(scheme.len() + 5 + userinfo.len() + host_value.len() + after_host.len());
+        for part in [scheme.as_str(), "://", userinfo] {
+            value.push_str(part);
+        }
+        if host_kind == K::Ipv6 {
+            for part in ["[", host_value.as_str(), "]"] {
+                value.push_str(part);
+            }
+        } else {
+            value.push_str(&host_value);
+        }
+        value.push_str(after_host);
         self.push(K::Url, value, scheme_start, url_end, Flags::empty());
         self.push(host_kind, host_value, host_start, host_end, Flags::IN_URL);
         Some((scheme_start, authority_start + authority_len, url_end))
@@ -996,32 +1012,60 @@ fn is_env_path(first: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'(' || b == b')')
 }
 
-/// A dotted quad of decimal octets without leading zeros, normalised.
+/// A dotted quad of decimal octets without leading zeros, normalised. One pass over the
+/// bytes: this runs on every dotted token.
 fn ipv4(s: &str) -> Option<String> {
-    let mut octets = 0;
-    for part in s.split('.') {
-        octets += 1;
-        if octets > 4 || part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        if part.len() > 1 && part.starts_with('0') {
-            return None;
-        }
-        if part.parse::<u16>().ok()? > 255 {
+    let bytes = s.as_bytes();
+    if !(7..=15).contains(&bytes.len()) {
+        return None;
+    }
+    let (mut dots, mut digits, mut octet) = (0, 0, 0u16);
+    for &b in bytes {
+        if b == b'.' {
+            if digits == 0 || dots == 3 {
+                return None;
+            }
+            dots += 1;
+            digits = 0;
+            octet = 0;
+        } else if b.is_ascii_digit() {
+            // A second digit after a leading zero (`01`) is not decimal notation.
+            if digits == 3 || (digits == 1 && octet == 0) {
+                return None;
+            }
+            octet = octet * 10 + u16::from(b - b'0');
+            if octet > 255 {
+                return None;
+            }
+            digits += 1;
+        } else {
             return None;
         }
     }
-    (octets == 4).then(|| s.to_owned())
+    (dots == 3 && digits > 0).then(|| s.to_owned())
 }
 
-fn valid_label(label: &str) -> bool {
-    !label.is_empty()
-        && label.len() <= 63
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        && !label.starts_with('-')
-        && !label.ends_with('-')
+/// Whether every dot-separated label of `name` is a host label: 1–63 letters, digits,
+/// hyphens or underscores, not starting or ending with a hyphen. One pass over the bytes.
+fn valid_labels(name: &str) -> bool {
+    let mut label_len = 0;
+    let mut previous = b'.';
+    for &b in name.as_bytes() {
+        if b == b'.' {
+            if label_len == 0 || previous == b'-' {
+                return false;
+            }
+            label_len = 0;
+        } else {
+            let label_byte = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+            if !label_byte || (label_len == 0 && b == b'-') || label_len == 63 {
+                return false;
+            }
+            label_len += 1;
+        }
+        previous = b;
+    }
+    label_len > 0 && previous != b'-'
 }
 
 fn has_public_suffix(lower: &str) -> bool {
