@@ -34,6 +34,11 @@ fn flag_named(name: &[u8]) -> Flags {
 /// `u32` fingerprint and the offset of the value's first line plus one (0: empty).
 const INDEX: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/benign-index.bin"));
 
+/// One bit per value of a hash's top [`FILTER_BITS`] bits, set for the listed values' hashes.
+const FILTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/benign-filter.bin"));
+/// The same as in `build.rs`.
+const FILTER_BITS: u32 = 20;
+
 fn read_u32(at: usize) -> u32 {
     INDEX
         .get(at..at + 4)
@@ -48,6 +53,13 @@ fn first_line_of(key: &[u8]) -> Option<usize> {
         return None;
     }
     let hash = fnv1a(key);
+    let bit = (hash >> (64 - FILTER_BITS)) as usize;
+    if FILTER
+        .get(bit / 8)
+        .is_none_or(|byte| byte & (1 << (bit % 8)) == 0)
+    {
+        return None;
+    }
     let fingerprint = (hash >> 32) as u32;
     let mask = slots - 1;
     let mut slot = (hash as usize) & mask;
