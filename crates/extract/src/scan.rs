@@ -505,24 +505,28 @@ impl Scanner<'_, '_> {
         // Both TLDs and file extensions are at least two characters, letters (or a
         // digit-bearing extension like `7z`, `bz2`, `mp4`) with no more dots: versions
         // (`1.2.3`), abbreviations (`e.g`) and sentences run together leave here.
-        let last_label = s.rsplit('.').next().unwrap_or_default();
+        let Some(tld_start) = memchr::memrchr(b'.', s.as_bytes()) else {
+            return false;
+        };
+        let last_label = &s[tld_start + 1..];
         if last_label.len() < 2 || !last_label.bytes().any(|b| b.is_ascii_alphabetic()) {
             return false;
         }
-        let lower = s.to_ascii_lowercase();
-        if let Some(onion) = onion(&lower) {
+        let mut buf = [0u8; MAX_NAME_LEN];
+        // Longer than any domain name, and with a suffix longer than any TLD or file
+        // extension: neither a domain nor a file name.
+        let Some(lower) = lower_into(s, &mut buf) else {
+            return false;
+        };
+        if let Some(onion) = onion(lower) {
             self.push(K::OnionAddress, onion, start, end, Flags::empty());
             return true;
         }
-        let Some(tld_start) = lower.rfind('.') else {
-            return false;
-        };
         let tld = &lower[tld_start + 1..];
-        let labels = lower.split('.').count();
-        let valid_labels = valid_labels(s);
-        let known_suffix = valid_labels
+        let labels = memchr::memchr_iter(b'.', s.as_bytes()).count() + 1;
+        let known_suffix = valid_labels(s)
             && tld.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-')
-            && has_public_suffix(&lower);
+            && has_public_suffix(lower);
         let defanged = (self.edited)(start, end);
 
         if known_suffix {
@@ -533,7 +537,7 @@ impl Scanner<'_, '_> {
                     && s.bytes().any(|b| b.is_ascii_lowercase())
             };
             if !ambiguous && !code_like {
-                self.push(K::Domain, lower, start, end, Flags::empty());
+                self.push(K::Domain, lower.to_owned(), start, end, Flags::empty());
                 return true;
             }
         }
@@ -557,14 +561,16 @@ impl Scanner<'_, '_> {
         let host_kind_value = if let Some(ip) = ipv4(host) {
             Some((K::Ipv4, ip))
         } else {
-            let lower = host.to_ascii_lowercase();
-            let tld = lower.rsplit('.').next().unwrap_or_default();
-            let plausible = valid_labels(host)
-                && tld.bytes().all(|b| b.is_ascii_alphabetic())
-                && has_public_suffix(&lower)
-                && (!is_ambiguous_tld(tld) || defanged)
-                && (is_classic_tld(tld) || defanged || host.bytes().all(|b| !b.is_ascii_uppercase()));
-            plausible.then_some((K::Domain, lower))
+            let mut buf = [0u8; MAX_NAME_LEN];
+            lower_into(host, &mut buf).and_then(|lower| {
+                let tld = lower.rsplit('.').next().unwrap_or_default();
+                let plausible = valid_labels(host)
+                    && tld.bytes().all(|b| b.is_ascii_alphabetic())
+                    && has_public_suffix(lower)
+                    && (!is_ambiguous_tld(tld) || defanged)
+                    && (is_classic_tld(tld) || defanged || host.bytes().all(|b| !b.is_ascii_uppercase()));
+                plausible.then(|| (K::Domain, lower.to_owned()))
+            })
         };
         let Some((host_kind, host_value)) = host_kind_value else {
             return false;
@@ -712,14 +718,10 @@ impl Scanner<'_, '_> {
         {
             (K::Ipv6, ip.to_string())
         } else {
-            if !(host.contains('.') && valid_labels(host)) {
-                return None;
-            }
-            let lower = host.to_ascii_lowercase();
-            if !has_public_suffix(&lower) {
-                return None;
-            }
-            (K::Domain, lower)
+            let mut buf = [0u8; MAX_NAME_LEN];
+            let lower = lower_into(host, &mut buf)
+                .filter(|lower| lower.contains('.') && valid_labels(lower) && has_public_suffix(lower))?;
+            (K::Domain, lower.to_owned())
         };
         let after_host = &self.text[authority_start + host_offset + host_len..url_end];
         let userinfo = &authority[..host_offset];
@@ -1039,6 +1041,19 @@ fn is_env_path(first: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'(' || b == b')')
 }
 
+/// The longest domain name (253) or file name (255), in bytes.
+const MAX_NAME_LEN: usize = 255;
+
+/// `s` lower-cased into `buf`: checking a name costs no allocation, only keeping it does.
+/// `None` if it is longer than any domain or file name.
+fn lower_into<'b>(s: &str, buf: &'b mut [u8; MAX_NAME_LEN]) -> Option<&'b str> {
+    let out = buf.get_mut(..s.len())?;
+    out.copy_from_slice(s.as_bytes());
+    out.make_ascii_lowercase();
+    // Lower-casing ASCII letters keeps UTF-8 valid.
+    std::str::from_utf8(out).ok()
+}
+
 /// A dotted quad of decimal octets without leading zeros, normalised. One pass over the
 /// bytes: this runs on every dotted token.
 fn ipv4(s: &str) -> Option<String> {
@@ -1099,8 +1114,8 @@ fn has_public_suffix(lower: &str) -> bool {
     if lower.len() > 253 {
         return false;
     }
-    psl::suffix(lower.as_bytes()).is_some_and(|suffix| suffix.is_known())
-        && psl::domain(lower.as_bytes()).is_some()
+    // A registrable domain under a suffix on the list (not just the default `*` rule).
+    psl::domain(lower.as_bytes()).is_some_and(|domain| domain.suffix().is_known())
 }
 
 fn valid_file_name(s: &str) -> bool {
