@@ -98,7 +98,6 @@ fn extract_piece(text: &str, piece_start: usize, piece_end: usize, found: &mut V
         if refanged.edited_within(raw.start, raw.end) {
             flags |= Flags::DEFANGED;
         }
-        flags |= benign::flags_for(raw.kind, &raw.value);
         // Offsets come from char-boundary positions of the refanged text mapped through
         // edit boundaries, which are char boundaries of the input; `get` keeps this total.
         let written = piece.get(start..end).unwrap_or_default().to_owned();

@@ -5,10 +5,10 @@ use std::net::Ipv6Addr;
 use threatdesk_model::FindingKind as K;
 
 use crate::Flags;
-use crate::crypto;
 use crate::tables::{
     is_ambiguous_tld, is_classic_tld, is_file_extension, is_registry_hive, is_unix_root, is_url_scheme,
 };
+use crate::{benign, crypto};
 
 /// A finding in refanged-text coordinates, before mapping back to the input.
 pub(crate) struct RawIoc {
@@ -86,8 +86,11 @@ pub(crate) fn scan(text: &str, edited: &dyn Fn(usize, usize) -> bool, emit: &mut
             i = resume.max(mark + 1);
             continue;
         }
+        // The token's bytes before the mark hold no mark: letters and `-_%?=&#~+$`.
         let mut start = mark;
+        let mut features = 0u8;
         while start > i && CLASS[bytes[start - 1] as usize] != 0 {
+            features |= CLASS[bytes[start - 1] as usize];
             start -= 1;
         }
         // `AS 1234`, `CVE 2021-44228`: a number whose previous word starts the indicator.
@@ -101,8 +104,7 @@ pub(crate) fn scan(text: &str, edited: &dyn Fn(usize, usize) -> bool, emit: &mut
                 }
             }
         }
-        let mut end = start;
-        let mut features = 0u8;
+        let mut end = mark;
         while end < bytes.len() {
             let class = CLASS[bytes[end] as usize];
             if class == 0 {
@@ -188,7 +190,25 @@ struct Scanner<'a, 'e> {
 }
 
 impl Scanner<'_, '_> {
-    fn push(&mut self, kind: K, value: String, start: usize, end: usize, mut flags: Flags) {
+    /// Reports a finding, with its known-benign flags.
+    fn push(&mut self, kind: K, value: String, start: usize, end: usize, flags: Flags) {
+        let benign = benign::flags_for(kind, &value);
+        self.push_flagged(kind, value, start, end, flags | benign);
+    }
+
+    /// Reports a URL or e-mail address and its host (`host_flags` saying how it was found
+    /// there). A URL or address is as benign as its host: one lookup serves both.
+    fn push_with_host(
+        &mut self,
+        (kind, value, start, end, flags): (K, String, usize, usize, Flags),
+        (host_kind, host_value, host_start, host_end, host_flags): (K, String, usize, usize, Flags),
+    ) {
+        let benign = benign::flags_for(host_kind, &host_value);
+        self.push_flagged(kind, value, start, end, flags | benign);
+        self.push_flagged(host_kind, host_value, host_start, host_end, host_flags | benign);
+    }
+
+    fn push_flagged(&mut self, kind: K, value: String, start: usize, end: usize, mut flags: Flags) {
         let inside_url =
             kind != K::Url && start >= self.url_start && end <= self.url_end && start < self.url_end;
         if inside_url {
@@ -576,8 +596,10 @@ impl Scanner<'_, '_> {
             return false;
         };
         let value = format!("{host_value}{}", &s[host.len()..]);
-        self.push(K::Url, value, start, end, Flags::NO_SCHEME);
-        self.push(host_kind, host_value, start, host_end, Flags::IN_URL);
+        self.push_with_host(
+            (K::Url, value, start, end, Flags::NO_SCHEME),
+            (host_kind, host_value, start, host_end, Flags::IN_URL),
+        );
         true
     }
 
@@ -629,14 +651,11 @@ impl Scanner<'_, '_> {
             return false;
         }
         let email_start = start + at - local.len();
-        self.push(
-            K::Email,
-            format!("{}@{lower}", local.to_ascii_lowercase()),
-            email_start,
-            domain_end,
-            Flags::empty(),
+        let address = format!("{}@{lower}", local.to_ascii_lowercase());
+        self.push_with_host(
+            (K::Email, address, email_start, domain_end, Flags::empty()),
+            (K::Domain, lower, domain_start, domain_end, Flags::IN_EMAIL),
         );
-        self.push(K::Domain, lower, domain_start, domain_end, Flags::IN_EMAIL);
         true
     }
 
@@ -738,8 +757,10 @@ impl Scanner<'_, '_> {
             value.push_str(&host_value);
         }
         value.push_str(after_host);
-        self.push(K::Url, value, scheme_start, url_end, Flags::empty());
-        self.push(host_kind, host_value, host_start, host_end, Flags::IN_URL);
+        self.push_with_host(
+            (K::Url, value, scheme_start, url_end, Flags::empty()),
+            (host_kind, host_value, host_start, host_end, Flags::IN_URL),
+        );
         Some((scheme_start, authority_start + authority_len, url_end))
     }
 
