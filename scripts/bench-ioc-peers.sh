@@ -2,7 +2,7 @@
 # Peer comparison of IOC-extraction throughput: threatdesk against ioc-finder,
 # iocsearcher and iocextract (Python, from PyPI), on one corpus, in one run.
 #
-#   cargo build --release -p threatdesk
+#   cargo build --release -p threatdesk && cargo build --release -p threatdesk-extract --example timing
 #   scripts/bench-ioc-peers.sh [--rounds N] [--corpus DIR] [--json PATH] [--tools LIST]
 #
 # Creates (or reuses) a virtualenv at target/peer-venv with the peers, prints

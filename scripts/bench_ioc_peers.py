@@ -13,6 +13,12 @@ Method
     and called once on the first text (warm-up: lazy regex compilation, data
     files) outside the timing; then every text is extracted, --rounds times,
     and the best round counts.
+  * threatdesk library: the extractor crate's `timing` example
+    (target/release/examples/timing, built by
+    `cargo build --release -p threatdesk-extract --example timing`) measures
+    the library in-process exactly as the Python peers are measured above
+    (texts in memory, one warm-up call, best of --rounds): the like-for-like
+    comparison. Skipped with a note if that binary is missing.
   * threatdesk: the whole process `threatdesk extract --format jsonl FILE...` on
     every corpus file, stdout captured, best of --rounds. The same command on
     one empty temporary file estimates process start-up; throughput is reported
@@ -43,6 +49,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO_ROOT / ".." / "shared" / "eval" / "ner" / "annoctr" / "text" / "train"
 DEFAULT_BIN = REPO_ROOT / "target" / "release" / "threatdesk"
+DEFAULT_LIB_BIN = REPO_ROOT / "target" / "release" / "examples" / "timing"
 
 # Figures measured earlier on this machine kind (2 cores), same corpus; for context only.
 REFERENCE_MBPS = {
@@ -198,6 +205,16 @@ def bench_threatdesk(binary: Path, files: list[Path], rounds: int, startup_round
     }
 
 
+def bench_threatdesk_library(binary: Path, files: list[Path], rounds: int) -> dict:
+    """The library in-process, through the extractor crate's timing example."""
+    cmd = [str(binary), "--json", "--rounds", str(rounds)] + [str(f) for f in files]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"tool": "threatdesk-lib", "error": f"exit status {proc.returncode}: {proc.stderr.strip()[-800:]}"}
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"tool": "threatdesk-lib", "seconds": result["seconds"], "findings": result["findings"]}
+
+
 # -------------------------------------------------------------------------- output
 
 
@@ -210,6 +227,8 @@ def main() -> int:
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of *.txt files (searched recursively)")
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds per tool; the best counts (default 3)")
     ap.add_argument("--bin", type=Path, default=DEFAULT_BIN, help="threatdesk binary (default target/release/threatdesk)")
+    ap.add_argument("--lib-bin", type=Path, default=DEFAULT_LIB_BIN,
+                    help="the extractor's timing example (default target/release/examples/timing)")
     ap.add_argument(
         "--tools",
         default="threatdesk," + ",".join(PEERS),
@@ -265,6 +284,26 @@ def main() -> int:
                 print(f"  best {td['seconds']:.3f} s, start-up {fmt(td['startup_seconds'], '.3f')} s, "
                       f"{td['findings']} findings", flush=True)
 
+    lib = None
+    if "threatdesk" in tools:
+        lib_bin = args.lib_bin.resolve()
+        if not lib_bin.is_file():
+            msg = (f"threatdesk library skipped: {lib_bin} does not exist "
+                   "(cargo build --release -p threatdesk-extract --example timing)")
+            print(msg, flush=True)
+            notes.append(msg)
+        else:
+            print(f"threatdesk library: timing {lib_bin} in-process ...", flush=True)
+            lib = bench_threatdesk_library(lib_bin, files, args.rounds)
+            if "error" in lib:
+                msg = f"threatdesk library FAILED: {lib['error']}"
+                print(msg, file=sys.stderr, flush=True)
+                notes.append(msg)
+                lib = None
+                status = 1
+            else:
+                print(f"  best {lib['seconds']:.4f} s, {lib['findings']} findings", flush=True)
+
     for tool in PEERS + EXTRA_PEERS:
         if tool not in tools:
             continue
@@ -282,8 +321,13 @@ def main() -> int:
         results.append(r)
 
     # Throughputs and ratios.
-    td_mbps = td_mbps_net = None
+    td_mbps = td_mbps_net = lib_mbps = None
     rows = []
+    if lib is not None:
+        lib_mbps = mb / lib["seconds"]
+        lib["mb_per_s"] = lib_mbps
+        rows.append(("threatdesk (library, in-process)", "", lib["seconds"], lib_mbps, lib["findings"], None, None,
+                     1.0, None))
     if td is not None:
         td_mbps = mb / td["seconds"]
         net = td["seconds"] - td["startup_seconds"] if td["startup_seconds"] is not None else None
@@ -291,22 +335,25 @@ def main() -> int:
         td["mb_per_s"] = td_mbps
         td["net_seconds"] = net
         td["mb_per_s_minus_startup"] = td_mbps_net
-        rows.append(("threatdesk (end-to-end)", td["version"], td["seconds"], td_mbps, td["findings"], 1.0, None, None))
+        rows.append(("threatdesk (end-to-end)", td["version"], td["seconds"], td_mbps, td["findings"], 1.0, None,
+                     None, None))
         rows.append(("threatdesk (minus start-up)", td["version"], net, td_mbps_net, td["findings"], None,
-                     1.0 if td_mbps_net else None, None))
+                     1.0 if td_mbps_net else None, None, None))
     for r in results:
         r["mb_per_s"] = mb / r["seconds"]
         r["ratio"] = td_mbps / r["mb_per_s"] if td_mbps else None
         r["ratio_minus_startup"] = td_mbps_net / r["mb_per_s"] if td_mbps_net else None
+        r["ratio_library"] = lib_mbps / r["mb_per_s"] if lib_mbps else None
         r["reference_mb_per_s"] = REFERENCE_MBPS.get(r["tool"])  # none for ioc-finder-all
         rows.append((r["tool"], r["version"], r["seconds"], r["mb_per_s"], r["findings"], r["ratio"],
-                     r["ratio_minus_startup"], r["reference_mb_per_s"]))
+                     r["ratio_minus_startup"], r["ratio_library"], r["reference_mb_per_s"]))
 
     print()
-    head = ("tool", "version", "seconds", "MB/s", "findings", "ratio", "ratio*", "reference MB/s")
+    head = ("tool", "version", "seconds", "MB/s", "findings", "ratio", "ratio*", "ratio lib", "reference MB/s")
     table = [head] + [
-        (name, ver, fmt(sec, ".3f"), fmt(mbps, ".3f"), str(n), fmt(ratio, ".1f"), fmt(ratio2, ".1f"), fmt(ref, ".2f"))
-        for name, ver, sec, mbps, n, ratio, ratio2, ref in rows
+        (name, ver, fmt(sec, ".4f"), fmt(mbps, ".3f"), str(n), fmt(ratio, ".1f"), fmt(ratio2, ".1f"),
+         fmt(ratio3, ".0f"), fmt(ref, ".2f"))
+        for name, ver, sec, mbps, n, ratio, ratio2, ratio3, ref in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for i, row in enumerate(table):
@@ -318,6 +365,7 @@ def main() -> int:
     print("seconds: best of --rounds; MB/s: corpus MB / seconds.")
     print("ratio  = threatdesk end-to-end MB/s (process start-up included) / tool MB/s")
     print("ratio* = threatdesk MB/s with start-up subtracted (time on one empty file) / tool MB/s")
+    print("ratio lib = threatdesk library MB/s, in-process like the Python peers / tool MB/s")
     print("reference MB/s: earlier figures on this machine kind, for context (not measured in this run).")
     print("findings are each tool's own count and are not comparable one to one (see the script's docstring).")
     if td is None and "threatdesk" in tools:
@@ -335,6 +383,7 @@ def main() -> int:
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
             "threatdesk": td,
+            "threatdesk_library": lib,
             "peers": results,
             "reference_mb_per_s": REFERENCE_MBPS,
             "notes": notes,

@@ -203,7 +203,7 @@ pub fn collect(
 pub fn read(candidate: &Candidate, limit: u64) -> Result<Vec<u8>, RejectReason> {
     match candidate {
         Candidate::File(path) => read_limited_file(path, limit),
-        Candidate::Stdin => read_limited(io::stdin().lock(), limit),
+        Candidate::Stdin => read_limited(io::stdin().lock(), limit, 0),
     }
 }
 
@@ -306,12 +306,15 @@ fn read_limited_file(path: &Path, limit: u64) -> Result<Vec<u8>, RejectReason> {
             limit,
         });
     }
-    read_limited(file, limit)
+    // Sized from `stat`: the file is read in a call or two instead of a growing series.
+    let expected = usize::try_from(metadata.len()).unwrap_or(0);
+    read_limited(file, limit, expected)
 }
 
 /// Reads at most `limit` bytes, failing if there are more (a file can grow after `stat`).
-fn read_limited(reader: impl Read, limit: u64) -> Result<Vec<u8>, RejectReason> {
-    let mut bytes = Vec::new();
+/// `expected` is the size to reserve room for (0 when unknown).
+fn read_limited(reader: impl Read, limit: u64, expected: usize) -> Result<Vec<u8>, RejectReason> {
+    let mut bytes = Vec::with_capacity(expected.saturating_add(1));
     reader
         .take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
@@ -353,9 +356,9 @@ mod tests {
 
     #[test]
     fn read_limited_refuses_one_byte_over() {
-        assert_eq!(read_limited(&b"12345"[..], 5).map(|b| b.len()), Ok(5));
+        assert_eq!(read_limited(&b"12345"[..], 5, 5).map(|b| b.len()), Ok(5));
         assert_eq!(
-            read_limited(&b"123456"[..], 5),
+            read_limited(&b"123456"[..], 5, 0),
             Err(RejectReason::TooLarge { size: 6, limit: 5 })
         );
     }

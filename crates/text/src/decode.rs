@@ -44,10 +44,8 @@ pub fn sniff_binary(bytes: &[u8]) -> Option<BinaryEvidence> {
     if let Some(offset) = memchr_nul(head) {
         return Some(BinaryEvidence::NulByte { offset });
     }
-    let control = head
-        .iter()
-        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x1b))
-        .count();
+    // A branch-free sum the compiler vectorises: this runs on every input.
+    let control: usize = head.iter().map(|&b| usize::from(is_stray_control(b))).sum();
     // Real text has next to no C0 controls; 10% is far beyond any sloppy editor's output.
     if !head.is_empty() && control * 10 > head.len() {
         return Some(BinaryEvidence::ControlCharacters {
@@ -59,7 +57,13 @@ pub fn sniff_binary(bytes: &[u8]) -> Option<BinaryEvidence> {
 }
 
 fn memchr_nul(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == 0)
+    memchr::memchr(0, bytes)
+}
+
+/// A C0 control character that text does not use (line breaks, tabs, form feeds and
+/// escapes do occur in text).
+fn is_stray_control(b: u8) -> bool {
+    b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x1b)
 }
 
 fn bom_encoding(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
