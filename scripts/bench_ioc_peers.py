@@ -185,9 +185,8 @@ def bench_threatdesk(binary: Path, files: list[Path], rounds: int, startup_round
         if proc.returncode != 0:
             return {
                 "tool": "threatdesk",
-                "error": f"exit status {proc.returncode}: "
+                "error": f"`{' '.join(base)} FILE...` -> exit status {proc.returncode}: "
                 + proc.stderr.decode("utf-8", "replace").strip()[-800:],
-                "command": " ".join(base) + " FILE...",
             }
         findings = sum(1 for line in proc.stdout.splitlines() if line.strip())
 
@@ -211,8 +210,11 @@ def bench_threatdesk_library(binary: Path, files: list[Path], rounds: int) -> di
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         return {"tool": "threatdesk-lib", "error": f"exit status {proc.returncode}: {proc.stderr.strip()[-800:]}"}
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"tool": "threatdesk-lib", "seconds": result["seconds"], "findings": result["findings"]}
+    try:
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        return {"tool": "threatdesk-lib", "seconds": result["seconds"], "findings": result["findings"]}
+    except (IndexError, ValueError, KeyError, TypeError):
+        return {"tool": "threatdesk-lib", "error": f"unexpected output: {proc.stdout.strip()[-200:]!r}"}
 
 
 # -------------------------------------------------------------------------- output
@@ -264,45 +266,41 @@ def main() -> int:
     notes: list[str] = []
     status = 0
 
-    td = None
-    if "threatdesk" in tools:
-        binary = args.bin.resolve()
+    def measure_threatdesk(label: str, binary: Path, build: str, measure, summary) -> dict | None:
+        """One threatdesk measurement: skipped with a note if the binary is missing; a
+        failure is reported, noted and makes the script exit 1."""
+        nonlocal status
+        binary = binary.resolve()
         if not binary.is_file():
-            msg = f"threatdesk skipped: {binary} does not exist (cargo build --release -p threatdesk)"
+            msg = f"{label} skipped: {binary} does not exist ({build})"
             print(msg, flush=True)
             notes.append(msg)
-        else:
-            print(f"threatdesk: timing {binary} extract --format jsonl ({len(files)} files) ...", flush=True)
-            td = bench_threatdesk(binary, files, args.rounds, max(args.rounds, 5))
-            if "error" in td:
-                msg = f"threatdesk FAILED: `{td['command']}` -> {td['error']}"
-                print(msg, file=sys.stderr, flush=True)
-                notes.append(msg)
-                td = None
-                status = 1
-            else:
-                print(f"  best {td['seconds']:.3f} s, start-up {fmt(td['startup_seconds'], '.3f')} s, "
-                      f"{td['findings']} findings", flush=True)
+            return None
+        print(f"{label}: timing {binary} ...", flush=True)
+        result = measure(binary)
+        if "error" in result:
+            msg = f"{label} FAILED: {result['error']}"
+            print(msg, file=sys.stderr, flush=True)
+            notes.append(msg)
+            status = 1
+            return None
+        print("  " + summary(result), flush=True)
+        return result
 
-    lib = None
+    td = lib = None
     if "threatdesk" in tools:
-        lib_bin = args.lib_bin.resolve()
-        if not lib_bin.is_file():
-            msg = (f"threatdesk library skipped: {lib_bin} does not exist "
-                   "(cargo build --release -p threatdesk-extract --example timing)")
-            print(msg, flush=True)
-            notes.append(msg)
-        else:
-            print(f"threatdesk library: timing {lib_bin} in-process ...", flush=True)
-            lib = bench_threatdesk_library(lib_bin, files, args.rounds)
-            if "error" in lib:
-                msg = f"threatdesk library FAILED: {lib['error']}"
-                print(msg, file=sys.stderr, flush=True)
-                notes.append(msg)
-                lib = None
-                status = 1
-            else:
-                print(f"  best {lib['seconds']:.4f} s, {lib['findings']} findings", flush=True)
+        td = measure_threatdesk(
+            "threatdesk", args.bin, "cargo build --release -p threatdesk",
+            lambda binary: bench_threatdesk(binary, files, args.rounds, max(args.rounds, 5)),
+            lambda r: f"best {r['seconds']:.3f} s, start-up {fmt(r['startup_seconds'], '.3f')} s, "
+                      f"{r['findings']} findings",
+        )
+        lib = measure_threatdesk(
+            "threatdesk library", args.lib_bin,
+            "cargo build --release -p threatdesk-extract --example timing",
+            lambda binary: bench_threatdesk_library(binary, files, args.rounds),
+            lambda r: f"best {r['seconds']:.4f} s, {r['findings']} findings",
+        )
 
     for tool in PEERS + EXTRA_PEERS:
         if tool not in tools:

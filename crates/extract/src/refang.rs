@@ -45,11 +45,35 @@ struct Spelling {
     marker: usize,
 }
 
+/// The spellings that contain one anchor byte (as their first anchor), and the bytes that
+/// stand beside it in them: a one-byte look rejects almost every anchor in prose (`[1]`,
+/// `(see`, `note:`) before any spelling is compared.
+struct Anchored {
+    spellings: Vec<Spelling>,
+    /// Bytes that follow the anchor in some spelling.
+    next: [bool; 256],
+    /// Bytes that precede the anchor in a spelling that ends with it (`.]`).
+    previous: [bool; 256],
+}
+
+impl Anchored {
+    fn could_match(&self, bytes: &[u8], at: usize) -> bool {
+        bytes.get(at + 1).is_some_and(|&b| self.next[b as usize])
+            || at
+                .checked_sub(1)
+                .is_some_and(|i| self.previous[bytes[i] as usize])
+    }
+}
+
 /// Every searched spelling, grouped by anchor byte (the index into [`ANCHORS`]).
-fn spellings() -> &'static [Vec<Spelling>; ANCHORS.len()] {
-    static SPELLINGS: OnceLock<[Vec<Spelling>; ANCHORS.len()]> = OnceLock::new();
+fn spellings() -> &'static [Anchored; ANCHORS.len()] {
+    static SPELLINGS: OnceLock<[Anchored; ANCHORS.len()]> = OnceLock::new();
     SPELLINGS.get_or_init(|| {
-        let mut by_anchor: [Vec<Spelling>; ANCHORS.len()] = Default::default();
+        let mut by_anchor: [Anchored; ANCHORS.len()] = std::array::from_fn(|_| Anchored {
+            spellings: Vec::new(),
+            next: [false; 256],
+            previous: [false; 256],
+        });
         for (marker, (pattern, _)) in MARKERS.iter().enumerate() {
             let mut variants = vec![pattern.to_string(), pattern.to_ascii_uppercase()];
             variants.sort();
@@ -64,7 +88,16 @@ fn spellings() -> &'static [Vec<Spelling>; ANCHORS.len()] {
                 else {
                     continue;
                 };
-                by_anchor[anchor].push(Spelling {
+                let anchored = &mut by_anchor[anchor];
+                match bytes.get(anchor_at + 1) {
+                    Some(&next) => anchored.next[next as usize] = true,
+                    None => {
+                        if let Some(&previous) = anchor_at.checked_sub(1).and_then(|i| bytes.get(i)) {
+                            anchored.previous[previous as usize] = true;
+                        }
+                    }
+                }
+                anchored.spellings.push(Spelling {
                     bytes,
                     anchor_at,
                     marker,
@@ -82,23 +115,6 @@ const SPELLED_DOT: [&str; 2] = [" dot ", " DOT "];
 /// (spelling, replacement)
 const SCHEME_MARKERS: [(&str, &str); 4] =
     [("meow", "http"), ("MEOW", "HTTP"), ("fxp", "ftp"), ("FXP", "FTP")];
-
-/// A one-byte look beside an anchor that rejects almost every anchor in prose (`[1]`,
-/// `(see`, `note:`) before any spelling is compared.
-fn could_start_marker(bytes: &[u8], at: usize) -> bool {
-    let next = bytes.get(at + 1).copied().unwrap_or_default();
-    let previous = at.checked_sub(1).map_or(0, |i| bytes[i]);
-    match bytes[at] {
-        b'[' => matches!(
-            next,
-            b'.' | b'd' | b'D' | b':' | b'a' | b'A' | b'@' | b'/' | b't' | b'T'
-        ),
-        b'(' => matches!(next, b'.' | b'd' | b'D' | b'a' | b'A'),
-        b'\\' => next == b'.',
-        b']' => previous == b'.',
-        _ => false,
-    }
-}
 
 /// A defanged `http` (`hxxp`, `hXXps`, `h**p`) ending right before the `:` or `[` at `at`:
 /// its span, and whether it is written in upper case.
@@ -205,11 +221,17 @@ impl<'a> Refanged<'a> {
                     }
                 }
             }
-            if !could_start_marker(bytes, at) {
+            let Some(anchored) = ANCHORS
+                .iter()
+                .position(|&a| a == bytes[at])
+                .map(|i| &spellings[i])
+            else {
+                continue;
+            };
+            if !anchored.could_match(bytes, at) {
                 continue;
             }
-            let anchor = ANCHORS.iter().position(|&a| a == bytes[at]).unwrap_or_default();
-            for spelling in &spellings[anchor] {
+            for spelling in &anchored.spellings {
                 let Some(start) = at.checked_sub(spelling.anchor_at) else {
                     continue;
                 };
