@@ -22,7 +22,7 @@ mod story;
 mod user;
 
 pub use bulletin::{Bulletin, BulletinKind, BulletinStatus, NewBulletin, Slug, StatusTransitionError};
-pub use entity::{Alias, Entity, EntityKind, ExternalId};
+pub use entity::{Alias, AliasForm, Entity, EntityKind, ExternalId, Relation, RelationKind};
 pub use finding::{Finding, FindingKind, Span};
 pub use id::{BulletinId, EntityId, ItemId, SourceId, StoryId, SubscriptionId, UserId};
 pub use item::{ContentHash, Item, NewItem};

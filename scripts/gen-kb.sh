@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Regenerates the built-in knowledge base (crates/kb/data/builtin.json) from the public
+# sources in ../shared/data/kb (MISP galaxies, ATT&CK lookups, country adjectivals) and the
+# curated tables in crates/kb/data. The output is committed; the product never reads
+# ../shared at run time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source_dir="${1:-../shared/data/kb}"
+cargo run --quiet --release -p threatdesk-kb --example gen_builtin -- "$source_dir" crates/kb/data/builtin.json
