@@ -24,6 +24,7 @@
 
 mod benign;
 mod crypto;
+pub mod entities;
 mod flags;
 mod fnv;
 mod refang;
@@ -33,6 +34,7 @@ mod tables;
 use serde::Serialize;
 pub use threatdesk_model::FindingKind;
 
+pub use entities::{Mention, Recognizer};
 pub use flags::Flags;
 pub use refang::{defang, refang};
 

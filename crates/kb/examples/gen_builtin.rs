@@ -34,6 +34,7 @@ const INPUTS: &[&str] = &[
     "misp-galaxy/sector.json",
     "@countries.tsv",
     "country_adjectivals.txt",
+    "@attack-phrases.tsv",
 ];
 
 const SOURCES: &[&str] = &[

@@ -104,6 +104,8 @@ pub struct Claim {
     pub rank: u8,
     /// The strongest form in which it holds the alias (`Name` before `Demonym`).
     pub form: AliasForm,
+    /// How many distinct sources assert the alias for it.
+    pub sources: usize,
 }
 
 /// A normalised alias, how sources spell it, and who claims it.
@@ -276,11 +278,13 @@ impl KnowledgeBase {
     ///
     /// The rule for an alias several entities claim: the entity whose most authoritative
     /// source for the alias ranks best ([`provenance_rank`]) wins; a tie goes to the one
+    /// asserted by more sources (curated tables settle ties this way), then to the one
     /// whose canonical name it is; an alias still tied is [`Resolution::Ambiguous`] and is
     /// not used to recognise anything. Claims by form come before rank: an entity named
     /// `X` beats one for which `X` is only a demonym or metonym.
     pub fn alias_index(&self) -> Vec<AliasEntry> {
-        let mut by_alias: BTreeMap<String, (Vec<String>, BTreeMap<EntityId, Claim>)> = BTreeMap::new();
+        type Claims = BTreeMap<EntityId, (Claim, Vec<String>)>;
+        let mut by_alias: BTreeMap<String, (Vec<String>, Claims)> = BTreeMap::new();
         for entity in self.entities.values() {
             for alias in &entity.aliases {
                 let (spellings, claims) = by_alias.entry(normalise(&alias.name)).or_default();
@@ -288,21 +292,29 @@ impl KnowledgeBase {
                     spellings.push(alias.name.clone());
                 }
                 let rank = provenance_rank(&alias.provenance);
-                let claim = claims.entry(entity.id).or_insert(Claim {
-                    entity: entity.id,
-                    kind: entity.kind,
-                    rank,
-                    form: alias.form,
+                let (claim, provenances) = claims.entry(entity.id).or_insert_with(|| {
+                    let claim = Claim {
+                        entity: entity.id,
+                        kind: entity.kind,
+                        rank,
+                        form: alias.form,
+                        sources: 0,
+                    };
+                    (claim, Vec::new())
                 });
                 claim.rank = claim.rank.min(rank);
                 claim.form = claim.form.min(alias.form);
+                if !provenances.contains(&alias.provenance) {
+                    provenances.push(alias.provenance.clone());
+                    claim.sources += 1;
+                }
             }
         }
         by_alias
             .into_iter()
             .map(|(normalised, (spellings, claims))| {
-                let mut claims: Vec<Claim> = claims.into_values().collect();
-                claims.sort_by_key(|c| (c.form, c.rank, c.entity));
+                let mut claims: Vec<Claim> = claims.into_values().map(|(claim, _)| claim).collect();
+                claims.sort_by_key(|c| (c.form, c.rank, std::cmp::Reverse(c.sources), c.entity));
                 let resolution = self.resolve(&normalised, &claims);
                 AliasEntry {
                     normalised,
@@ -319,9 +331,9 @@ impl KnowledgeBase {
             [] => Resolution::Ambiguous,
             [only] => Resolution::Unique(only.entity),
             [first, rest @ ..] => {
-                let best: Vec<&Claim> = std::iter::once(first)
-                    .chain(rest.iter().take_while(|c| (c.form, c.rank) == (first.form, first.rank)))
-                    .collect();
+                let key = |c: &Claim| (c.form, c.rank, c.sources);
+                let best: Vec<&Claim> =
+                    std::iter::once(first).chain(rest.iter().take_while(|c| key(c) == key(first))).collect();
                 if best.len() == 1 {
                     return Resolution::Resolved(first.entity);
                 }

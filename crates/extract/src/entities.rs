@@ -1,0 +1,560 @@
+//! Entity recognition: knowledge-base names (actors, malware, tools, places, sectors,
+//! ATT&CK techniques and tactics) found in text, each resolved to its entity.
+//!
+//! *Design*: every usable alias of the knowledge base goes into one Aho-Corasick automaton
+//! (ASCII case-insensitive, leftmost-longest). The text is not scanned byte by byte:
+//! an anchored search runs at each word start only, so a name can never match inside a
+//! word, and each search stops as soon as no alias continues. A match must then end at a
+//! word boundary (a technique may add a plural `s`), must not lie inside an indicator
+//! (URL, domain, e-mail address, file name or path, registry key, hash), and must pass its
+//! alias's rules:
+//!
+//! - **not used at all**: aliases under three characters, without letters, generic words
+//!   ("malware", "loader"), aliases the knowledge base cannot resolve to one entity
+//!   ([`threatdesk_kb::Resolution::Ambiguous`]), and names asserted only by the MISP
+//!   ransomware list (it names families "Russian", "One" and "Defender");
+//! - **exact case**: three- and four-letter aliases, aliases that are common English words
+//!   (`data/common-words.txt`), demonyms and metonyms: "Play" the ransomware, never "play";
+//! - **supporting context**: a name that is a single common English word ("Patchwork",
+//!   "Equation", "Machete") counts only with a security cue word or another recognised
+//!   actor, malware or tool within [`CONTEXT_BYTES`] on either side.
+//!
+//! Names resolve with the confidence of their form: a name 0.9, a demonym ("Russian")
+//! 0.75, a metonym ("Moscow", "the Kremlin") 0.6; needing context costs a further 0.2.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
+use serde::Serialize;
+use threatdesk_kb::{AliasForm, EntityId, EntityKind, KnowledgeBase, provenance_rank};
+use threatdesk_model::{FindingKind, Span};
+
+use crate::Ioc;
+
+/// How far (bytes) to look on either side of a name that needs supporting context.
+pub const CONTEXT_BYTES: usize = 150;
+
+/// Words that name a class of thing, not one thing, whatever a source files under them.
+const GENERIC_WORDS: &[&str] = &[
+    "adware", "apt", "backdoor", "beacon", "botnet", "crypter", "downloader", "dropper", "exploit",
+    "group", "implant", "keylogger", "loader", "malware", "miner", "none", "other", "payload", "rat",
+    "ransomware", "rootkit", "sample", "spyware", "stealer", "team", "test", "tool", "trojan", "unknown",
+    "virus", "wiper", "worm",
+];
+
+/// Words near a name that say the text is about security: the context a name that is also
+/// an ordinary word needs.
+const CUE_WORDS: &[&str] = &[
+    "actor", "actors", "adversary", "apt", "attack", "attacker", "attackers", "attacks", "attributed",
+    "backdoor", "botnet", "c2", "campaign", "campaigns", "cyber", "cyberespionage", "dropper", "espionage",
+    "exploit", "exploited", "family", "gang", "group", "hacker", "hackers", "hacking", "implant", "infected",
+    "infection", "intrusion", "loader", "malicious", "malware", "operators", "payload", "ransomware", "rat",
+    "sample", "samples", "spyware", "stealer", "threat", "trojan", "variant", "variants", "wiper", "worm",
+];
+
+/// One entity found in a text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mention {
+    /// What the entity is.
+    pub kind: EntityKind,
+    /// Its canonical name.
+    pub value: String,
+    /// The text exactly as written.
+    pub text: String,
+    /// First byte of `text` in the input.
+    pub start: usize,
+    /// One past the last byte of `text` in the input.
+    pub end: usize,
+    /// The knowledge-base entity.
+    pub entity: EntityId,
+    /// Its ids in outside systems (`attack`, `uuid`, `malpedia`, `iso3166`, `m49`).
+    pub ids: BTreeMap<String, String>,
+    /// How sure the match is, 0 to 1.
+    pub confidence: f32,
+    /// The alias that matched, normalised (`fancy bear`, `russian`, `t1566.001`).
+    pub alias: String,
+    /// For techniques and tactics: the sentence that is the evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sentence: Option<Span>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Case {
+    Any,
+    Exact,
+}
+
+#[derive(Debug)]
+struct Pattern {
+    entity: usize,
+    alias: Box<str>,
+    case: Case,
+    /// Spellings an exact-case pattern accepts.
+    spellings: Box<[Box<str>]>,
+    needs_context: bool,
+    confidence: f32,
+}
+
+#[derive(Debug)]
+struct Known {
+    id: EntityId,
+    kind: EntityKind,
+    name: String,
+    ids: BTreeMap<String, String>,
+}
+
+/// What building a recogniser left out, by reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RecognizerStats {
+    /// Patterns in the automaton.
+    pub patterns: usize,
+    /// Aliases several entities claim and no rule decides.
+    pub ambiguous: usize,
+    /// Aliases too short or without letters.
+    pub too_short: usize,
+    /// Generic class words.
+    pub generic: usize,
+    /// Names only the least trusted sources assert.
+    pub weak_source: usize,
+    /// Patterns that need exact case.
+    pub exact_case: usize,
+    /// Patterns that need supporting context.
+    pub need_context: usize,
+}
+
+/// Finds knowledge-base entities in text; build once, use for many texts.
+#[derive(Debug)]
+pub struct Recognizer {
+    automaton: AhoCorasick,
+    patterns: Vec<Pattern>,
+    entities: Vec<Known>,
+    by_attack_id: HashMap<String, usize>,
+    cues: HashSet<&'static str>,
+    stats: RecognizerStats,
+}
+
+fn common_words() -> &'static HashSet<&'static str> {
+    static WORDS: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        include_str!("../data/common-words.txt")
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+            .collect()
+    })
+}
+
+/// Whether `normalised` is one word that is also a common English word.
+fn is_common_word(normalised: &str) -> bool {
+    !normalised.contains(' ') && common_words().contains(normalised)
+}
+
+fn ids_of(entity: &threatdesk_kb::Entity) -> BTreeMap<String, String> {
+    let mut ids = BTreeMap::new();
+    for id in &entity.external_ids {
+        let system = match id.system.as_str() {
+            "mitre-attack" => "attack",
+            "uuid" | "malpedia" | "iso3166" | "m49" => id.system.as_str(),
+            _ => continue,
+        };
+        ids.entry(system.to_owned()).or_insert_with(|| id.id.clone());
+    }
+    ids
+}
+
+impl Recognizer {
+    /// The recogniser of the built-in knowledge base, built on first use.
+    pub fn builtin() -> &'static Recognizer {
+        static BUILTIN: OnceLock<Recognizer> = OnceLock::new();
+        BUILTIN.get_or_init(|| Recognizer::new(KnowledgeBase::builtin()))
+    }
+
+    /// Builds the automaton and rules for every usable alias of `kb`.
+    pub fn new(kb: &KnowledgeBase) -> Recognizer {
+        let mut entities = Vec::with_capacity(kb.len());
+        let mut dense: HashMap<EntityId, usize> = HashMap::with_capacity(kb.len());
+        let mut by_attack_id = HashMap::new();
+        for entity in kb.entities() {
+            dense.insert(entity.id, entities.len());
+            if let Some(id) = entity.external_id("mitre-attack") {
+                by_attack_id.insert(id.to_owned(), entities.len());
+            }
+            entities.push(Known {
+                id: entity.id,
+                kind: entity.kind,
+                name: entity.canonical_name.clone(),
+                ids: ids_of(entity),
+            });
+        }
+        let mut stats = RecognizerStats::default();
+        let mut patterns: Vec<Pattern> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        for entry in kb.alias_index() {
+            let Some(claim) = entry.winner() else {
+                stats.ambiguous += 1;
+                continue;
+            };
+            let Some(&entity) = dense.get(&claim.entity) else { continue };
+            let alias = entry.normalised.as_str();
+            let letters = alias.chars().filter(|c| c.is_alphabetic()).count();
+            let first_is_word = alias.chars().next().is_some_and(char::is_alphanumeric);
+            let kind = claim.kind;
+            let place = matches!(kind, EntityKind::Country | EntityKind::Region);
+            // "US", "UK": two capitals name a place; any other two letters are too likely chance.
+            let short_place = place && alias.len() == 2 && letters == 2;
+            if (alias.chars().count() < 3 && !short_place) || letters == 0 || !first_is_word {
+                stats.too_short += 1;
+                continue;
+            }
+            if GENERIC_WORDS.contains(&alias) {
+                stats.generic += 1;
+                continue;
+            }
+            // Spellings of the alias by the sources trusted for recognition.
+            let spellings: Vec<Box<str>> = kb
+                .get(claim.entity)
+                .into_iter()
+                .flat_map(|e| &e.aliases)
+                .filter(|a| provenance_rank(&a.provenance) < 3 && threatdesk_kb::normalise(&a.name) == alias)
+                .map(|a| Box::from(a.name.as_str()))
+                .collect();
+            if spellings.is_empty() {
+                stats.weak_source += 1;
+                continue;
+            }
+            let common = is_common_word(alias);
+            let named_thing = matches!(
+                kind,
+                EntityKind::ThreatActor | EntityKind::Malware | EntityKind::Tool | EntityKind::Campaign
+            );
+            let exact = alias.len() <= 4 || claim.form != AliasForm::Name || (common && named_thing);
+            let needs_context = common && named_thing;
+            let confidence = match claim.form {
+                AliasForm::Name => 0.9,
+                AliasForm::Demonym => 0.75,
+                AliasForm::Metonym => 0.6,
+            } - if needs_context { 0.2 } else { 0.0 };
+            stats.exact_case += usize::from(exact);
+            stats.need_context += usize::from(needs_context);
+            let mut variants = vec![alias.to_owned()];
+            if matches!(kind, EntityKind::Technique | EntityKind::Tactic) && alias.contains('-') {
+                variants.push(alias.replace('-', " "));
+                variants.push(alias.replace('-', ""));
+            }
+            for variant in variants {
+                if !seen.insert(variant.clone()) {
+                    continue;
+                }
+                texts.push(variant);
+                patterns.push(Pattern {
+                    entity,
+                    alias: alias.into(),
+                    case: if exact { Case::Exact } else { Case::Any },
+                    spellings: spellings.clone().into_boxed_slice(),
+                    needs_context,
+                    confidence,
+                });
+            }
+        }
+        stats.patterns = patterns.len();
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .ascii_case_insensitive(true)
+            .start_kind(StartKind::Anchored)
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .build(&texts)
+            .unwrap_or_else(|_| empty_automaton());
+        Recognizer {
+            automaton,
+            patterns,
+            entities,
+            by_attack_id,
+            cues: CUE_WORDS.iter().copied().collect(),
+            stats,
+        }
+    }
+
+    /// What the build used and left out.
+    pub fn stats(&self) -> &RecognizerStats {
+        &self.stats
+    }
+
+    /// Entities mentioned in `text`, in order. `iocs` are the indicators of the same text
+    /// ([`crate::extract`]): names inside them are not mentions, and ATT&CK ids among them
+    /// become mentions of their technique, tactic, group or software.
+    pub fn find(&self, text: &str, iocs: &[Ioc]) -> Vec<Mention> {
+        let blocked = blocked_spans(iocs);
+        let mut candidates: Vec<(usize, usize, usize)> = Vec::new();
+        let bytes = text.as_bytes();
+        let mut position = 0;
+        while position < bytes.len() {
+            let Some(start) = next_word_start(text, position) else { break };
+            match self.match_at(text, start) {
+                Some((end, pattern)) if !overlaps(&blocked, start, end) => {
+                    candidates.push((start, end, pattern));
+                    position = end;
+                }
+                _ => position = word_end(bytes, start),
+            }
+        }
+        let mut mentions = Vec::with_capacity(candidates.len());
+        for &(start, end, pattern_index) in &candidates {
+            let Some(pattern) = self.patterns.get(pattern_index) else { continue };
+            if pattern.needs_context && !self.has_context(text, start, end, &candidates) {
+                continue;
+            }
+            let Some(known) = self.entities.get(pattern.entity) else { continue };
+            mentions.push(self.mention(text, known, start, end, pattern.confidence, &pattern.alias));
+        }
+        for ioc in iocs {
+            let kind_matches = matches!(
+                ioc.kind,
+                FindingKind::AttackTechnique
+                    | FindingKind::AttackTactic
+                    | FindingKind::AttackGroup
+                    | FindingKind::AttackSoftware
+                    | FindingKind::AttackCampaign
+            );
+            if !kind_matches {
+                continue;
+            }
+            if let Some(known) = self.by_attack_id.get(&ioc.value).and_then(|&i| self.entities.get(i)) {
+                mentions.push(self.mention(text, known, ioc.start, ioc.end, 1.0, &ioc.value.to_lowercase()));
+            }
+        }
+        mentions.sort_by_key(|m| (m.start, std::cmp::Reverse(m.end)));
+        mentions
+    }
+
+    fn mention(&self, text: &str, known: &Known, start: usize, end: usize, confidence: f32, alias: &str) -> Mention {
+        let sentence = matches!(known.kind, EntityKind::Technique | EntityKind::Tactic).then(|| {
+            let (start, end) = sentence_around(text, start, end);
+            Span { start, end }
+        });
+        Mention {
+            kind: known.kind,
+            value: known.name.clone(),
+            text: text.get(start..end).unwrap_or_default().to_owned(),
+            start,
+            end,
+            entity: known.id,
+            ids: known.ids.clone(),
+            confidence,
+            alias: alias.to_owned(),
+            sentence,
+        }
+    }
+
+    /// The longest alias starting at `start` that ends at a word boundary and fits its
+    /// case rule: `(end, pattern)`.
+    fn match_at(&self, text: &str, start: usize) -> Option<(usize, usize)> {
+        let mut limit = text.len();
+        loop {
+            let input = Input::new(text).span(start..limit).anchored(Anchored::Yes);
+            let found = self.automaton.find(input)?;
+            let end = found.end();
+            let pattern = self.patterns.get(found.pattern().as_usize())?;
+            let kind = self.entities.get(pattern.entity).map(|k| k.kind);
+            let technique = matches!(kind, Some(EntityKind::Technique | EntityKind::Tactic));
+            let end_ok = ends_word(text, end) || (technique && plural_end(text, end).is_some());
+            if end_ok && case_fits(pattern, text.get(start..end).unwrap_or_default()) {
+                let end = if technique && !ends_word(text, end) { plural_end(text, end).unwrap_or(end) } else { end };
+                return Some((end, found.pattern().as_usize()));
+            }
+            // Try the next shorter alias at the same start.
+            if end <= start + 1 {
+                return None;
+            }
+            limit = end - 1;
+        }
+    }
+
+    fn has_context(&self, text: &str, start: usize, end: usize, candidates: &[(usize, usize, usize)]) -> bool {
+        let from = floor_boundary(text, start.saturating_sub(CONTEXT_BYTES));
+        let to = ceil_boundary(text, (end + CONTEXT_BYTES).min(text.len()));
+        let window_has_cue = [text.get(from..start), text.get(end..to)].into_iter().flatten().any(|part| {
+            part.split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|word| word.len() <= 16 && self.cues.contains(word.to_ascii_lowercase().as_str()))
+        });
+        if window_has_cue {
+            return true;
+        }
+        candidates.iter().any(|&(s, e, p)| {
+            (s, e) != (start, end)
+                && e + CONTEXT_BYTES >= start
+                && s <= end + CONTEXT_BYTES
+                && self.patterns.get(p).is_some_and(|other| {
+                    !other.needs_context
+                        && self.entities.get(other.entity).is_some_and(|k| {
+                            matches!(k.kind, EntityKind::ThreatActor | EntityKind::Malware | EntityKind::Tool)
+                        })
+                })
+        })
+    }
+}
+
+fn empty_automaton() -> AhoCorasick {
+    // Building from no patterns cannot fail; this only satisfies the types.
+    AhoCorasick::new(std::iter::empty::<&str>()).unwrap_or_else(|_| unreachable!("empty automaton"))
+}
+
+fn case_fits(pattern: &Pattern, written: &str) -> bool {
+    if pattern.case == Case::Any {
+        return true;
+    }
+    pattern.spellings.iter().any(|spelling| {
+        spelling.as_ref() == written
+            || (spelling.len() > 4
+                && spelling.chars().all(|c| !c.is_lowercase())
+                && is_title_case_of(written, spelling))
+    })
+}
+
+/// `Sliver` for `SLIVER`: sources write some names in capitals that prose capitalises.
+fn is_title_case_of(written: &str, upper: &str) -> bool {
+    let mut chars = written.chars();
+    chars.next().is_some_and(|first| !first.is_lowercase())
+        && written.eq_ignore_ascii_case(upper)
+        && chars.any(char::is_lowercase)
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+fn char_before(text: &str, at: usize) -> Option<char> {
+    text.get(..at).and_then(|s| s.chars().next_back())
+}
+
+fn ends_word(text: &str, end: usize) -> bool {
+    text.get(end..).and_then(|s| s.chars().next()).is_none_or(|c| !is_word_char(c))
+}
+
+/// `end` of a technique name followed by a plural `s` or `es` that ends the word.
+fn plural_end(text: &str, end: usize) -> Option<usize> {
+    let rest = text.as_bytes().get(end..)?;
+    [b"es".as_slice(), b"s".as_slice()]
+        .into_iter()
+        .find(|suffix| rest.starts_with(suffix) && ends_word(text, end + suffix.len()))
+        .map(|suffix| end + suffix.len())
+}
+
+/// The first word start at or after `from`: a word character preceded by none.
+fn next_word_start(text: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = from;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_alphanumeric() {
+            let before = char_before(text, i);
+            if before.is_none_or(|c| !is_word_char(c)) {
+                return Some(i);
+            }
+            i = word_end(bytes, i);
+            continue;
+        }
+        if b >= 0x80 && text.is_char_boundary(i) {
+            let starts_word = text[i..].chars().next().is_some_and(char::is_alphanumeric)
+                && char_before(text, i).is_none_or(|c| !is_word_char(c));
+            if starts_word {
+                return Some(i);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// One past the ASCII alphanumeric run starting at `start` (at least `start + 1`).
+fn word_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+        i += 1;
+    }
+    i
+}
+
+/// Spans of indicators that names must not be found inside, merged and sorted.
+fn blocked_spans(iocs: &[Ioc]) -> Vec<(usize, usize)> {
+    let mut spans: Vec<(usize, usize)> = iocs
+        .iter()
+        .filter(|ioc| {
+            matches!(
+                ioc.kind,
+                FindingKind::Url
+                    | FindingKind::Domain
+                    | FindingKind::Email
+                    | FindingKind::FileName
+                    | FindingKind::FilePath
+                    | FindingKind::RegistryKey
+                    | FindingKind::Md5
+                    | FindingKind::Sha1
+                    | FindingKind::Sha256
+                    | FindingKind::Sha512
+                    | FindingKind::OnionAddress
+            )
+        })
+        .map(|ioc| (ioc.start, ioc.end))
+        .collect();
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+fn overlaps(blocked: &[(usize, usize)], start: usize, end: usize) -> bool {
+    let after = blocked.partition_point(|&(s, _)| s < end);
+    after > 0 && blocked.get(after - 1).is_some_and(|&(_, e)| e > start)
+}
+
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    while at > 0 && !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_boundary(text: &str, mut at: usize) -> usize {
+    while at < text.len() && !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
+/// The sentence holding `start..end`: from after the previous sentence end (`.`, `!`, `?`
+/// before white space, or a line break) to the next, at most 1,000 bytes either way.
+pub fn sentence_around(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let bytes = text.as_bytes();
+    let ends_sentence = |i: usize| -> bool {
+        match bytes.get(i) {
+            Some(b'\n') => true,
+            Some(b'.' | b'!' | b'?') => bytes.get(i + 1).is_none_or(|b| b.is_ascii_whitespace()),
+            _ => false,
+        }
+    };
+    let mut from = start;
+    let floor = start.saturating_sub(1000);
+    while from > floor && !ends_sentence(from - 1) {
+        from -= 1;
+    }
+    let mut to = end;
+    let ceiling = (end + 1000).min(bytes.len());
+    while to < ceiling && !ends_sentence(to) {
+        to += 1;
+    }
+    if to < bytes.len() && bytes.get(to) != Some(&b'\n') {
+        to += 1;
+    }
+    let from = ceil_boundary(text, from);
+    let to = floor_boundary(text, to.min(bytes.len()));
+    let sentence = text.get(from..to).unwrap_or_default();
+    let leading = sentence.len() - sentence.trim_start().len();
+    let trailing = sentence.len() - sentence.trim_end().len();
+    (from + leading, (to - trailing).max(from + leading))
+}
