@@ -35,12 +35,23 @@ use crate::Ioc;
 /// How far (bytes) to look on either side of a name that needs supporting context.
 pub const CONTEXT_BYTES: usize = 150;
 
-/// Words that name a class of thing, not one thing, whatever a source files under them.
+/// Words that name a class of thing, or a date, not one thing, whatever a source files
+/// under them (the MISP tool list has a tool called "August").
 const GENERIC_WORDS: &[&str] = &[
     "adware", "apt", "backdoor", "beacon", "botnet", "crypter", "downloader", "dropper", "exploit",
     "group", "implant", "keylogger", "loader", "malware", "miner", "none", "other", "payload", "rat",
     "ransomware", "rootkit", "sample", "spyware", "stealer", "team", "test", "tool", "trojan", "unknown",
-    "virus", "wiper", "worm",
+    "virus", "wiper", "world", "worm", "january", "february", "march", "april", "may", "june", "july",
+    "august", "september", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday",
+    "friday", "saturday", "sunday",
+];
+
+/// Nouns after a sector word that make it a sector mention ("energy sector", "defense
+/// contractors"): alone, "government" or "infrastructure" is too often just a word.
+const SECTOR_HEADS: &[&str] = &[
+    "agencies", "agency", "business", "businesses", "companies", "company", "contractors", "entities",
+    "firms", "industries", "industry", "institutions", "operators", "organisations", "organizations",
+    "providers", "sector", "sectors", "services", "targets", "vendors", "verticals", "victims",
 ];
 
 /// Words near a name that say the text is about security: the context a name that is also
@@ -50,7 +61,8 @@ const CUE_WORDS: &[&str] = &[
     "backdoor", "botnet", "c2", "campaign", "campaigns", "cyber", "cyberespionage", "dropper", "espionage",
     "exploit", "exploited", "family", "gang", "group", "hacker", "hackers", "hacking", "implant", "infected",
     "infection", "intrusion", "loader", "malicious", "malware", "operators", "payload", "ransomware", "rat",
-    "sample", "samples", "spyware", "stealer", "threat", "trojan", "variant", "variants", "wiper", "worm",
+    "sample", "samples", "spyware", "stealer", "threat", "tool", "toolkit", "tools", "trojan", "variant",
+    "variants", "wiper", "worm",
 ];
 
 /// One entity found in a text.
@@ -85,7 +97,7 @@ enum Case {
     Exact,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Pattern {
     entity: usize,
     alias: Box<str>,
@@ -93,10 +105,14 @@ struct Pattern {
     /// Spellings an exact-case pattern accepts.
     spellings: Box<[Box<str>]>,
     needs_context: bool,
+    /// A sector word, counted only before a noun such as "sector" or "companies".
+    needs_head: bool,
+    /// The actor that shares the name, chosen when an actor word follows ("operators").
+    actor: Option<usize>,
     confidence: f32,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Known {
     id: EntityId,
     kind: EntityKind,
@@ -124,7 +140,7 @@ pub struct RecognizerStats {
 }
 
 /// Finds knowledge-base entities in text; build once, use for many texts.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Recognizer {
     automaton: AhoCorasick,
     patterns: Vec<Pattern>,
@@ -191,19 +207,25 @@ impl Recognizer {
         let mut texts: Vec<String> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         for entry in kb.alias_index() {
-            let Some(claim) = entry.winner() else {
+            // A name an actor and a malware family share equally ("DarkSide", "Conti") is
+            // decided per mention by the next word: "DarkSide operators" is the group.
+            let shared = actor_and_software(&entry);
+            let Some(claim) = entry.winner().or(shared.map(|(software, _)| software)) else {
                 stats.ambiguous += 1;
                 continue;
             };
+            let actor = shared.and_then(|(_, actor)| dense.get(&actor.entity).copied());
             let Some(&entity) = dense.get(&claim.entity) else { continue };
             let alias = entry.normalised.as_str();
             let letters = alias.chars().filter(|c| c.is_alphabetic()).count();
             let first_is_word = alias.chars().next().is_some_and(char::is_alphanumeric);
             let kind = claim.kind;
             let place = matches!(kind, EntityKind::Country | EntityKind::Region);
-            // "US", "UK": two capitals name a place; any other two letters are too likely chance.
-            let short_place = place && alias.len() == 2 && letters == 2;
-            if (alias.chars().count() < 3 && !short_place) || letters == 0 || !first_is_word {
+            let attack = matches!(kind, EntityKind::Technique | EntityKind::Tactic);
+            // "US", "UK", "C2": two capitals name a place or a tactic; any other two letters
+            // are too likely chance.
+            let short_ok = (place || kind == EntityKind::Tactic) && alias.len() == 2;
+            if (alias.chars().count() < 3 && !short_ok) || letters == 0 || !first_is_word {
                 stats.too_short += 1;
                 continue;
             }
@@ -224,12 +246,27 @@ impl Recognizer {
                 continue;
             }
             let common = is_common_word(alias);
+            let curated = kb.get(claim.entity).is_some_and(|e| {
+                e.aliases.iter().any(|a| a.provenance == "threatdesk" && threatdesk_kb::normalise(&a.name) == alias)
+            });
+            // Technique names that are one ordinary word ("Credentials", "Software", "Proxy")
+            // or a bare abbreviation ("DLL"), and sub-technique names made of ordinary words
+            // ("IP Addresses", "Cloud Accounts"), are labels under a parent, not phrasings.
+            let subtechnique = kb.get(claim.entity).is_some_and(|e| {
+                e.relations.iter().any(|r| r.kind == threatdesk_kb::RelationKind::SubtechniqueOf)
+            });
+            let all_common = alias.split([' ', '-']).all(|word| word.is_empty() || common_words().contains(word));
+            if kind == EntityKind::Technique && !curated && (common || alias.len() <= 4 || (subtechnique && all_common)) {
+                stats.generic += 1;
+                continue;
+            }
             let named_thing = matches!(
                 kind,
                 EntityKind::ThreatActor | EntityKind::Malware | EntityKind::Tool | EntityKind::Campaign
             );
-            let exact = alias.len() <= 4 || claim.form != AliasForm::Name || (common && named_thing);
+            let exact = alias.len() <= 4 || claim.form != AliasForm::Name || (common && (named_thing || attack));
             let needs_context = common && named_thing;
+            let needs_head = kind == EntityKind::Sector && !curated;
             let confidence = match claim.form {
                 AliasForm::Name => 0.9,
                 AliasForm::Demonym => 0.75,
@@ -238,6 +275,18 @@ impl Recognizer {
             stats.exact_case += usize::from(exact);
             stats.need_context += usize::from(needs_context);
             let mut variants = vec![alias.to_owned()];
+            // "Cobalt Strike" is also written "CobaltStrike", "NetWire RAT" "NetwireRAT".
+            if named_thing && alias.contains(' ') && alias.len() >= 8 {
+                variants.push(alias.replace(' ', ""));
+            }
+            // "NetwireRAT", "Netwire RAT": a family name with the kind of malware it is.
+            if kind == EntityKind::Malware && !alias.contains(' ') && !common && alias.len() >= 5 {
+                for suffix in [" rat", "rat"] {
+                    if !alias.ends_with("rat") {
+                        variants.push(format!("{alias}{suffix}"));
+                    }
+                }
+            }
             if matches!(kind, EntityKind::Technique | EntityKind::Tactic) && alias.contains('-') {
                 variants.push(alias.replace('-', " "));
                 variants.push(alias.replace('-', ""));
@@ -253,6 +302,8 @@ impl Recognizer {
                     case: if exact { Case::Exact } else { Case::Any },
                     spellings: spellings.clone().into_boxed_slice(),
                     needs_context,
+                    needs_head,
+                    actor,
                     confidence,
                 });
             }
@@ -285,6 +336,8 @@ impl Recognizer {
     /// become mentions of their technique, tactic, group or software.
     pub fn find(&self, text: &str, iocs: &[Ioc]) -> Vec<Mention> {
         let blocked = blocked_spans(iocs);
+        let file_names: Vec<(usize, usize)> =
+            iocs.iter().filter(|i| i.kind == FindingKind::FileName).map(|i| (i.start, i.end)).collect();
         let mut candidates: Vec<(usize, usize, usize)> = Vec::new();
         let bytes = text.as_bytes();
         let mut position = 0;
@@ -295,6 +348,13 @@ impl Recognizer {
                     candidates.push((start, end, pattern));
                     position = end;
                 }
+                Some((end, pattern)) => match self.program_file(text, &file_names, start, end, pattern) {
+                    Some(file_end) => {
+                        candidates.push((start, file_end, pattern));
+                        position = file_end;
+                    }
+                    None => position = word_end(bytes, start),
+                },
                 _ => position = word_end(bytes, start),
             }
         }
@@ -304,7 +364,11 @@ impl Recognizer {
             if pattern.needs_context && !self.has_context(text, start, end, &candidates) {
                 continue;
             }
-            let Some(known) = self.entities.get(pattern.entity) else { continue };
+            let entity = match pattern.actor {
+                Some(actor) if followed_by_actor_word(text, end) => actor,
+                _ => pattern.entity,
+            };
+            let Some(known) = self.entities.get(entity) else { continue };
             mentions.push(self.mention(text, known, start, end, pattern.confidence, &pattern.alias));
         }
         for ioc in iocs {
@@ -358,9 +422,15 @@ impl Recognizer {
             let kind = self.entities.get(pattern.entity).map(|k| k.kind);
             let technique = matches!(kind, Some(EntityKind::Technique | EntityKind::Tactic));
             let end_ok = ends_word(text, end) || (technique && plural_end(text, end).is_some());
-            if end_ok && case_fits(pattern, text.get(start..end).unwrap_or_default()) {
+            let written = text.get(start..end).unwrap_or_default();
+            if end_ok && case_fits(pattern, written) {
                 let end = if technique && !ends_word(text, end) { plural_end(text, end).unwrap_or(end) } else { end };
-                return Some((end, found.pattern().as_usize()));
+                if !pattern.needs_head {
+                    return Some((end, found.pattern().as_usize()));
+                }
+                if let Some(head_end) = sector_head(text, end) {
+                    return Some((head_end, found.pattern().as_usize()));
+                }
             }
             // Try the next shorter alias at the same start.
             if end <= start + 1 {
@@ -368,6 +438,25 @@ impl Recognizer {
             }
             limit = end - 1;
         }
+    }
+
+    /// A tool or malware name that is the whole stem of a file name (`net.exe`,
+    /// `psexec.exe`): the end of the file name, so the mention covers it.
+    fn program_file(
+        &self,
+        text: &str,
+        file_names: &[(usize, usize)],
+        start: usize,
+        end: usize,
+        pattern: usize,
+    ) -> Option<usize> {
+        let kind = self.patterns.get(pattern).and_then(|p| self.entities.get(p.entity)).map(|k| k.kind)?;
+        if !matches!(kind, EntityKind::Tool | EntityKind::Malware) {
+            return None;
+        }
+        let &(_, file_end) = file_names.iter().find(|(s, _)| *s == start)?;
+        let extension = text.get(end..file_end)?;
+        (extension.starts_with('.') && !extension[1..].contains('.')).then_some(file_end)
     }
 
     fn has_context(&self, text: &str, start: usize, end: usize, candidates: &[(usize, usize, usize)]) -> bool {
@@ -399,12 +488,70 @@ fn empty_automaton() -> AhoCorasick {
     AhoCorasick::new(std::iter::empty::<&str>()).unwrap_or_else(|_| unreachable!("empty automaton"))
 }
 
+/// Words after a name that say it names the people, not their software.
+const ACTOR_WORDS: &[&str] = &[
+    "actor", "actors", "affiliate", "affiliates", "apt", "crew", "gang", "group", "hackers", "operators",
+    "operator", "team",
+];
+
+fn followed_by_actor_word(text: &str, end: usize) -> bool {
+    let rest = text.get(end..).unwrap_or_default();
+    let rest = rest.strip_prefix("'s").or_else(|| rest.strip_prefix("’s")).unwrap_or(rest);
+    let word: String = rest.trim_start_matches([' ', '-']).chars().take_while(char::is_ascii_alphabetic).collect();
+    ACTOR_WORDS.contains(&word.to_ascii_lowercase().as_str())
+}
+
+/// For a name that exactly one actor and one malware or tool claim with equal authority:
+/// the software's claim and the actor's.
+fn actor_and_software(entry: &threatdesk_kb::AliasEntry) -> Option<(&threatdesk_kb::Claim, &threatdesk_kb::Claim)> {
+    if entry.resolution != threatdesk_kb::Resolution::Ambiguous {
+        return None;
+    }
+    let first = entry.claims.first()?;
+    let tied: Vec<&threatdesk_kb::Claim> = entry
+        .claims
+        .iter()
+        .filter(|c| (c.rank, c.form, c.sources) == (first.rank, first.form, first.sources))
+        .collect();
+    match tied.as_slice() {
+        [a, b] => {
+            let is_software = |c: &threatdesk_kb::Claim| matches!(c.kind, EntityKind::Malware | EntityKind::Tool);
+            match (a.kind, b.kind) {
+                (EntityKind::ThreatActor, _) if is_software(b) => Some((*b, *a)),
+                (_, EntityKind::ThreatActor) if is_software(a) => Some((*a, *b)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The end of a sector head noun right after `end` ("energy| sector"), if there is one.
+fn sector_head(text: &str, end: usize) -> Option<usize> {
+    let rest = text.get(end..)?;
+    let word_start = rest.len() - rest.trim_start_matches([' ', '-']).len();
+    if word_start == 0 || word_start > 2 {
+        return None;
+    }
+    let word: String = rest[word_start..].chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    SECTOR_HEADS
+        .contains(&word.to_ascii_lowercase().as_str())
+        .then_some(end + word_start + word.len())
+}
+
 fn case_fits(pattern: &Pattern, written: &str) -> bool {
     if pattern.case == Case::Any {
         return true;
     }
+    // A name that is also an ordinary word counts only written as a name.
+    if pattern.needs_context && !written.chars().next().is_some_and(char::is_uppercase) {
+        return false;
+    }
+    // Headings and some reports write names in capitals ("SLIVER", "EMOTET").
+    let shouted = written.len() > 4 && written.chars().all(|c| !c.is_lowercase());
     pattern.spellings.iter().any(|spelling| {
         spelling.as_ref() == written
+            || (shouted && spelling.eq_ignore_ascii_case(written))
             || (spelling.len() > 4
                 && spelling.chars().all(|c| !c.is_lowercase())
                 && is_title_case_of(written, spelling))

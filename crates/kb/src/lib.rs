@@ -280,8 +280,9 @@ impl KnowledgeBase {
     /// source for the alias ranks best ([`provenance_rank`]) wins; a tie goes to the one
     /// asserted by more sources (curated tables settle ties this way), then to the one
     /// whose canonical name it is; an alias still tied is [`Resolution::Ambiguous`] and is
-    /// not used to recognise anything. Claims by form come before rank: an entity named
-    /// `X` beats one for which `X` is only a demonym or metonym.
+    /// not used to recognise anything. Between claims of the same rank, an entity named `X`
+    /// beats one for which `X` is only a demonym or metonym; a trusted source's demonym
+    /// ("Russian", Russia) beats a weak source's name (a ransomware family "Russian").
     pub fn alias_index(&self) -> Vec<AliasEntry> {
         type Claims = BTreeMap<EntityId, (Claim, Vec<String>)>;
         let mut by_alias: BTreeMap<String, (Vec<String>, Claims)> = BTreeMap::new();
@@ -314,7 +315,7 @@ impl KnowledgeBase {
             .into_iter()
             .map(|(normalised, (spellings, claims))| {
                 let mut claims: Vec<Claim> = claims.into_values().map(|(claim, _)| claim).collect();
-                claims.sort_by_key(|c| (c.form, c.rank, std::cmp::Reverse(c.sources), c.entity));
+                claims.sort_by_key(|c| (c.rank, c.form, std::cmp::Reverse(c.sources), c.entity));
                 let resolution = self.resolve(&normalised, &claims);
                 AliasEntry {
                     normalised,
@@ -331,7 +332,7 @@ impl KnowledgeBase {
             [] => Resolution::Ambiguous,
             [only] => Resolution::Unique(only.entity),
             [first, rest @ ..] => {
-                let key = |c: &Claim| (c.form, c.rank, c.sources);
+                let key = |c: &Claim| (c.rank, c.form, c.sources);
                 let best: Vec<&Claim> =
                     std::iter::once(first).chain(rest.iter().take_while(|c| key(c) == key(first))).collect();
                 if best.len() == 1 {

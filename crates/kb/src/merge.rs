@@ -195,8 +195,9 @@ impl KnowledgeBase {
             entity.canonical_name = record.name.clone();
             entity.kind = record.kind;
         }
-        let names = std::iter::once((record.name.as_str(), AliasForm::Name))
-            .chain(record.aliases.iter().map(|(name, form)| (name.as_str(), *form)));
+        // An attach-only record's name only finds its entity; its aliases are what it adds.
+        let own_name = (!record.attach_only).then_some((record.name.as_str(), AliasForm::Name));
+        let names = own_name.into_iter().chain(record.aliases.iter().map(|(name, form)| (name.as_str(), *form)));
         for (name, form) in names {
             let alias = Alias {
                 name: name.to_owned(),

@@ -24,8 +24,8 @@ mod time;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use threatdesk_model::{
-    Bulletin, BulletinId, BulletinKind, BulletinStatus, ContentHash, Finding, FindingKind, Item, ItemId,
-    NewBulletin, NewItem, NewSource, Source, SourceId, Tlp,
+    Bulletin, BulletinId, BulletinKind, BulletinStatus, ContentHash, Entity, Finding, FindingKind, Item,
+    ItemId, NewBulletin, NewItem, NewSource, Source, SourceId, Tlp,
 };
 
 pub use error::{Result, StoreError};
@@ -247,6 +247,12 @@ pub trait Store: Send + Sync {
     fn item_findings(&self, item: ItemId) -> Result<Vec<Finding>>;
     /// The items in which a value of this kind was found, most recent first.
     fn items_with_finding(&self, kind: FindingKind, value: &str) -> Result<Vec<ItemId>>;
+
+    /// The stored knowledge base, by id; `None` when nothing was ever imported (callers then
+    /// use the built-in one).
+    fn knowledge_base(&self) -> Result<Option<Vec<Entity>>>;
+    /// Replaces the stored knowledge base with `entities` (ids kept) in one transaction.
+    fn replace_knowledge_base(&self, entities: &[Entity]) -> Result<()>;
 
     /// Saves a new bulletin as a draft, version 1.
     fn create_bulletin(&self, bulletin: &NewBulletin) -> Result<Bulletin>;

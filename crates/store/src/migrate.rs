@@ -15,6 +15,7 @@ const APPLICATION_ID: i32 = 0x5444_4b31; // "TDK1"
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_findings.sql"),
+    include_str!("../migrations/0003_knowledge_base.sql"),
 ];
 
 /// The schema version this build writes.

@@ -1,5 +1,6 @@
 //! The embedded SQLite implementation of [`Store`].
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -7,8 +8,8 @@ use std::sync::Mutex;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use threatdesk_model::{
-    Bulletin, BulletinId, BulletinStatus, ContentHash, EntityId, Finding, FindingKind, Item, ItemId,
-    NewBulletin, NewItem, NewSource, Slug, Source, SourceId, Span, StoryId, Tlp,
+    Alias, AliasForm, Bulletin, BulletinId, BulletinStatus, ContentHash, Entity, EntityId, EntityKind,
+    ExternalId, Finding, FindingKind, Item, ItemId, NewBulletin, Relation, RelationKind, NewItem, NewSource, Slug, Source, SourceId, Span, StoryId, Tlp,
 };
 
 use crate::search::ParsedQuery;
@@ -251,6 +252,113 @@ impl Store for SqliteStore {
                     Ok(outcome)
                 })
                 .collect()
+        })
+    }
+
+    fn knowledge_base(&self) -> Result<Option<Vec<Entity>>> {
+        self.read(|conn| {
+            let mut entities: Vec<Entity> = Vec::new();
+            let mut stmt = conn.prepare("SELECT id, kind, canonical_name, description FROM kb_entities ORDER BY id")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let kind: String = row.get(1)?;
+                entities.push(Entity {
+                    id: EntityId(row.get(0)?),
+                    kind: kind.parse::<EntityKind>().map_err(|e| corrupt("kb_entities.kind", e))?,
+                    canonical_name: row.get(2)?,
+                    aliases: Vec::new(),
+                    external_ids: Vec::new(),
+                    relations: Vec::new(),
+                    description: row.get(3)?,
+                });
+            }
+            if entities.is_empty() {
+                return Ok(None);
+            }
+            let position: HashMap<i64, usize> = entities.iter().enumerate().map(|(i, e)| (e.id.0, i)).collect();
+            let index = |id: i64, table: &'static str| -> Result<usize> {
+                position.get(&id).copied().ok_or_else(|| corrupt(table, format!("no entity {id}")))
+            };
+            let mut stmt =
+                conn.prepare("SELECT entity_id, name, provenance, form FROM kb_aliases ORDER BY entity_id, rowid")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let form: String = row.get(3)?;
+                let form: AliasForm = serde_json::from_value(serde_json::Value::String(form))
+                    .map_err(|e| corrupt("kb_aliases.form", e))?;
+                entities[index(row.get(0)?, "kb_aliases")?].aliases.push(Alias {
+                    name: row.get(1)?,
+                    provenance: row.get(2)?,
+                    form,
+                });
+            }
+            let mut stmt = conn.prepare("SELECT entity_id, system, value FROM kb_external_ids")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                entities[index(row.get(0)?, "kb_external_ids")?]
+                    .external_ids
+                    .push(ExternalId::new(row.get::<_, String>(1)?, row.get::<_, String>(2)?));
+            }
+            let mut stmt = conn.prepare("SELECT entity_id, kind, target_id, provenance FROM kb_relations")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let kind: String = row.get(1)?;
+                let relation = Relation {
+                    kind: kind.parse::<RelationKind>().map_err(|e| corrupt("kb_relations.kind", e))?,
+                    target: EntityId(row.get(2)?),
+                    provenance: row.get(3)?,
+                };
+                entities[index(row.get(0)?, "kb_relations")?].relations.push(relation);
+            }
+            Ok(Some(entities))
+        })
+    }
+
+    fn replace_knowledge_base(&self, entities: &[Entity]) -> Result<()> {
+        self.write(|tx| {
+            tx.execute_batch(
+                "DELETE FROM kb_relations; DELETE FROM kb_external_ids; DELETE FROM kb_aliases; DELETE FROM kb_entities;",
+            )?;
+            let mut insert_entity =
+                tx.prepare("INSERT INTO kb_entities (id, kind, canonical_name, description) VALUES (?1, ?2, ?3, ?4)")?;
+            let mut insert_alias = tx.prepare(
+                "INSERT OR IGNORE INTO kb_aliases (entity_id, name, provenance, form) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut insert_id =
+                tx.prepare("INSERT OR IGNORE INTO kb_external_ids (entity_id, system, value) VALUES (?1, ?2, ?3)")?;
+            let mut insert_relation = tx.prepare(
+                "INSERT OR IGNORE INTO kb_relations (entity_id, kind, target_id, provenance) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for entity in entities {
+                insert_entity.execute(params![
+                    entity.id.0,
+                    entity.kind.as_str(),
+                    entity.canonical_name,
+                    entity.description
+                ])?;
+            }
+            for entity in entities {
+                for alias in &entity.aliases {
+                    let form = match alias.form {
+                        AliasForm::Name => "name",
+                        AliasForm::Demonym => "demonym",
+                        AliasForm::Metonym => "metonym",
+                    };
+                    insert_alias.execute(params![entity.id.0, alias.name, alias.provenance, form])?;
+                }
+                for id in &entity.external_ids {
+                    insert_id.execute(params![entity.id.0, id.system, id.id])?;
+                }
+                for relation in &entity.relations {
+                    insert_relation.execute(params![
+                        entity.id.0,
+                        relation.kind.as_str(),
+                        relation.target.0,
+                        relation.provenance
+                    ])?;
+                }
+            }
+            Ok(())
         })
     }
 
@@ -1042,4 +1150,12 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str, column: &'static str) -
         column,
         reason: e.to_string(),
     })
+}
+
+/// A stored value that does not parse back.
+fn corrupt(column: &'static str, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        column,
+        reason: reason.to_string(),
+    }
 }

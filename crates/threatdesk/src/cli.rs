@@ -74,9 +74,18 @@ pub enum Command {
     #[command(after_help = QUERY_HELP)]
     Search(SearchArgs),
 
-    /// Find indicators (IPs, domains, URLs, hashes, CVEs, ATT&CK ids…) in files or standard input.
+    /// Find indicators (IPs, domains, URLs, hashes, CVEs…) and entities (actors, malware, countries,
+    /// ATT&CK techniques…) in files or standard input.
     #[command(after_help = EXTRACT_HELP)]
     Extract(ExtractArgs),
+
+    /// The knowledge base: actors, malware, tools, places, sectors, ATT&CK techniques and tactics.
+    #[command(subcommand)]
+    Kb(KbCommand),
+
+    /// Measure accuracy against outside yardsticks.
+    #[command(subcommand)]
+    Eval(EvalCommand),
 
     /// List and inspect sources.
     #[command(subcommand)]
@@ -199,7 +208,8 @@ pub struct ExtractArgs {
     #[arg(value_name = "PATH")]
     pub paths: Vec<String>,
 
-    /// Only these kinds, comma-separated (e.g. ipv4,domain,url,sha256,cve).
+    /// Only these kinds, comma-separated: indicator kinds (ipv4,domain,url,sha256,cve…) and entity
+    /// kinds (threat_actor,malware,tool,country,region,sector,attack_technique,attack_tactic,campaign).
     #[arg(long, value_delimiter = ',', value_name = "KINDS")]
     pub kinds: Vec<String>,
 
@@ -218,6 +228,77 @@ pub struct ExtractArgs {
     /// Reject files larger than this many bytes. [config: ingest.max_file_bytes]
     #[arg(long, value_name = "BYTES")]
     pub max_file_bytes: Option<u64>,
+
+    /// Indicators only: do not look for knowledge-base entities.
+    #[arg(long)]
+    pub no_entities: bool,
+}
+
+const KB_IMPORT_HELP: &str = "Formats, recognised by content: MISP galaxy cluster JSON (any cluster file), \
+ATT&CK lookup JSON, STIX 2.1 bundles (e.g. ATT&CK's enterprise-attack.json), Country,Name variant,Adjective \
+lines, and threatdesk curated tables (tab-separated, '# threatdesk-kb' header; see docs/knowledge-base.md). \
+Records join existing entities by shared ids (ATT&CK id, UUID, malpedia id, ISO code) or explicit MISP \
+'similar' links, never by a shared name; importing the same file again changes nothing. A malformed file is \
+rejected whole, with its position; the others are imported, all in one transaction. Exit status: 0 success; \
+1 some files were rejected; 2 error.";
+
+#[derive(Debug, Subcommand)]
+pub enum KbCommand {
+    /// Merge knowledge files into the data folder's knowledge base (the built-in one the first time).
+    #[command(after_help = KB_IMPORT_HELP)]
+    Import {
+        /// Files to import.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// One entity, found by any of its names or ids (Fancy Bear, G0007, T1566.001, RU).
+    Show {
+        /// A name, alias or outside id.
+        #[arg(required = true, value_name = "NAME")]
+        name: Vec<String>,
+    },
+    /// Entities whose names or ids contain the query.
+    Search {
+        /// What to look for (several words are joined with spaces).
+        #[arg(required = true, value_name = "QUERY")]
+        query: Vec<String>,
+        /// Only entities of this kind (threat_actor, malware, tool, country, attack_technique…).
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Names that several entities claim, and which one recognition uses.
+    Conflicts {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Counts by kind and source, and what recognition leaves out.
+    Stats,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Entity recognition and ATT&CK linking against AnnoCTR (and CyNER): precision, recall, F1 per type.
+    Entities(EvalEntitiesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalEntitiesArgs {
+    /// The AnnoCTR folder (holding ner_bio/, text/, linking_mitre_only/).
+    #[arg(long, value_name = "DIR")]
+    pub annoctr: Option<PathBuf>,
+    /// The CyNER folder (holding train.txt, valid.txt).
+    #[arg(long, value_name = "DIR")]
+    pub cyner: Option<PathBuf>,
+    /// Which split to score: dev (report) or train (development).
+    #[arg(long, default_value = "dev", value_parser = ["dev", "train"])]
+    pub split: String,
+    /// Also print, per type, the N most frequent false positives and misses (exact spans).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub errors: usize,
 }
 
 #[derive(Debug, Subcommand)]

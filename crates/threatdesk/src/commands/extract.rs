@@ -1,4 +1,5 @@
-//! `threatdesk extract`: indicators from files or standard input, no data folder needed.
+//! `threatdesk extract`: indicators and entities from files or standard input, no data
+//! folder needed (its knowledge base is used when there is one).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -6,28 +7,114 @@ use std::process::ExitCode;
 use serde::Serialize;
 use threatdesk_collect::RejectReason;
 use threatdesk_collect::files::{self, Candidate, Input};
-use threatdesk_extract::{FindingKind, Ioc};
+use threatdesk_extract::{FindingKind, Ioc, Mention};
+use threatdesk_kb::EntityKind;
 
 use crate::cli::{ExtractArgs, Format, GlobalArgs};
 use crate::config::DataDir;
 use crate::{EXIT_OK, EXIT_PARTIAL};
 
+/// An indicator or an entity mention, printed in one list by position.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Found {
+    Indicator(Ioc),
+    Entity(Mention),
+}
+
+impl Found {
+    fn start(&self) -> usize {
+        match self {
+            Found::Indicator(ioc) => ioc.start,
+            Found::Entity(mention) => mention.start,
+        }
+    }
+
+    fn end(&self) -> usize {
+        match self {
+            Found::Indicator(ioc) => ioc.end,
+            Found::Entity(mention) => mention.end,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Found::Indicator(ioc) => ioc.kind.as_str(),
+            Found::Entity(mention) => mention.kind.as_str(),
+        }
+    }
+
+    fn value(&self) -> &str {
+        match self {
+            Found::Indicator(ioc) => &ioc.value,
+            Found::Entity(mention) => &mention.value,
+        }
+    }
+
+    fn text(&self) -> &str {
+        match self {
+            Found::Indicator(ioc) => &ioc.text,
+            Found::Entity(mention) => &mention.text,
+        }
+    }
+
+    /// Indicator flags, or an entity's confidence and outside ids.
+    fn notes(&self) -> Vec<String> {
+        match self {
+            Found::Indicator(ioc) => ioc.flags.names().map(str::to_owned).collect(),
+            Found::Entity(mention) => std::iter::once(format!("confidence={:.2}", mention.confidence))
+                .chain(mention.ids.iter().filter(|(k, _)| *k != "uuid").map(|(k, v)| format!("{k}={v}")))
+                .collect(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct InputFindings<'a> {
     source: &'a str,
-    findings: &'a [Ioc],
+    findings: &'a [Found],
 }
 
 #[derive(Serialize)]
 struct LineFinding<'a> {
     source: &'a str,
     #[serde(flatten)]
-    finding: &'a Ioc,
+    finding: &'a Found,
+}
+
+/// Which kinds to print; both empty means every kind.
+struct Kinds {
+    indicators: Vec<FindingKind>,
+    entities: Vec<EntityKind>,
+}
+
+impl Kinds {
+    fn all(&self) -> bool {
+        self.indicators.is_empty() && self.entities.is_empty()
+    }
+
+    fn wants_entities(&self) -> bool {
+        self.all() || !self.entities.is_empty()
+    }
+
+    fn keeps(&self, found: &Found) -> bool {
+        self.all()
+            || match found {
+                Found::Indicator(ioc) => self.indicators.contains(&ioc.kind),
+                Found::Entity(mention) => self.entities.contains(&mention.kind),
+            }
+    }
 }
 
 /// Reads each input, extracts, filters and prints; unreadable inputs are reported and skipped.
 pub fn run(data: &DataDir, global: &GlobalArgs, args: ExtractArgs) -> anyhow::Result<ExitCode> {
     let kinds = parse_kinds(&args.kinds)?;
+    let knowledge = if args.no_entities || !kinds.wants_entities() {
+        None
+    } else {
+        Some(super::kb::Knowledge::load(data)?)
+    };
+    let recognizer = knowledge.as_ref().map(super::kb::Knowledge::recognizer);
     // The data folder is optional here: its configuration applies when it exists.
     let mut files_config = data.load_config()?.ingest.files();
     if let Some(max) = args.max_file_bytes {
@@ -70,11 +157,12 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ExtractArgs) -> anyhow::Re
             stdout.write_all(rewritten.as_bytes())?;
             continue;
         }
-        let findings: Vec<Ioc> = threatdesk_extract::extract(&text)
-            .into_iter()
-            .filter(|f| args.include_benign || !f.flags.is_benign())
-            .filter(|f| kinds.is_empty() || kinds.contains(&f.kind))
-            .collect();
+        let iocs = threatdesk_extract::extract(&text);
+        let mentions = match &recognizer {
+            Some(recognizer) if kinds.wants_entities() => recognizer.find(&text, &iocs),
+            _ => Vec::new(),
+        };
+        let findings = combine(iocs, mentions, args.include_benign, &kinds);
         match global.format {
             Format::Json => json_documents.push((name, findings)),
             Format::Jsonl => {
@@ -91,35 +179,34 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ExtractArgs) -> anyhow::Re
             }
             Format::Csv => {
                 for f in &findings {
-                    let flags: Vec<&str> = f.flags.names().collect();
                     writeln!(
                         stdout,
                         "{},{},{},{},{},{},{}",
                         csv_field(&name),
-                        f.kind.as_str(),
-                        csv_field(&f.value),
-                        csv_field(&f.text),
-                        f.start,
-                        f.end,
-                        csv_field(&flags.join(";"))
+                        f.kind(),
+                        csv_field(f.value()),
+                        csv_field(f.text()),
+                        f.start(),
+                        f.end(),
+                        csv_field(&f.notes().join(";"))
                     )?;
                 }
             }
             Format::Text => {
                 for f in &findings {
-                    let flags: Vec<&str> = f.flags.names().collect();
-                    let flags = if flags.is_empty() {
+                    let notes = f.notes();
+                    let notes = if notes.is_empty() {
                         String::new()
                     } else {
-                        format!("  [{}]", flags.join(", "))
+                        format!("  [{}]", notes.join(", "))
                     };
                     writeln!(
                         stdout,
-                        "{name}:{}-{}  {:<17} {}{flags}",
-                        f.start,
-                        f.end,
-                        f.kind.as_str(),
-                        f.value
+                        "{name}:{}-{}  {:<17} {}{notes}",
+                        f.start(),
+                        f.end(),
+                        f.kind(),
+                        f.value()
                     )?;
                 }
             }
@@ -137,15 +224,51 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ExtractArgs) -> anyhow::Re
     Ok(ExitCode::from(if rejected > 0 { EXIT_PARTIAL } else { EXIT_OK }))
 }
 
-fn parse_kinds(names: &[String]) -> anyhow::Result<Vec<FindingKind>> {
-    names
-        .iter()
-        .map(|name| {
-            name.parse().map_err(|e: threatdesk_model::ParseError| {
-                anyhow::anyhow!("unknown kind {name:?}; {}", e.reason)
-            })
+/// Parses `--kinds`: each name is an indicator kind, an entity kind, or both
+/// (`attack_technique`: an id as written, or a technique named in prose).
+fn parse_kinds(names: &[String]) -> anyhow::Result<Kinds> {
+    let mut kinds = Kinds {
+        indicators: Vec::new(),
+        entities: Vec::new(),
+    };
+    for name in names {
+        let indicator = name.parse::<FindingKind>();
+        let entity = name.parse::<EntityKind>();
+        if indicator.is_err() && entity.is_err() {
+            let reason = indicator.err().map(|e| e.reason).unwrap_or_default();
+            let entity_kinds: Vec<&str> = EntityKind::ALL.iter().map(|k| k.as_str()).collect();
+            anyhow::bail!("unknown kind {name:?}; {reason}; entity kinds: {}", entity_kinds.join(", "));
+        }
+        kinds.indicators.extend(indicator.ok());
+        kinds.entities.extend(entity.ok());
+    }
+    Ok(kinds)
+}
+
+/// Indicators and mentions in one list by position. An ATT&CK id the knowledge base knows
+/// is reported once, as the entity it names (with its canonical name and ids).
+fn combine(iocs: Vec<Ioc>, mentions: Vec<Mention>, include_benign: bool, kinds: &Kinds) -> Vec<Found> {
+    let named: std::collections::HashSet<(usize, usize)> = mentions.iter().map(|m| (m.start, m.end)).collect();
+    let mut found: Vec<Found> = iocs
+        .into_iter()
+        .filter(|ioc| include_benign || !ioc.flags.is_benign())
+        .filter(|ioc| {
+            let attack_id = matches!(
+                ioc.kind,
+                FindingKind::AttackTechnique
+                    | FindingKind::AttackTactic
+                    | FindingKind::AttackGroup
+                    | FindingKind::AttackSoftware
+                    | FindingKind::AttackCampaign
+            );
+            !(attack_id && named.contains(&(ioc.start, ioc.end)))
         })
-        .collect()
+        .map(Found::Indicator)
+        .chain(mentions.into_iter().map(Found::Entity))
+        .filter(|found| kinds.keeps(found))
+        .collect();
+    found.sort_by_key(|f| (f.start(), std::cmp::Reverse(f.end())));
+    found
 }
 
 /// Reads a candidate as text with ingest's rules (size limit, binary refused, invalid
@@ -184,11 +307,12 @@ mod tests {
 
     #[test]
     fn kinds_are_validated() {
-        assert_eq!(
-            parse_kinds(&["ipv4".into(), "sha256".into()]).ok(),
-            Some(vec![FindingKind::Ipv4, FindingKind::Sha256])
-        );
-        let error = parse_kinds(&["ipv5".into()]).map_err(|e| e.to_string());
-        assert!(error.is_err_and(|e| e.contains("known kinds: ipv4")));
+        let kinds = parse_kinds(&["ipv4".into(), "sha256".into(), "country".into()]).expect("valid");
+        assert_eq!(kinds.indicators, vec![FindingKind::Ipv4, FindingKind::Sha256]);
+        assert_eq!(kinds.entities, vec![EntityKind::Country]);
+        let both = parse_kinds(&["attack_technique".into()]).expect("valid");
+        assert_eq!((both.indicators.len(), both.entities.len()), (1, 1));
+        let error = parse_kinds(&["ipv5".into()]).map(|_| ()).map_err(|e| e.to_string());
+        assert!(error.is_err_and(|e| e.contains("known kinds: ipv4") && e.contains("entity kinds: threat_actor")));
     }
 }

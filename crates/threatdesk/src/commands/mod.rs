@@ -1,9 +1,11 @@
 //! One module per command; [`run`] dispatches.
 
+mod eval;
 mod extract;
 mod ingest;
 mod init;
 mod items;
+mod kb;
 mod search;
 mod sources;
 mod status;
@@ -14,7 +16,7 @@ use anyhow::{Context, bail};
 use threatdesk_model::SourceId;
 use threatdesk_store::{DocumentFilter, SqliteStore, Store};
 
-use crate::cli::{Cli, Command, FilterArgs, ItemsCommand, SourcesCommand};
+use crate::cli::{Cli, Command, EvalCommand, FilterArgs, ItemsCommand, KbCommand, SourcesCommand};
 use crate::config::DataDir;
 
 /// Runs the parsed command line.
@@ -28,6 +30,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Items(ItemsCommand::Show { id, html }) => items::show(&data, global, id, html),
         Command::Search(args) => search::run(&data, global, args),
         Command::Extract(args) => extract::run(&data, global, args),
+        Command::Kb(KbCommand::Import { files }) => kb::import(&data, global, &files),
+        Command::Kb(KbCommand::Show { name }) => kb::show(&data, global, &name.join(" ")),
+        Command::Kb(KbCommand::Search { query, kind, limit }) => {
+            kb::search(&data, global, &query.join(" "), kind.as_deref(), limit)
+        }
+        Command::Kb(KbCommand::Conflicts { limit }) => kb::conflicts(&data, global, limit),
+        Command::Kb(KbCommand::Stats) => kb::stats(&data, global),
+        Command::Eval(EvalCommand::Entities(args)) => eval::entities(global, args),
         Command::Sources(SourcesCommand::List) => sources::list(&data, global),
         Command::Status => status::run(&data, global),
     }
