@@ -38,31 +38,141 @@ pub const CONTEXT_BYTES: usize = 150;
 /// Words that name a class of thing, or a date, not one thing, whatever a source files
 /// under them (the MISP tool list has a tool called "August").
 const GENERIC_WORDS: &[&str] = &[
-    "adware", "apt", "backdoor", "beacon", "botnet", "crypter", "downloader", "dropper", "exploit",
-    "group", "implant", "keylogger", "loader", "malware", "miner", "none", "other", "payload", "rat",
-    "ransomware", "rootkit", "sample", "spyware", "stealer", "team", "test", "tool", "trojan", "unknown",
-    "virus", "wiper", "world", "worm", "january", "february", "march", "april", "may", "june", "july",
-    "august", "september", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday",
-    "friday", "saturday", "sunday",
+    "adware",
+    "apt",
+    "backdoor",
+    "beacon",
+    "botnet",
+    "crypter",
+    "downloader",
+    "dropper",
+    "exploit",
+    "group",
+    "implant",
+    "keylogger",
+    "loader",
+    "malware",
+    "miner",
+    "none",
+    "other",
+    "payload",
+    "rat",
+    "ransomware",
+    "rootkit",
+    "sample",
+    "spyware",
+    "stealer",
+    "team",
+    "test",
+    "tool",
+    "trojan",
+    "unknown",
+    "virus",
+    "wiper",
+    "world",
+    "worm",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
 ];
 
 /// Nouns after a sector word that make it a sector mention ("energy sector", "defense
 /// contractors"): alone, "government" or "infrastructure" is too often just a word.
 const SECTOR_HEADS: &[&str] = &[
-    "agencies", "agency", "business", "businesses", "companies", "company", "contractors", "entities",
-    "firms", "industries", "industry", "institutions", "operators", "organisations", "organizations",
-    "providers", "sector", "sectors", "services", "targets", "vendors", "verticals", "victims",
+    "agencies",
+    "agency",
+    "business",
+    "businesses",
+    "companies",
+    "company",
+    "contractors",
+    "entities",
+    "firms",
+    "industries",
+    "industry",
+    "institutions",
+    "operators",
+    "organisations",
+    "organizations",
+    "providers",
+    "sector",
+    "sectors",
+    "services",
+    "targets",
+    "vendors",
+    "verticals",
+    "victims",
 ];
 
 /// Words near a name that say the text is about security: the context a name that is also
 /// an ordinary word needs.
 const CUE_WORDS: &[&str] = &[
-    "actor", "actors", "adversary", "apt", "attack", "attacker", "attackers", "attacks", "attributed",
-    "backdoor", "botnet", "c2", "campaign", "campaigns", "cyber", "cyberespionage", "dropper", "espionage",
-    "exploit", "exploited", "family", "gang", "group", "hacker", "hackers", "hacking", "implant", "infected",
-    "infection", "intrusion", "loader", "malicious", "malware", "operators", "payload", "ransomware", "rat",
-    "sample", "samples", "spyware", "stealer", "threat", "tool", "toolkit", "tools", "trojan", "variant",
-    "variants", "wiper", "worm",
+    "actor",
+    "actors",
+    "adversary",
+    "apt",
+    "attack",
+    "attacker",
+    "attackers",
+    "attacks",
+    "attributed",
+    "backdoor",
+    "botnet",
+    "c2",
+    "campaign",
+    "campaigns",
+    "cyber",
+    "cyberespionage",
+    "dropper",
+    "espionage",
+    "exploit",
+    "exploited",
+    "family",
+    "gang",
+    "group",
+    "hacker",
+    "hackers",
+    "hacking",
+    "implant",
+    "infected",
+    "infection",
+    "intrusion",
+    "loader",
+    "malicious",
+    "malware",
+    "operators",
+    "payload",
+    "ransomware",
+    "rat",
+    "sample",
+    "samples",
+    "spyware",
+    "stealer",
+    "threat",
+    "tool",
+    "toolkit",
+    "tools",
+    "trojan",
+    "variant",
+    "variants",
+    "wiper",
+    "worm",
 ];
 
 /// One entity found in a text.
@@ -215,7 +325,9 @@ impl Recognizer {
                 continue;
             };
             let actor = shared.and_then(|(_, actor)| dense.get(&actor.entity).copied());
-            let Some(&entity) = dense.get(&claim.entity) else { continue };
+            let Some(&entity) = dense.get(&claim.entity) else {
+                continue;
+            };
             let alias = entry.normalised.as_str();
             let letters = alias.chars().filter(|c| c.is_alphabetic()).count();
             let first_is_word = alias.chars().next().is_some_and(char::is_alphanumeric);
@@ -247,16 +359,25 @@ impl Recognizer {
             }
             let common = is_common_word(alias);
             let curated = kb.get(claim.entity).is_some_and(|e| {
-                e.aliases.iter().any(|a| a.provenance == "threatdesk" && threatdesk_kb::normalise(&a.name) == alias)
+                e.aliases
+                    .iter()
+                    .any(|a| a.provenance == "threatdesk" && threatdesk_kb::normalise(&a.name) == alias)
             });
             // Technique names that are one ordinary word ("Credentials", "Software", "Proxy")
             // or a bare abbreviation ("DLL"), and sub-technique names made of ordinary words
             // ("IP Addresses", "Cloud Accounts"), are labels under a parent, not phrasings.
             let subtechnique = kb.get(claim.entity).is_some_and(|e| {
-                e.relations.iter().any(|r| r.kind == threatdesk_kb::RelationKind::SubtechniqueOf)
+                e.relations
+                    .iter()
+                    .any(|r| r.kind == threatdesk_kb::RelationKind::SubtechniqueOf)
             });
-            let all_common = alias.split([' ', '-']).all(|word| word.is_empty() || common_words().contains(word));
-            if kind == EntityKind::Technique && !curated && (common || alias.len() <= 4 || (subtechnique && all_common)) {
+            let all_common = alias
+                .split([' ', '-'])
+                .all(|word| word.is_empty() || common_words().contains(word));
+            if kind == EntityKind::Technique
+                && !curated
+                && (common || alias.len() <= 4 || (subtechnique && all_common))
+            {
                 stats.generic += 1;
                 continue;
             }
@@ -264,7 +385,8 @@ impl Recognizer {
                 kind,
                 EntityKind::ThreatActor | EntityKind::Malware | EntityKind::Tool | EntityKind::Campaign
             );
-            let exact = alias.len() <= 4 || claim.form != AliasForm::Name || (common && (named_thing || attack));
+            let exact =
+                alias.len() <= 4 || claim.form != AliasForm::Name || (common && (named_thing || attack));
             let needs_context = common && named_thing;
             let needs_head = kind == EntityKind::Sector && !curated;
             let confidence = match claim.form {
@@ -336,13 +458,18 @@ impl Recognizer {
     /// become mentions of their technique, tactic, group or software.
     pub fn find(&self, text: &str, iocs: &[Ioc]) -> Vec<Mention> {
         let blocked = blocked_spans(iocs);
-        let file_names: Vec<(usize, usize)> =
-            iocs.iter().filter(|i| i.kind == FindingKind::FileName).map(|i| (i.start, i.end)).collect();
+        let file_names: Vec<(usize, usize)> = iocs
+            .iter()
+            .filter(|i| i.kind == FindingKind::FileName)
+            .map(|i| (i.start, i.end))
+            .collect();
         let mut candidates: Vec<(usize, usize, usize)> = Vec::new();
         let bytes = text.as_bytes();
         let mut position = 0;
         while position < bytes.len() {
-            let Some(start) = next_word_start(text, position) else { break };
+            let Some(start) = next_word_start(text, position) else {
+                break;
+            };
             match self.match_at(text, start) {
                 Some((end, pattern)) if !overlaps(&blocked, start, end) => {
                     candidates.push((start, end, pattern));
@@ -360,7 +487,9 @@ impl Recognizer {
         }
         let mut mentions = Vec::with_capacity(candidates.len());
         for &(start, end, pattern_index) in &candidates {
-            let Some(pattern) = self.patterns.get(pattern_index) else { continue };
+            let Some(pattern) = self.patterns.get(pattern_index) else {
+                continue;
+            };
             if pattern.needs_context && !self.has_context(text, start, end, &candidates) {
                 continue;
             }
@@ -368,7 +497,9 @@ impl Recognizer {
                 Some(actor) if followed_by_actor_word(text, end) => actor,
                 _ => pattern.entity,
             };
-            let Some(known) = self.entities.get(entity) else { continue };
+            let Some(known) = self.entities.get(entity) else {
+                continue;
+            };
             mentions.push(self.mention(text, known, start, end, pattern.confidence, &pattern.alias));
         }
         for ioc in iocs {
@@ -383,7 +514,11 @@ impl Recognizer {
             if !kind_matches {
                 continue;
             }
-            if let Some(known) = self.by_attack_id.get(&ioc.value).and_then(|&i| self.entities.get(i)) {
+            if let Some(known) = self
+                .by_attack_id
+                .get(&ioc.value)
+                .and_then(|&i| self.entities.get(i))
+            {
                 mentions.push(self.mention(text, known, ioc.start, ioc.end, 1.0, &ioc.value.to_lowercase()));
             }
         }
@@ -391,7 +526,15 @@ impl Recognizer {
         mentions
     }
 
-    fn mention(&self, text: &str, known: &Known, start: usize, end: usize, confidence: f32, alias: &str) -> Mention {
+    fn mention(
+        &self,
+        text: &str,
+        known: &Known,
+        start: usize,
+        end: usize,
+        confidence: f32,
+        alias: &str,
+    ) -> Mention {
         let sentence = matches!(known.kind, EntityKind::Technique | EntityKind::Tactic).then(|| {
             let (start, end) = sentence_around(text, start, end);
             Span { start, end }
@@ -424,7 +567,11 @@ impl Recognizer {
             let end_ok = ends_word(text, end) || (technique && plural_end(text, end).is_some());
             let written = text.get(start..end).unwrap_or_default();
             if end_ok && case_fits(pattern, written) {
-                let end = if technique && !ends_word(text, end) { plural_end(text, end).unwrap_or(end) } else { end };
+                let end = if technique && !ends_word(text, end) {
+                    plural_end(text, end).unwrap_or(end)
+                } else {
+                    end
+                };
                 if !pattern.needs_head {
                     return Some((end, found.pattern().as_usize()));
                 }
@@ -450,7 +597,11 @@ impl Recognizer {
         end: usize,
         pattern: usize,
     ) -> Option<usize> {
-        let kind = self.patterns.get(pattern).and_then(|p| self.entities.get(p.entity)).map(|k| k.kind)?;
+        let kind = self
+            .patterns
+            .get(pattern)
+            .and_then(|p| self.entities.get(p.entity))
+            .map(|k| k.kind)?;
         if !matches!(kind, EntityKind::Tool | EntityKind::Malware) {
             return None;
         }
@@ -459,13 +610,22 @@ impl Recognizer {
         (extension.starts_with('.') && !extension[1..].contains('.')).then_some(file_end)
     }
 
-    fn has_context(&self, text: &str, start: usize, end: usize, candidates: &[(usize, usize, usize)]) -> bool {
+    fn has_context(
+        &self,
+        text: &str,
+        start: usize,
+        end: usize,
+        candidates: &[(usize, usize, usize)],
+    ) -> bool {
         let from = floor_boundary(text, start.saturating_sub(CONTEXT_BYTES));
         let to = ceil_boundary(text, (end + CONTEXT_BYTES).min(text.len()));
-        let window_has_cue = [text.get(from..start), text.get(end..to)].into_iter().flatten().any(|part| {
-            part.split(|c: char| !c.is_ascii_alphanumeric())
-                .any(|word| word.len() <= 16 && self.cues.contains(word.to_ascii_lowercase().as_str()))
-        });
+        let window_has_cue = [text.get(from..start), text.get(end..to)]
+            .into_iter()
+            .flatten()
+            .any(|part| {
+                part.split(|c: char| !c.is_ascii_alphanumeric())
+                    .any(|word| word.len() <= 16 && self.cues.contains(word.to_ascii_lowercase().as_str()))
+            });
         if window_has_cue {
             return true;
         }
@@ -476,7 +636,10 @@ impl Recognizer {
                 && self.patterns.get(p).is_some_and(|other| {
                     !other.needs_context
                         && self.entities.get(other.entity).is_some_and(|k| {
-                            matches!(k.kind, EntityKind::ThreatActor | EntityKind::Malware | EntityKind::Tool)
+                            matches!(
+                                k.kind,
+                                EntityKind::ThreatActor | EntityKind::Malware | EntityKind::Tool
+                            )
                         })
                 })
         })
@@ -490,20 +653,39 @@ fn empty_automaton() -> AhoCorasick {
 
 /// Words after a name that say it names the people, not their software.
 const ACTOR_WORDS: &[&str] = &[
-    "actor", "actors", "affiliate", "affiliates", "apt", "crew", "gang", "group", "hackers", "operators",
-    "operator", "team",
+    "actor",
+    "actors",
+    "affiliate",
+    "affiliates",
+    "apt",
+    "crew",
+    "gang",
+    "group",
+    "hackers",
+    "operators",
+    "operator",
+    "team",
 ];
 
 fn followed_by_actor_word(text: &str, end: usize) -> bool {
     let rest = text.get(end..).unwrap_or_default();
-    let rest = rest.strip_prefix("'s").or_else(|| rest.strip_prefix("’s")).unwrap_or(rest);
-    let word: String = rest.trim_start_matches([' ', '-']).chars().take_while(char::is_ascii_alphabetic).collect();
+    let rest = rest
+        .strip_prefix("'s")
+        .or_else(|| rest.strip_prefix("’s"))
+        .unwrap_or(rest);
+    let word: String = rest
+        .trim_start_matches([' ', '-'])
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .collect();
     ACTOR_WORDS.contains(&word.to_ascii_lowercase().as_str())
 }
 
 /// For a name that exactly one actor and one malware or tool claim with equal authority:
 /// the software's claim and the actor's.
-fn actor_and_software(entry: &threatdesk_kb::AliasEntry) -> Option<(&threatdesk_kb::Claim, &threatdesk_kb::Claim)> {
+fn actor_and_software(
+    entry: &threatdesk_kb::AliasEntry,
+) -> Option<(&threatdesk_kb::Claim, &threatdesk_kb::Claim)> {
     if entry.resolution != threatdesk_kb::Resolution::Ambiguous {
         return None;
     }
@@ -515,7 +697,8 @@ fn actor_and_software(entry: &threatdesk_kb::AliasEntry) -> Option<(&threatdesk_
         .collect();
     match tied.as_slice() {
         [a, b] => {
-            let is_software = |c: &threatdesk_kb::Claim| matches!(c.kind, EntityKind::Malware | EntityKind::Tool);
+            let is_software =
+                |c: &threatdesk_kb::Claim| matches!(c.kind, EntityKind::Malware | EntityKind::Tool);
             match (a.kind, b.kind) {
                 (EntityKind::ThreatActor, _) if is_software(b) => Some((*b, *a)),
                 (_, EntityKind::ThreatActor) if is_software(a) => Some((*a, *b)),
@@ -533,7 +716,10 @@ fn sector_head(text: &str, end: usize) -> Option<usize> {
     if word_start == 0 || word_start > 2 {
         return None;
     }
-    let word: String = rest[word_start..].chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    let word: String = rest[word_start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
     SECTOR_HEADS
         .contains(&word.to_ascii_lowercase().as_str())
         .then_some(end + word_start + word.len())
@@ -575,7 +761,9 @@ fn char_before(text: &str, at: usize) -> Option<char> {
 }
 
 fn ends_word(text: &str, end: usize) -> bool {
-    text.get(end..).and_then(|s| s.chars().next()).is_none_or(|c| !is_word_char(c))
+    text.get(end..)
+        .and_then(|s| s.chars().next())
+        .is_none_or(|c| !is_word_char(c))
 }
 
 /// `end` of a technique name followed by a plural `s` or `es` that ends the word.

@@ -20,7 +20,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
-pub use threatdesk_model::{Alias, AliasForm, Entity, EntityId, EntityKind, ExternalId, Relation, RelationKind};
+pub use threatdesk_model::{
+    Alias, AliasForm, Entity, EntityId, EntityKind, ExternalId, Relation, RelationKind,
+};
 
 pub use merge::{MergeReport, Refusal, Union};
 pub use record::{Record, Target};
@@ -134,7 +136,11 @@ impl AliasEntry {
 
 /// Groups kinds whose entities may merge (malware and tools), for the name index.
 fn kind_group(kind: EntityKind) -> EntityKind {
-    if kind == EntityKind::Tool { EntityKind::Malware } else { kind }
+    if kind == EntityKind::Tool {
+        EntityKind::Malware
+    } else {
+        kind
+    }
 }
 
 impl KnowledgeBase {
@@ -184,7 +190,10 @@ impl KnowledgeBase {
             self.by_key.insert(id.clone(), entity.id);
         }
         for alias in entity.aliases.iter().filter(|a| a.form == AliasForm::Name) {
-            let ids = self.by_name.entry((kind_group(entity.kind), normalise(&alias.name))).or_default();
+            let ids = self
+                .by_name
+                .entry((kind_group(entity.kind), normalise(&alias.name)))
+                .or_default();
             if !ids.contains(&entity.id) {
                 ids.push(entity.id);
             }
@@ -218,7 +227,9 @@ impl KnowledgeBase {
 
     /// The entity with this outside id (`mitre-attack`, `G0007`).
     pub fn by_external_id(&self, system: &str, id: &str) -> Option<&Entity> {
-        self.by_key.get(&ExternalId::new(system, id)).and_then(|id| self.entities.get(id))
+        self.by_key
+            .get(&ExternalId::new(system, id))
+            .and_then(|id| self.entities.get(id))
     }
 
     /// Entities going by `name` in any form, or having it as an outside id (`G0007`,
@@ -233,7 +244,10 @@ impl KnowledgeBase {
                 .filter(|alias| normalise(&alias.name) == wanted)
                 .map(|alias| provenance_rank(&alias.provenance))
                 .min();
-            let by_id = entity.external_ids.iter().any(|id| id.id.eq_ignore_ascii_case(name.trim()));
+            let by_id = entity
+                .external_ids
+                .iter()
+                .any(|id| id.id.eq_ignore_ascii_case(name.trim()));
             if let Some(rank) = by_alias.or(by_id.then_some(0)) {
                 found.push((rank, entity));
             }
@@ -247,7 +261,11 @@ impl KnowledgeBase {
     pub fn search(&self, query: &str, kind: Option<EntityKind>) -> Vec<&Entity> {
         let wanted = normalise(query);
         let mut found: Vec<(u8, &str, &Entity)> = Vec::new();
-        for entity in self.entities.values().filter(|e| kind.is_none_or(|k| e.kind == k)) {
+        for entity in self
+            .entities
+            .values()
+            .filter(|e| kind.is_none_or(|k| e.kind == k))
+        {
             let names = entity
                 .aliases
                 .iter()
@@ -333,15 +351,18 @@ impl KnowledgeBase {
             [only] => Resolution::Unique(only.entity),
             [first, rest @ ..] => {
                 let key = |c: &Claim| (c.rank, c.form, c.sources);
-                let best: Vec<&Claim> =
-                    std::iter::once(first).chain(rest.iter().take_while(|c| key(c) == key(first))).collect();
+                let best: Vec<&Claim> = std::iter::once(first)
+                    .chain(rest.iter().take_while(|c| key(c) == key(first)))
+                    .collect();
                 if best.len() == 1 {
                     return Resolution::Resolved(first.entity);
                 }
                 let named: Vec<&&Claim> = best
                     .iter()
                     .filter(|c| {
-                        self.entities.get(&c.entity).is_some_and(|e| normalise(&e.canonical_name) == normalised)
+                        self.entities
+                            .get(&c.entity)
+                            .is_some_and(|e| normalise(&e.canonical_name) == normalised)
                     })
                     .collect();
                 match named.as_slice() {
@@ -354,7 +375,10 @@ impl KnowledgeBase {
 
     /// Aliases claimed by more than one entity, for review (`threatdesk kb conflicts`).
     pub fn alias_conflicts(&self) -> Vec<AliasEntry> {
-        self.alias_index().into_iter().filter(|entry| entry.claims.len() > 1).collect()
+        self.alias_index()
+            .into_iter()
+            .filter(|entry| entry.claims.len() > 1)
+            .collect()
     }
 }
 

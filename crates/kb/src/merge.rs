@@ -123,7 +123,11 @@ impl KnowledgeBase {
         redirect: &mut HashMap<EntityId, EntityId>,
         report: &mut MergeReport,
     ) -> Option<EntityId> {
-        let mut hits: Vec<EntityId> = record.ids.iter().filter_map(|id| self.by_key.get(id).copied()).collect();
+        let mut hits: Vec<EntityId> = record
+            .ids
+            .iter()
+            .filter_map(|id| self.by_key.get(id).copied())
+            .collect();
         for target in &record.same_as {
             if let Target::Name(..) = target
                 && let Some(id) = self.resolve_target(target)
@@ -190,14 +194,18 @@ impl KnowledgeBase {
     fn absorb(&mut self, home: EntityId, record: &Record, report: &mut MergeReport) {
         let rank = provenance_rank(&record.provenance);
         let mut new_ids = Vec::new();
-        let Some(entity) = self.entities.get_mut(&home) else { return };
+        let Some(entity) = self.entities.get_mut(&home) else {
+            return;
+        };
         if rank < canonical_rank(entity) && entity.kind.compatible_with(record.kind) {
             entity.canonical_name = record.name.clone();
             entity.kind = record.kind;
         }
         // An attach-only record's name only finds its entity; its aliases are what it adds.
         let own_name = (!record.attach_only).then_some((record.name.as_str(), AliasForm::Name));
-        let names = own_name.into_iter().chain(record.aliases.iter().map(|(name, form)| (name.as_str(), *form)));
+        let names = own_name
+            .into_iter()
+            .chain(record.aliases.iter().map(|(name, form)| (name.as_str(), *form)));
         for (name, form) in names {
             let alias = Alias {
                 name: name.to_owned(),
@@ -240,8 +248,13 @@ impl KnowledgeBase {
         for id in new_ids {
             self.by_key.insert(id, home);
         }
-        let names = std::iter::once(&record.name)
-            .chain(record.aliases.iter().filter(|(_, form)| *form == AliasForm::Name).map(|(name, _)| name));
+        let names = std::iter::once(&record.name).chain(
+            record
+                .aliases
+                .iter()
+                .filter(|(_, form)| *form == AliasForm::Name)
+                .map(|(name, _)| name),
+        );
         for name in names {
             let ids = self.by_name.entry((kind, normalise(name))).or_default();
             if !ids.contains(&home) {
@@ -275,7 +288,10 @@ impl KnowledgeBase {
         }
         let clash = kept.external_ids.iter().find(|id| {
             SINGLE_VALUED_SYSTEMS.contains(&id.system.as_str())
-                && absorbed.external_ids.iter().any(|other| other.system == id.system && other.id != id.id)
+                && absorbed
+                    .external_ids
+                    .iter()
+                    .any(|other| other.system == id.system && other.id != id.id)
         });
         if let Some(clash) = clash {
             report.refused.push(Refusal {
@@ -287,8 +303,12 @@ impl KnowledgeBase {
             });
             return keep;
         }
-        let Some(absorbed) = self.entities.remove(&other) else { return keep };
-        let Some(kept) = self.entities.get_mut(&keep) else { return keep };
+        let Some(absorbed) = self.entities.remove(&other) else {
+            return keep;
+        };
+        let Some(kept) = self.entities.get_mut(&keep) else {
+            return keep;
+        };
         report.unions.push(Union {
             kept: keep,
             kept_name: kept.canonical_name.clone(),

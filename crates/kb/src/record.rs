@@ -53,7 +53,12 @@ impl Record {
     /// Adds an identity key.
     pub fn id(mut self, system: &str, id: impl Into<String>) -> Self {
         let id = id.into();
-        if !id.is_empty() && !self.ids.iter().any(|known| known.system == system && known.id == id) {
+        if !id.is_empty()
+            && !self
+                .ids
+                .iter()
+                .any(|known| known.system == system && known.id == id)
+        {
             self.ids.push(ExternalId::new(system, id));
         }
         self

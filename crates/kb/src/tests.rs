@@ -37,11 +37,18 @@ fn records_sharing_an_id_or_a_similar_link_become_one_entity_with_every_alias() 
         assert_eq!(names(&kb, name), ["APT28"], "{name}");
     }
     let apt28 = kb.by_external_id("mitre-attack", "G0007").expect("by id");
-    let pawn_storm = apt28.aliases.iter().find(|a| a.name == "Pawn Storm").expect("alias kept");
+    let pawn_storm = apt28
+        .aliases
+        .iter()
+        .find(|a| a.name == "Pawn Storm")
+        .expect("alias kept");
     assert_eq!(pawn_storm.provenance, "misp-galaxy:threat-actor");
     let russia = kb.by_external_id("iso3166", "RU").expect("country");
     assert_eq!(apt28.relations.len(), 1);
-    assert_eq!((apt28.relations[0].kind, apt28.relations[0].target), (RelationKind::AttributedTo, russia.id));
+    assert_eq!(
+        (apt28.relations[0].kind, apt28.relations[0].target),
+        (RelationKind::AttributedTo, russia.id)
+    );
 
     // Idempotent: the same records again change nothing.
     let before: Vec<Entity> = kb.entities().cloned().collect();
@@ -63,8 +70,16 @@ fn links_between_entities_with_different_attack_ids_are_refused_not_merged() {
     let report = kb.merge(records);
     assert_eq!(kb.len(), 2, "two ATT&CK groups stay two entities");
     assert_eq!(report.refused.len(), 1);
-    assert!(report.refused[0].reason.contains("different mitre-attack ids"), "{:?}", report.refused);
-    assert_eq!(names(&kb, "APT17"), ["APT17"], "the ' - G0025' suffix is not part of the name");
+    assert!(
+        report.refused[0].reason.contains("different mitre-attack ids"),
+        "{:?}",
+        report.refused
+    );
+    assert_eq!(
+        names(&kb, "APT17"),
+        ["APT17"],
+        "the ' - G0025' suffix is not part of the name"
+    );
 }
 
 #[test]
@@ -74,19 +89,38 @@ fn an_alias_two_entities_claim_resolves_by_source_rank_or_is_ambiguous() {
         "threat-actor",
         r#"{"value": "Turla", "uuid": "aaaaaaaa-0000-4000-8000-000000000003", "meta": {"synonyms": ["Snake"]}}"#,
     );
-    records.extend(galaxy("tool", r#"{"value": "Turla", "uuid": "aaaaaaaa-0000-4000-8000-000000000004"}"#));
-    records.extend(galaxy("malpedia", r#"{"value": "Snake", "uuid": "aaaaaaaa-0000-4000-8000-000000000005"}"#));
+    records.extend(galaxy(
+        "tool",
+        r#"{"value": "Turla", "uuid": "aaaaaaaa-0000-4000-8000-000000000004"}"#,
+    ));
+    records.extend(galaxy(
+        "malpedia",
+        r#"{"value": "Snake", "uuid": "aaaaaaaa-0000-4000-8000-000000000005"}"#,
+    ));
     kb.merge(records);
     assert_eq!(kb.len(), 3, "a shared name never merges entities");
     let index = kb.alias_index();
-    let entry = |alias: &str| index.iter().find(|e| e.normalised == alias).expect("indexed").clone();
+    let entry = |alias: &str| {
+        index
+            .iter()
+            .find(|e| e.normalised == alias)
+            .expect("indexed")
+            .clone()
+    };
     let turla = entry("turla");
     let winner = turla.winner().expect("resolved");
-    assert_eq!(winner.kind, EntityKind::ThreatActor, "the actor galaxy outranks the tool list");
+    assert_eq!(
+        winner.kind,
+        EntityKind::ThreatActor,
+        "the actor galaxy outranks the tool list"
+    );
     assert!(matches!(turla.resolution, Resolution::Resolved(_)));
     // "Snake": the actor's synonym and malpedia's canonical name, both rank 1: the entity
     // whose canonical name it is wins.
-    assert_eq!(entry("snake").winner().expect("resolved").kind, EntityKind::Malware);
+    assert_eq!(
+        entry("snake").winner().expect("resolved").kind,
+        EntityKind::Malware
+    );
     assert_eq!(kb.alias_conflicts().len(), 2);
 }
 
@@ -99,19 +133,30 @@ fn ties_that_no_rule_decides_are_ambiguous() {
            {"value": "Beta", "uuid": "aaaaaaaa-0000-4000-8000-000000000007", "meta": {"synonyms": ["Shared"]}}"#,
     );
     kb.merge(records);
-    let shared = kb.alias_index().into_iter().find(|e| e.normalised == "shared").expect("indexed");
+    let shared = kb
+        .alias_index()
+        .into_iter()
+        .find(|e| e.normalised == "shared")
+        .expect("indexed");
     assert_eq!(shared.resolution, Resolution::Ambiguous);
     assert!(shared.winner().is_none());
 }
 
 #[test]
 fn malformed_files_are_refused_with_file_and_position() {
-    let error = parse("broken.json", b"{\n  \"type\": \"threat-actor\",\n  \"values\": [\n}").expect_err("invalid");
+    let error = parse(
+        "broken.json",
+        b"{\n  \"type\": \"threat-actor\",\n  \"values\": [\n}",
+    )
+    .expect_err("invalid");
     assert!(matches!(error, ImportError::Json { line: 4, .. }), "{error}");
     assert!(error.to_string().starts_with("broken.json: line 4"), "{error}");
 
-    let error = parse("actors.json", br#"{"type": "threat-actor", "values": [{"value": "A"}, {"value": 7}]}"#)
-        .expect_err("invalid");
+    let error = parse(
+        "actors.json",
+        br#"{"type": "threat-actor", "values": [{"value": "A"}, {"value": 7}]}"#,
+    )
+    .expect_err("invalid");
     assert!(error.to_string().starts_with("actors.json: values[1]"), "{error}");
 
     let error = parse("odd.json", br#"{"type": "weather", "values": []}"#).expect_err("unknown galaxy");
@@ -150,7 +195,10 @@ fn a_stix_bundle_loads_objects_relationships_and_tactics() {
     let kinds: Vec<RelationKind> = technique.relations.iter().map(|r| r.kind).collect();
     assert!(kinds.contains(&RelationKind::InTactic) && kinds.contains(&RelationKind::SubtechniqueOf));
     let group = &kb.lookup("Demo Panda")[0];
-    assert_eq!(group.aliases[0].provenance, "stix:bundle.json", "not ATT&CK's: no mitre-attack reference");
+    assert_eq!(
+        group.aliases[0].provenance, "stix:bundle.json",
+        "not ATT&CK's: no mitre-attack reference"
+    );
     assert_eq!(group.relations[0].target, technique.id);
 }
 
@@ -164,10 +212,20 @@ fn the_builtin_knowledge_base_resolves_aliases_across_sources() {
         assert_eq!(first.external_id("mitre-attack"), Some("G0007"), "{alias}");
     }
     let russia = kb.by_external_id("iso3166", "RU").expect("Russia");
-    assert!(russia.aliases.iter().any(|a| a.name == "Russian" && a.form == AliasForm::Demonym));
+    assert!(
+        russia
+            .aliases
+            .iter()
+            .any(|a| a.name == "Russian" && a.form == AliasForm::Demonym)
+    );
     let technique = kb.by_external_id("mitre-attack", "T1566.001").expect("T1566.001");
     assert_eq!(technique.canonical_name, "Spearphishing Attachment");
     let tactic = kb.by_external_id("mitre-attack", "TA0001").expect("TA0001");
-    assert!(technique.relations.iter().any(|r| r.kind == RelationKind::InTactic && r.target == tactic.id));
+    assert!(
+        technique
+            .relations
+            .iter()
+            .any(|r| r.kind == RelationKind::InTactic && r.target == tactic.id)
+    );
     assert!(!KnowledgeBase::builtin_sources().is_empty());
 }

@@ -235,7 +235,10 @@ pub struct Entity {
 impl Entity {
     /// The entity's id in `system`, if it has one.
     pub fn external_id(&self, system: &str) -> Option<&str> {
-        self.external_ids.iter().find(|id| id.system == system).map(|id| id.id.as_str())
+        self.external_ids
+            .iter()
+            .find(|id| id.system == system)
+            .map(|id| id.id.as_str())
     }
 }
 
@@ -250,7 +253,10 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
             assert_eq!(kind.as_str().parse::<EntityKind>().expect("parses"), kind);
         }
-        assert_eq!("threat-actor".parse::<EntityKind>().expect("parses"), EntityKind::ThreatActor);
+        assert_eq!(
+            "threat-actor".parse::<EntityKind>().expect("parses"),
+            EntityKind::ThreatActor
+        );
         assert!("actor".parse::<EntityKind>().is_err());
     }
 

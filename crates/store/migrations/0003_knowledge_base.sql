@@ -11,14 +11,14 @@ CREATE TABLE kb_entities (
 CREATE INDEX kb_entities_by_name ON kb_entities (canonical_name COLLATE NOCASE);
 
 -- Every name of an entity, with the source that asserted it and its form
--- ('name', 'demonym', 'metonym').
+-- ('name', 'demonym', 'metonym'), in the order sources gave them (rowid).
 CREATE TABLE kb_aliases (
     entity_id   INTEGER NOT NULL REFERENCES kb_entities(id) ON DELETE CASCADE,
     name        TEXT NOT NULL,
     provenance  TEXT NOT NULL,
     form        TEXT NOT NULL DEFAULT 'name',
-    PRIMARY KEY (entity_id, name, provenance, form)
-) WITHOUT ROWID;
+    UNIQUE (entity_id, name, provenance, form)
+);
 CREATE INDEX kb_aliases_by_name ON kb_aliases (name COLLATE NOCASE);
 
 CREATE TABLE kb_external_ids (

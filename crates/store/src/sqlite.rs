@@ -9,7 +9,8 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use threatdesk_model::{
     Alias, AliasForm, Bulletin, BulletinId, BulletinStatus, ContentHash, Entity, EntityId, EntityKind,
-    ExternalId, Finding, FindingKind, Item, ItemId, NewBulletin, Relation, RelationKind, NewItem, NewSource, Slug, Source, SourceId, Span, StoryId, Tlp,
+    ExternalId, Finding, FindingKind, Item, ItemId, NewBulletin, NewItem, NewSource, Relation, RelationKind,
+    Slug, Source, SourceId, Span, StoryId, Tlp,
 };
 
 use crate::search::ParsedQuery;
@@ -258,13 +259,16 @@ impl Store for SqliteStore {
     fn knowledge_base(&self) -> Result<Option<Vec<Entity>>> {
         self.read(|conn| {
             let mut entities: Vec<Entity> = Vec::new();
-            let mut stmt = conn.prepare("SELECT id, kind, canonical_name, description FROM kb_entities ORDER BY id")?;
+            let mut stmt =
+                conn.prepare("SELECT id, kind, canonical_name, description FROM kb_entities ORDER BY id")?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let kind: String = row.get(1)?;
                 entities.push(Entity {
                     id: EntityId(row.get(0)?),
-                    kind: kind.parse::<EntityKind>().map_err(|e| corrupt("kb_entities.kind", e))?,
+                    kind: kind
+                        .parse::<EntityKind>()
+                        .map_err(|e| corrupt("kb_entities.kind", e))?,
                     canonical_name: row.get(2)?,
                     aliases: Vec::new(),
                     external_ids: Vec::new(),
@@ -275,12 +279,17 @@ impl Store for SqliteStore {
             if entities.is_empty() {
                 return Ok(None);
             }
-            let position: HashMap<i64, usize> = entities.iter().enumerate().map(|(i, e)| (e.id.0, i)).collect();
+            let position: HashMap<i64, usize> =
+                entities.iter().enumerate().map(|(i, e)| (e.id.0, i)).collect();
             let index = |id: i64, table: &'static str| -> Result<usize> {
-                position.get(&id).copied().ok_or_else(|| corrupt(table, format!("no entity {id}")))
+                position
+                    .get(&id)
+                    .copied()
+                    .ok_or_else(|| corrupt(table, format!("no entity {id}")))
             };
-            let mut stmt =
-                conn.prepare("SELECT entity_id, name, provenance, form FROM kb_aliases ORDER BY entity_id, rowid")?;
+            let mut stmt = conn.prepare(
+                "SELECT entity_id, name, provenance, form FROM kb_aliases ORDER BY entity_id, rowid",
+            )?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let form: String = row.get(3)?;
@@ -297,18 +306,25 @@ impl Store for SqliteStore {
             while let Some(row) = rows.next()? {
                 entities[index(row.get(0)?, "kb_external_ids")?]
                     .external_ids
-                    .push(ExternalId::new(row.get::<_, String>(1)?, row.get::<_, String>(2)?));
+                    .push(ExternalId::new(
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                    ));
             }
             let mut stmt = conn.prepare("SELECT entity_id, kind, target_id, provenance FROM kb_relations")?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let kind: String = row.get(1)?;
                 let relation = Relation {
-                    kind: kind.parse::<RelationKind>().map_err(|e| corrupt("kb_relations.kind", e))?,
+                    kind: kind
+                        .parse::<RelationKind>()
+                        .map_err(|e| corrupt("kb_relations.kind", e))?,
                     target: EntityId(row.get(2)?),
                     provenance: row.get(3)?,
                 };
-                entities[index(row.get(0)?, "kb_relations")?].relations.push(relation);
+                entities[index(row.get(0)?, "kb_relations")?]
+                    .relations
+                    .push(relation);
             }
             Ok(Some(entities))
         })

@@ -30,13 +30,21 @@ fn kind_of(stix_type: &str) -> Option<EntityKind> {
 }
 
 fn uuid_of(stix_id: &str) -> Option<String> {
-    stix_id.split_once("--").map(|(_, uuid)| uuid.to_ascii_lowercase())
+    stix_id
+        .split_once("--")
+        .map(|(_, uuid)| uuid.to_ascii_lowercase())
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {
     value
         .and_then(Value::as_array)
-        .map(|items| items.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -55,9 +63,15 @@ pub fn parse_lookup(file: &str, json: &Value) -> Result<Vec<Record>, ImportError
         .iter()
         .find_map(|key| json.get(*key).map(|list| (*key, list)))
         .ok_or_else(|| {
-            ImportError::invalid(file, "top level", "expected attack_patterns, groups_campaigns or software")
+            ImportError::invalid(
+                file,
+                "top level",
+                "expected attack_patterns, groups_campaigns or software",
+            )
         })?;
-    let list = list.as_array().ok_or_else(|| ImportError::invalid(file, key, "expected a list"))?;
+    let list = list
+        .as_array()
+        .ok_or_else(|| ImportError::invalid(file, key, "expected a list"))?;
     let mut records = Vec::with_capacity(list.len());
     for (index, object) in list.iter().enumerate() {
         let position = || format!("{key}[{index}]");
@@ -68,12 +82,16 @@ pub fn parse_lookup(file: &str, json: &Value) -> Result<Vec<Record>, ImportError
             .get("name")
             .and_then(Value::as_str)
             .ok_or_else(|| ImportError::invalid(file, position(), "no name"))?;
-        let stix_type = object.get("stix_type").and_then(Value::as_str).unwrap_or(match key {
-            "attack_patterns" => "attack-pattern",
-            _ => "",
-        });
-        let kind = kind_of(stix_type)
-            .ok_or_else(|| ImportError::invalid(file, position(), format!("unknown stix_type {stix_type:?}")))?;
+        let stix_type = object
+            .get("stix_type")
+            .and_then(Value::as_str)
+            .unwrap_or(match key {
+                "attack_patterns" => "attack-pattern",
+                _ => "",
+            });
+        let kind = kind_of(stix_type).ok_or_else(|| {
+            ImportError::invalid(file, position(), format!("unknown stix_type {stix_type:?}"))
+        })?;
         let external_id = object
             .get("external_id")
             .and_then(Value::as_str)
@@ -85,14 +103,16 @@ pub fn parse_lookup(file: &str, json: &Value) -> Result<Vec<Record>, ImportError
             record = record.id("uuid", uuid);
         }
         for tactic in strings(object.get("tactics")) {
-            record
-                .relations
-                .push((RelationKind::InTactic, Target::Id(ExternalId::new("attack-shortname", tactic))));
+            record.relations.push((
+                RelationKind::InTactic,
+                Target::Id(ExternalId::new("attack-shortname", tactic)),
+            ));
         }
         if let Some(parent) = parent_technique(external_id) {
-            record
-                .relations
-                .push((RelationKind::SubtechniqueOf, Target::Id(ExternalId::new("mitre-attack", parent))));
+            record.relations.push((
+                RelationKind::SubtechniqueOf,
+                Target::Id(ExternalId::new("mitre-attack", parent)),
+            ));
         }
         records.push(record);
     }
@@ -138,7 +158,11 @@ pub fn parse_stix_bundle(file: &str, json: &Value) -> Result<Vec<Record>, Import
                 .then(|| reference.get("external_id").and_then(Value::as_str))
                 .flatten()
         });
-        let provenance = if attack_id.is_some() { PROVENANCE } else { other_provenance.as_str() };
+        let provenance = if attack_id.is_some() {
+            PROVENANCE
+        } else {
+            other_provenance.as_str()
+        };
         let mut record = Record::new(kind, name, provenance)
             .names(strings(object.get("aliases")), AliasForm::Name)
             .names(strings(object.get("x_mitre_aliases")), AliasForm::Name);
@@ -148,23 +172,35 @@ pub fn parse_stix_bundle(file: &str, json: &Value) -> Result<Vec<Record>, Import
         if let Some(id) = attack_id {
             record = record.id("mitre-attack", id);
             if let Some(parent) = parent_technique(id) {
-                record
-                    .relations
-                    .push((RelationKind::SubtechniqueOf, Target::Id(ExternalId::new("mitre-attack", parent))));
+                record.relations.push((
+                    RelationKind::SubtechniqueOf,
+                    Target::Id(ExternalId::new("mitre-attack", parent)),
+                ));
             }
         }
         if let Some(shortname) = object.get("x_mitre_shortname").and_then(Value::as_str) {
             record = record.id("attack-shortname", shortname);
         }
-        for phase in object.get("kill_chain_phases").and_then(Value::as_array).into_iter().flatten() {
+        for phase in object
+            .get("kill_chain_phases")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let chain = phase.get("kill_chain_name").and_then(Value::as_str);
-            if let (Some("mitre-attack"), Some(tactic)) = (chain, phase.get("phase_name").and_then(Value::as_str)) {
-                record
-                    .relations
-                    .push((RelationKind::InTactic, Target::Id(ExternalId::new("attack-shortname", tactic))));
+            if let (Some("mitre-attack"), Some(tactic)) =
+                (chain, phase.get("phase_name").and_then(Value::as_str))
+            {
+                record.relations.push((
+                    RelationKind::InTactic,
+                    Target::Id(ExternalId::new("attack-shortname", tactic)),
+                ));
             }
         }
-        record.description = object.get("description").and_then(Value::as_str).map(str::to_owned);
+        record.description = object
+            .get("description")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         by_stix_id.insert(stix_id, records.len());
         records.push(record);
     }
@@ -177,7 +213,10 @@ pub fn parse_stix_bundle(file: &str, json: &Value) -> Result<Vec<Record>, Import
             _ => continue,
         };
         let source = relationship.get("source_ref").and_then(Value::as_str);
-        let target = relationship.get("target_ref").and_then(Value::as_str).and_then(uuid_of);
+        let target = relationship
+            .get("target_ref")
+            .and_then(Value::as_str)
+            .and_then(uuid_of);
         let (Some(source), Some(target)) = (source, target) else {
             return Err(ImportError::invalid(
                 file,
@@ -186,7 +225,9 @@ pub fn parse_stix_bundle(file: &str, json: &Value) -> Result<Vec<Record>, Import
             ));
         };
         if let Some(&record) = by_stix_id.get(source) {
-            records[record].relations.push((kind, Target::Id(ExternalId::new("uuid", target))));
+            records[record]
+                .relations
+                .push((kind, Target::Id(ExternalId::new("uuid", target))));
         }
     }
     Ok(records)

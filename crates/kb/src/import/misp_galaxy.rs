@@ -150,12 +150,22 @@ fn record(kind: EntityKind, provenance: &str, value: GalaxyValue) -> Option<Reco
     }
     record = record_refs(record, kind, &value.meta.refs);
     if kind == EntityKind::ThreatActor {
-        if let Some(country) = value.meta.country.as_ref().and_then(first_string).filter(|c| c.len() == 2) {
-            record
-                .relations
-                .push((RelationKind::AttributedTo, Target::Id(crate::ExternalId::new("iso3166", country))));
+        if let Some(country) = value
+            .meta
+            .country
+            .as_ref()
+            .and_then(first_string)
+            .filter(|c| c.len() == 2)
+        {
+            record.relations.push((
+                RelationKind::AttributedTo,
+                Target::Id(crate::ExternalId::new("iso3166", country)),
+            ));
         } else if let Some(sponsor) = value.meta.state_sponsor.as_ref().and_then(first_string) {
-            record.relations.push((RelationKind::AttributedTo, Target::Name(EntityKind::Country, sponsor)));
+            record.relations.push((
+                RelationKind::AttributedTo,
+                Target::Name(EntityKind::Country, sponsor),
+            ));
         }
     }
     if kind == EntityKind::Technique {
@@ -173,7 +183,10 @@ fn record(kind: EntityKind, provenance: &str, value: GalaxyValue) -> Option<Reco
         }
     }
     for related in value.related {
-        let target = Target::Id(crate::ExternalId::new("uuid", related.dest_uuid.to_ascii_lowercase()));
+        let target = Target::Id(crate::ExternalId::new(
+            "uuid",
+            related.dest_uuid.to_ascii_lowercase(),
+        ));
         let relation = match related.kind.as_str() {
             "similar" | "same-as" => {
                 record.same_as.push(target);
@@ -197,7 +210,9 @@ fn record_refs(mut record: Record, kind: EntityKind, refs: &[String]) -> Record 
     let mut attack_ids: Vec<&str> = Vec::new();
     for reference in refs {
         let reference = reference.trim_end_matches('/');
-        if let Some(id) = reference.split("malpedia.caad.fkie.fraunhofer.de/details/").nth(1)
+        if let Some(id) = reference
+            .split("malpedia.caad.fkie.fraunhofer.de/details/")
+            .nth(1)
             && kind != EntityKind::ThreatActor
             && !id.contains('/')
         {

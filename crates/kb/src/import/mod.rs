@@ -104,7 +104,9 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<(Format, Vec<Record>), ImportEr
     let head = text.trim_start();
     if head.starts_with('{') {
         let json: serde_json::Value = serde_json::from_str(text).map_err(|e| ImportError::json(file, &e))?;
-        let object = json.as_object().ok_or_else(|| ImportError::invalid(file, "top level", "expected an object"))?;
+        let object = json
+            .as_object()
+            .ok_or_else(|| ImportError::invalid(file, "top level", "expected an object"))?;
         if object.get("type").and_then(|t| t.as_str()) == Some("bundle") {
             return Ok((Format::StixBundle, attack::parse_stix_bundle(file, &json)?));
         }
@@ -129,7 +131,10 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<(Format, Vec<Record>), ImportEr
     }
     Err(ImportError::UnknownFormat {
         file: file.to_owned(),
-        reason: format!("starts with {:?}", first_line.chars().take(40).collect::<String>()),
+        reason: format!(
+            "starts with {:?}",
+            first_line.chars().take(40).collect::<String>()
+        ),
     })
 }
 

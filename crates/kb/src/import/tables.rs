@@ -23,7 +23,10 @@ pub fn curated(file: &str, text: &str) -> Result<Vec<Record>, ImportError> {
     for (number, line) in text.lines().enumerate() {
         let position = || format!("line {}", number + 1);
         if let Some(header) = line.strip_prefix(CURATED_HEADER) {
-            if let Some(name) = header.split_whitespace().find_map(|word| word.strip_prefix("provenance=")) {
+            if let Some(name) = header
+                .split_whitespace()
+                .find_map(|word| word.strip_prefix("provenance="))
+            {
                 provenance = name.to_owned();
             }
             continue;
@@ -34,17 +37,25 @@ pub fn curated(file: &str, text: &str) -> Result<Vec<Record>, ImportError> {
         let fields: Vec<&str> = line.split('\t').collect();
         let (kind, ids, name) = match fields.as_slice() {
             [kind, ids, name, ..] => (*kind, *ids, name.trim()),
-            _ => return Err(ImportError::invalid(file, position(), "expected at least kind, ids and name")),
+            _ => {
+                return Err(ImportError::invalid(
+                    file,
+                    position(),
+                    "expected at least kind, ids and name",
+                ));
+            }
         };
-        let kind: EntityKind = kind.parse().map_err(|e| ImportError::invalid(file, position(), e))?;
+        let kind: EntityKind = kind
+            .parse()
+            .map_err(|e| ImportError::invalid(file, position(), e))?;
         if name.is_empty() {
             return Err(ImportError::invalid(file, position(), "empty name"));
         }
         let mut record = Record::new(kind, name, provenance.clone());
         for pair in ids.split_whitespace() {
-            let (system, id) = pair
-                .split_once('=')
-                .ok_or_else(|| ImportError::invalid(file, position(), format!("id {pair:?} is not system=id")))?;
+            let (system, id) = pair.split_once('=').ok_or_else(|| {
+                ImportError::invalid(file, position(), format!("id {pair:?} is not system=id"))
+            })?;
             record = record.id(system, id);
         }
         for alias in fields.get(3).copied().unwrap_or_default().split(';') {
@@ -58,7 +69,13 @@ pub fn curated(file: &str, text: &str) -> Result<Vec<Record>, ImportError> {
         for option in fields.get(4).copied().unwrap_or_default().split_whitespace() {
             match option {
                 "attach" => record.attach_only = true,
-                other => return Err(ImportError::invalid(file, position(), format!("unknown option {other:?}"))),
+                other => {
+                    return Err(ImportError::invalid(
+                        file,
+                        position(),
+                        format!("unknown option {other:?}"),
+                    ));
+                }
             }
         }
         if record.ids.is_empty() {
@@ -86,13 +103,18 @@ pub fn adjectivals(file: &str, text: &str) -> Result<Vec<Record>, ImportError> {
             return Err(ImportError::invalid(
                 file,
                 format!("line {}", number + 1),
-                format!("expected Country,Name variant,Adjective; found {} fields", fields.len()),
+                format!(
+                    "expected Country,Name variant,Adjective; found {} fields",
+                    fields.len()
+                ),
             ));
         };
         let mut record = Record::new(EntityKind::Country, *country, "country-adjectivals")
             .names([*variant], AliasForm::Name)
             .names([*adjective], AliasForm::Demonym);
-        record.same_as.push(Target::Name(EntityKind::Country, (*country).to_owned()));
+        record
+            .same_as
+            .push(Target::Name(EntityKind::Country, (*country).to_owned()));
         record.attach_only = true;
         records.push(record);
     }

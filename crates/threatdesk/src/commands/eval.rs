@@ -19,12 +19,21 @@ use serde::{Deserialize, Serialize};
 use threatdesk_extract::{Mention, Recognizer};
 use threatdesk_kb::EntityKind;
 
+use crate::EXIT_OK;
 use crate::cli::{EvalEntitiesArgs, Format, GlobalArgs};
 use crate::output::print_json;
-use crate::EXIT_OK;
 
 /// Gold types of AnnoCTR, in report order.
-const TYPES: [&str; 8] = ["GROUP", "MALWARE", "TOOL", "LOC", "SECTOR", "ORG", "TECHNIQUE", "TACTIC"];
+const TYPES: [&str; 8] = [
+    "GROUP",
+    "MALWARE",
+    "TOOL",
+    "LOC",
+    "SECTOR",
+    "ORG",
+    "TECHNIQUE",
+    "TACTIC",
+];
 
 /// The gold type a recognised entity kind is scored as.
 fn gold_type(kind: EntityKind) -> Option<&'static str> {
@@ -72,8 +81,16 @@ fn prf(hits_p: usize, predicted: usize, hits_g: usize, gold: usize) -> Prf {
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let precision = ratio(hits_p, predicted);
     let recall = ratio(hits_g, gold);
-    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
-    Prf { precision, recall, f1 }
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
+    Prf {
+        precision,
+        recall,
+        f1,
+    }
 }
 
 impl Score {
@@ -83,7 +100,12 @@ impl Score {
             gold: self.gold,
             predicted: self.predicted,
             exact: prf(self.exact_hits, self.predicted, self.exact_hits, self.gold),
-            overlap: prf(self.overlap_predicted_hits, self.predicted, self.overlap_gold_hits, self.gold),
+            overlap: prf(
+                self.overlap_predicted_hits,
+                self.predicted,
+                self.overlap_gold_hits,
+                self.gold,
+            ),
         }
     }
 
@@ -92,8 +114,14 @@ impl Score {
         self.gold += gold.len();
         self.predicted += predicted.len();
         self.exact_hits += predicted.iter().filter(|p| gold.contains(p)).count();
-        self.overlap_predicted_hits += predicted.iter().filter(|p| gold.iter().any(|g| overlaps(g, p))).count();
-        self.overlap_gold_hits += gold.iter().filter(|g| predicted.iter().any(|p| overlaps(g, p))).count();
+        self.overlap_predicted_hits += predicted
+            .iter()
+            .filter(|p| gold.iter().any(|g| overlaps(g, p)))
+            .count();
+        self.overlap_gold_hits += gold
+            .iter()
+            .filter(|g| predicted.iter().any(|p| overlaps(g, p)))
+            .count();
     }
 }
 
@@ -107,6 +135,12 @@ struct LinkRow {
     recall: f64,
 }
 
+/// The most frequent `(text, count)` false positives and misses of a type.
+type Mistakes = (Vec<(String, usize)>, Vec<(String, usize)>);
+
+/// Counts of false positives and misses by text, per type.
+type MistakeCounts = BTreeMap<&'static str, (BTreeMap<String, usize>, BTreeMap<String, usize>)>;
+
 #[derive(Debug, Serialize)]
 struct Report {
     split: String,
@@ -118,7 +152,7 @@ struct Report {
     cyner: Option<Row>,
     /// Per type: most frequent false positives and misses, as `(text, count)`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    errors: BTreeMap<String, (Vec<(String, usize)>, Vec<(String, usize)>)>,
+    errors: BTreeMap<String, Mistakes>,
 }
 
 pub fn entities(global: &GlobalArgs, args: EvalEntitiesArgs) -> anyhow::Result<ExitCode> {
@@ -140,7 +174,11 @@ pub fn entities(global: &GlobalArgs, args: EvalEntitiesArgs) -> anyhow::Result<E
         annoctr(dir, &args.split, recognizer, args.errors, &mut report)?;
     }
     if let Some(dir) = &args.cyner {
-        let file = if args.split == "dev" { "valid.txt" } else { "train.txt" };
+        let file = if args.split == "dev" {
+            "valid.txt"
+        } else {
+            "train.txt"
+        };
         report.cyner = Some(cyner(&dir.join(file), recognizer)?);
     }
     if global.format != Format::Text {
@@ -172,10 +210,19 @@ fn print_report(report: &Report) {
             report.split,
             report.tokens_aligned * 100.0
         );
-        println!("{:<24} {:>5} {:>5}   exact P  R     F1      overlap P R   F1", "type", "gold", "pred");
+        println!(
+            "{:<24} {:>5} {:>5}   exact P  R     F1      overlap P R   F1",
+            "type", "gold", "pred"
+        );
         report.annoctr_mentions.iter().for_each(line);
-        println!("\nAnnoCTR {} linking to ATT&CK (a recognised entity overlapping the mention has its id)", report.split);
-        println!("{:<24} {:>5} {:>6} {:>7}   precision recall", "type", "gold", "linked", "correct");
+        println!(
+            "\nAnnoCTR {} linking to ATT&CK (a recognised entity overlapping the mention has its id)",
+            report.split
+        );
+        println!(
+            "{:<24} {:>5} {:>6} {:>7}   precision recall",
+            "type", "gold", "linked", "correct"
+        );
         for row in &report.annoctr_linking {
             println!(
                 "{:<24} {:>5} {:>6} {:>7}   {:.3}     {:.3}",
@@ -189,14 +236,24 @@ fn print_report(report: &Report) {
     }
     for (kind, (false_positives, misses)) in &report.errors {
         let list = |items: &[(String, usize)]| {
-            items.iter().map(|(text, n)| format!("{text:?}×{n}")).collect::<Vec<_>>().join(", ")
+            items
+                .iter()
+                .map(|(text, n)| format!("{text:?}×{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         println!("\n{kind} false positives: {}", list(false_positives));
         println!("{kind} misses: {}", list(misses));
     }
     if let Some(row) = &report.cyner {
-        println!("\nCyNER {}", if report.split == "dev" { "valid" } else { "train" });
-        println!("{:<24} {:>5} {:>5}   exact P  R     F1      overlap P R   F1", "type", "gold", "pred");
+        println!(
+            "\nCyNER {}",
+            if report.split == "dev" { "valid" } else { "train" }
+        );
+        println!(
+            "{:<24} {:>5} {:>5}   exact P  R     F1      overlap P R   F1",
+            "type", "gold", "pred"
+        );
         line(row);
     }
 }
@@ -221,10 +278,16 @@ fn read_bio(path: &Path) -> anyhow::Result<Vec<BioDocument>> {
         }
         let columns: Vec<&str> = line.split('\t').collect();
         let [token, general, _, _, cyber, ..] = columns.as_slice() else {
-            bail!("{}: line {}: expected 7 tab-separated columns", path.display(), number + 1);
+            bail!(
+                "{}: line {}: expected 7 tab-separated columns",
+                path.display(),
+                number + 1
+            );
         };
         let document = current.get_or_insert_with(|| BioDocument { tokens: Vec::new() });
-        document.tokens.push(((*token).to_owned(), (*general).to_owned(), (*cyber).to_owned()));
+        document
+            .tokens
+            .push(((*token).to_owned(), (*general).to_owned(), (*cyber).to_owned()));
     }
     documents.extend(current);
     Ok(documents)
@@ -290,7 +353,10 @@ fn gold_spans(
     spans
 }
 
-fn predicted_spans(mentions: &[Mention], range: (usize, usize)) -> BTreeMap<&'static str, Vec<(usize, usize)>> {
+fn predicted_spans(
+    mentions: &[Mention],
+    range: (usize, usize),
+) -> BTreeMap<&'static str, Vec<(usize, usize)>> {
     let mut spans: BTreeMap<&'static str, Vec<(usize, usize)>> = BTreeMap::new();
     for mention in mentions {
         if mention.start < range.0 || mention.end > range.1 {
@@ -315,14 +381,22 @@ fn annoctr(
     errors: usize,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let mut mistakes: BTreeMap<&'static str, (BTreeMap<String, usize>, BTreeMap<String, usize>)> = BTreeMap::new();
+    let mut mistakes: MistakeCounts = BTreeMap::new();
     let documents = read_bio(&dir.join("ner_bio").join(format!("{split}.bio")))?;
     let text_dir = dir.join("text").join(split);
     let mut texts: Vec<(String, String)> = Vec::new();
-    for entry in std::fs::read_dir(&text_dir).with_context(|| format!("cannot list {}", text_dir.display()))? {
+    for entry in
+        std::fs::read_dir(&text_dir).with_context(|| format!("cannot list {}", text_dir.display()))?
+    {
         let path = entry?.path();
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        texts.push((name, std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?));
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        texts.push((
+            name,
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?,
+        ));
     }
     texts.sort();
     let mut scores: BTreeMap<&'static str, Score> = TYPES.iter().map(|t| (*t, Score::default())).collect();
@@ -351,7 +425,10 @@ fn annoctr(
         for kind in TYPES {
             let empty = Vec::new();
             let score = scores.entry(kind).or_default();
-            let (gold, predicted) = (gold.get(kind).unwrap_or(&empty), predicted.get(kind).unwrap_or(&empty));
+            let (gold, predicted) = (
+                gold.get(kind).unwrap_or(&empty),
+                predicted.get(kind).unwrap_or(&empty),
+            );
             score.add(gold, predicted);
             if errors > 0 {
                 let (false_positives, misses) = mistakes.entry(kind).or_default();
@@ -365,7 +442,10 @@ fn annoctr(
             }
         }
         let union = |spans: &BTreeMap<&str, Vec<(usize, usize)>>| -> Vec<(usize, usize)> {
-            ["GROUP", "MALWARE", "TOOL"].iter().flat_map(|t| spans.get(t).cloned().unwrap_or_default()).collect()
+            ["GROUP", "MALWARE", "TOOL"]
+                .iter()
+                .flat_map(|t| spans.get(t).cloned().unwrap_or_default())
+                .collect()
         };
         named_things.add(&union(&gold), &union(&predicted));
         mentions_by_document.insert(name.clone(), (text.clone(), mentions));
@@ -377,11 +457,22 @@ fn annoctr(
         counts
     };
     for (kind, (false_positives, misses)) in mistakes {
-        report.errors.insert(kind.to_owned(), (top(false_positives), top(misses)));
+        report
+            .errors
+            .insert(kind.to_owned(), (top(false_positives), top(misses)));
     }
-    report.tokens_aligned = if total == 0 { 0.0 } else { aligned as f64 / total as f64 };
-    report.annoctr_mentions = TYPES.iter().filter_map(|t| scores.get(t).map(|s| s.row(t))).collect();
-    report.annoctr_mentions.push(named_things.row("GROUP+MALWARE+TOOL, any"));
+    report.tokens_aligned = if total == 0 {
+        0.0
+    } else {
+        aligned as f64 / total as f64
+    };
+    report.annoctr_mentions = TYPES
+        .iter()
+        .filter_map(|t| scores.get(t).map(|s| s.row(t)))
+        .collect();
+    report
+        .annoctr_mentions
+        .push(named_things.row("GROUP+MALWARE+TOOL, any"));
     if split == "dev" {
         linking(dir, &mentions_by_document, report)?;
     }
@@ -418,8 +509,17 @@ fn locate(text: &str, mention: &str, context_left: &str) -> Option<(usize, usize
     let wanted: Vec<char> = context_left.chars().filter(|c| !c.is_whitespace()).collect();
     let mut best: Option<(usize, usize)> = None;
     for (at, _) in text.match_indices(mention) {
-        let before: Vec<char> = text[..at].chars().rev().filter(|c| !c.is_whitespace()).take(40).collect();
-        let agree = before.iter().zip(wanted.iter().rev()).take_while(|(a, b)| a == b).count();
+        let before: Vec<char> = text[..at]
+            .chars()
+            .rev()
+            .filter(|c| !c.is_whitespace())
+            .take(40)
+            .collect();
+        let agree = before
+            .iter()
+            .zip(wanted.iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
         if best.is_none_or(|(_, score)| agree > score) {
             best = Some((at, agree));
         }
@@ -436,8 +536,8 @@ fn linking(
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut rows: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
     for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let gold: LinkedMention = serde_json::from_str(line)
-            .with_context(|| format!("{}: line {}", path.display(), number + 1))?;
+        let gold: LinkedMention =
+            serde_json::from_str(line).with_context(|| format!("{}: line {}", path.display(), number + 1))?;
         let Some(id) = attack_id(&gold.label_link) else {
             report.linking_skipped_non_attack += 1;
             continue;
@@ -456,7 +556,14 @@ fn linking(
             .filter_map(|m| m.ids.get("attack").map(String::as_str))
             .collect();
         let kind = if gold.entity_type == "TECHNIQUE" {
-            format!("TECHNIQUE ({})", if gold.entity_class == "CI" { "implicit" } else { "explicit" })
+            format!(
+                "TECHNIQUE ({})",
+                if gold.entity_class == "CI" {
+                    "implicit"
+                } else {
+                    "explicit"
+                }
+            )
         } else {
             gold.entity_type.clone()
         };
@@ -467,7 +574,15 @@ fn linking(
             row.2 += usize::from(linked.contains(&id.as_str()));
         }
     }
-    let order = ["GROUP", "MALWARE", "TOOL", "TECHNIQUE (explicit)", "TECHNIQUE (implicit)", "TACTIC", "all"];
+    let order = [
+        "GROUP",
+        "MALWARE",
+        "TOOL",
+        "TECHNIQUE (explicit)",
+        "TECHNIQUE (implicit)",
+        "TACTIC",
+        "all",
+    ];
     report.annoctr_linking = order
         .iter()
         .filter_map(|name| rows.get(*name).map(|row| (name, row)))
@@ -476,8 +591,16 @@ fn linking(
             gold,
             linked,
             correct,
-            precision: if linked == 0 { 0.0 } else { correct as f64 / linked as f64 },
-            recall: if gold == 0 { 0.0 } else { correct as f64 / gold as f64 },
+            precision: if linked == 0 {
+                0.0
+            } else {
+                correct as f64 / linked as f64
+            },
+            recall: if gold == 0 {
+                0.0
+            } else {
+                correct as f64 / gold as f64
+            },
         })
         .collect();
     Ok(())

@@ -63,7 +63,13 @@ impl Found {
         match self {
             Found::Indicator(ioc) => ioc.flags.names().map(str::to_owned).collect(),
             Found::Entity(mention) => std::iter::once(format!("confidence={:.2}", mention.confidence))
-                .chain(mention.ids.iter().filter(|(k, _)| *k != "uuid").map(|(k, v)| format!("{k}={v}")))
+                .chain(
+                    mention
+                        .ids
+                        .iter()
+                        .filter(|(k, _)| *k != "uuid")
+                        .map(|(k, v)| format!("{k}={v}")),
+                )
                 .collect(),
         }
     }
@@ -237,7 +243,10 @@ fn parse_kinds(names: &[String]) -> anyhow::Result<Kinds> {
         if indicator.is_err() && entity.is_err() {
             let reason = indicator.err().map(|e| e.reason).unwrap_or_default();
             let entity_kinds: Vec<&str> = EntityKind::ALL.iter().map(|k| k.as_str()).collect();
-            anyhow::bail!("unknown kind {name:?}; {reason}; entity kinds: {}", entity_kinds.join(", "));
+            anyhow::bail!(
+                "unknown kind {name:?}; {reason}; entity kinds: {}",
+                entity_kinds.join(", ")
+            );
         }
         kinds.indicators.extend(indicator.ok());
         kinds.entities.extend(entity.ok());
@@ -248,7 +257,8 @@ fn parse_kinds(names: &[String]) -> anyhow::Result<Kinds> {
 /// Indicators and mentions in one list by position. An ATT&CK id the knowledge base knows
 /// is reported once, as the entity it names (with its canonical name and ids).
 fn combine(iocs: Vec<Ioc>, mentions: Vec<Mention>, include_benign: bool, kinds: &Kinds) -> Vec<Found> {
-    let named: std::collections::HashSet<(usize, usize)> = mentions.iter().map(|m| (m.start, m.end)).collect();
+    let named: std::collections::HashSet<(usize, usize)> =
+        mentions.iter().map(|m| (m.start, m.end)).collect();
     let mut found: Vec<Found> = iocs
         .into_iter()
         .filter(|ioc| include_benign || !ioc.flags.is_benign())
@@ -312,7 +322,11 @@ mod tests {
         assert_eq!(kinds.entities, vec![EntityKind::Country]);
         let both = parse_kinds(&["attack_technique".into()]).expect("valid");
         assert_eq!((both.indicators.len(), both.entities.len()), (1, 1));
-        let error = parse_kinds(&["ipv5".into()]).map(|_| ()).map_err(|e| e.to_string());
-        assert!(error.is_err_and(|e| e.contains("known kinds: ipv4") && e.contains("entity kinds: threat_actor")));
+        let error = parse_kinds(&["ipv5".into()])
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert!(
+            error.is_err_and(|e| e.contains("known kinds: ipv4") && e.contains("entity kinds: threat_actor"))
+        );
     }
 }

@@ -29,7 +29,10 @@ impl Knowledge {
     pub(crate) fn load(data: &DataDir) -> anyhow::Result<Knowledge> {
         if data.is_initialised() {
             let store = open_store(data)?;
-            if let Some(entities) = store.knowledge_base().context("cannot read the stored knowledge base")? {
+            if let Some(entities) = store
+                .knowledge_base()
+                .context("cannot read the stored knowledge base")?
+            {
                 return Ok(Knowledge {
                     kb: Cow::Owned(KnowledgeBase::from_entities(entities)),
                     origin: "data folder",
@@ -99,7 +102,9 @@ pub fn import(data: &DataDir, global: &GlobalArgs, files: &[PathBuf]) -> anyhow:
     let report = kb.merge(records);
     let conflicts = kb.alias_conflicts().len();
     let entities = kb.into_entities();
-    store.replace_knowledge_base(&entities).context("cannot store the knowledge base")?;
+    store
+        .replace_knowledge_base(&entities)
+        .context("cannot store the knowledge base")?;
     let summary = ImportSummary {
         files: summaries,
         rejected: rejected.clone(),
@@ -133,7 +138,11 @@ pub fn import(data: &DataDir, global: &GlobalArgs, files: &[PathBuf]) -> anyhow:
     } else {
         print_json(&summary)?;
     }
-    Ok(ExitCode::from(if rejected.is_empty() { EXIT_OK } else { EXIT_PARTIAL }))
+    Ok(ExitCode::from(if rejected.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_PARTIAL
+    }))
 }
 
 #[derive(Serialize)]
@@ -150,19 +159,29 @@ pub fn show(data: &DataDir, global: &GlobalArgs, name: &str) -> anyhow::Result<E
     let Some(entity) = found.first() else {
         anyhow::bail!("no entity is called {name:?} (try `threatdesk kb search {name}`)");
     };
-    let target_name = |id| kb.get(id).map_or_else(|| format!("#{id}"), |e| e.canonical_name.clone());
+    let target_name = |id| {
+        kb.get(id)
+            .map_or_else(|| format!("#{id}"), |e| e.canonical_name.clone())
+    };
     if global.format != Format::Text {
         let views: Vec<EntityView> = found
             .iter()
             .map(|entity| EntityView {
                 entity,
-                relation_targets: entity.relations.iter().map(|r| (r.target.0, target_name(r.target))).collect(),
+                relation_targets: entity
+                    .relations
+                    .iter()
+                    .map(|r| (r.target.0, target_name(r.target)))
+                    .collect(),
             })
             .collect();
         print_json(&views)?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    println!("{} ({}, entity {})", entity.canonical_name, entity.kind, entity.id);
+    println!(
+        "{} ({}, entity {})",
+        entity.canonical_name, entity.kind, entity.id
+    );
     for id in &entity.external_ids {
         println!("  id        {}: {}", id.system, id.id);
     }
@@ -172,16 +191,27 @@ pub fn show(data: &DataDir, global: &GlobalArgs, name: &str) -> anyhow::Result<E
             threatdesk_kb::AliasForm::Name => String::new(),
             other => format!(" ({})", serde_json::to_value(other)?.as_str().unwrap_or_default()),
         };
-        by_name.entry((alias.name.as_str(), form)).or_default().push(&alias.provenance);
+        by_name
+            .entry((alias.name.as_str(), form))
+            .or_default()
+            .push(&alias.provenance);
     }
     for ((alias, form), provenances) in by_name {
         println!("  alias     {alias}{form}  [{}]", provenances.join(", "));
     }
     for relation in &entity.relations {
-        println!("  {:<9} {}  [{}]", relation.kind.as_str(), target_name(relation.target), relation.provenance);
+        println!(
+            "  {:<9} {}  [{}]",
+            relation.kind.as_str(),
+            target_name(relation.target),
+            relation.provenance
+        );
     }
     for other in found.iter().skip(1) {
-        println!("also called {name:?}: {} ({}, entity {})", other.canonical_name, other.kind, other.id);
+        println!(
+            "also called {name:?}: {} ({}, entity {})",
+            other.canonical_name, other.kind, other.id
+        );
     }
     Ok(ExitCode::from(EXIT_OK))
 }
@@ -224,7 +254,13 @@ pub fn search(
         print_json(&hits)?;
     } else {
         for hit in &hits {
-            println!("{:>6}  {:<16} {}  {}", hit.id, hit.kind.as_str(), hit.name, hit.ids.join(" "));
+            println!(
+                "{:>6}  {:<16} {}  {}",
+                hit.id,
+                hit.kind.as_str(),
+                hit.name,
+                hit.ids.join(" ")
+            );
         }
     }
     Ok(ExitCode::from(EXIT_OK))
@@ -240,7 +276,11 @@ struct ConflictView {
 pub fn conflicts(data: &DataDir, global: &GlobalArgs, limit: usize) -> anyhow::Result<ExitCode> {
     let knowledge = Knowledge::load(data)?;
     let kb = &knowledge.kb;
-    let describe = |id| kb.get(id).map_or_else(String::new, |e| format!("{} ({}, {})", e.canonical_name, e.kind, e.id));
+    let describe = |id| {
+        kb.get(id).map_or_else(String::new, |e| {
+            format!("{} ({}, {})", e.canonical_name, e.kind, e.id)
+        })
+    };
     let conflicts = kb.alias_conflicts();
     let total = conflicts.len();
     let views: Vec<ConflictView> = conflicts
@@ -260,10 +300,20 @@ pub fn conflicts(data: &DataDir, global: &GlobalArgs, limit: usize) -> anyhow::R
         return Ok(ExitCode::from(EXIT_OK));
     }
     for view in &views {
-        let verdict = view.resolved_to.as_deref().unwrap_or("ambiguous: not used for recognition");
-        println!("{:?} -> {verdict}\n    claimed by: {}", view.alias, view.claimants.join("; "));
+        let verdict = view
+            .resolved_to
+            .as_deref()
+            .unwrap_or("ambiguous: not used for recognition");
+        println!(
+            "{:?} -> {verdict}\n    claimed by: {}",
+            view.alias,
+            view.claimants.join("; ")
+        );
     }
-    println!("{total} names claimed by several entities ({} shown; --limit N for more)", views.len());
+    println!(
+        "{total} names claimed by several entities ({} shown; --limit N for more)",
+        views.len()
+    );
     Ok(ExitCode::from(EXIT_OK))
 }
 

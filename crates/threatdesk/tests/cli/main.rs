@@ -6,6 +6,7 @@
 mod config;
 mod extract;
 mod ingest;
+mod kb;
 mod read;
 
 use std::io::Write;

@@ -1,0 +1,205 @@
+//! The entity recogniser with the built-in knowledge base: what a bulletin writer expects
+//! to be tagged, and what must not be.
+
+use proptest::prelude::*;
+use threatdesk_extract::{Mention, Recognizer, extract};
+use threatdesk_kb::EntityKind;
+
+fn mentions(text: &str) -> Vec<Mention> {
+    let iocs = extract(text);
+    Recognizer::builtin().find(text, &iocs)
+}
+
+fn summary(text: &str) -> Vec<(EntityKind, String, String)> {
+    mentions(text)
+        .into_iter()
+        .map(|m| (m.kind, m.text, m.value))
+        .collect()
+}
+
+fn has(found: &[(EntityKind, String, String)], kind: EntityKind, text: &str, value: &str) -> bool {
+    found
+        .iter()
+        .any(|(k, t, v)| *k == kind && t == text && v == value)
+}
+
+#[test]
+fn a_headline_is_tagged_with_every_country_even_as_adjectives_and_capitals() {
+    let text = "Russia, China warn US its cyber support of Ukraine has consequences. \
+                The Chinese Foreign Ministry said Beijing and the Kremlin agree; North Korean hackers watch.";
+    let found = mentions(text);
+    let country = |written: &str| {
+        found.iter().find(|m| m.text == written).map(|m| {
+            (
+                m.kind,
+                m.value.clone(),
+                m.ids.get("iso3166").cloned(),
+                m.confidence,
+            )
+        })
+    };
+    for (written, iso) in [("Russia", "RU"), ("China", "CN"), ("US", "US"), ("Ukraine", "UA")] {
+        let (kind, _, id, confidence) = country(written).unwrap_or_else(|| panic!("{written} not found"));
+        assert_eq!(
+            (kind, id.as_deref()),
+            (EntityKind::Country, Some(iso)),
+            "{written}"
+        );
+        assert!(confidence >= 0.9, "{written}: a name is sure");
+    }
+    let (_, china, _, adjective) = country("Chinese").expect("demonym");
+    assert_eq!(china, "China");
+    let (_, _, _, capital) = country("Beijing").expect("capital");
+    let (_, russia, _, kremlin) = country("the Kremlin").expect("metonym");
+    assert_eq!(russia, "Russia");
+    assert!(
+        adjective < 0.9 && capital < adjective && kremlin < adjective,
+        "less sure: {adjective} {capital}"
+    );
+    assert_eq!(
+        country("North Korean").map(|c| c.1).as_deref(),
+        Some("North Korea")
+    );
+}
+
+#[test]
+fn aliases_from_different_sources_land_on_one_actor() {
+    let found = mentions("Fancy Bear, also tracked as Sofacy, STRONTIUM and APT28, and APT28's tooling.");
+    let ids: Vec<Option<&str>> = found
+        .iter()
+        .map(|m| m.ids.get("attack").map(String::as_str))
+        .collect();
+    assert_eq!(found.len(), 5, "{found:?}");
+    assert!(ids.iter().all(|id| *id == Some("G0007")), "{ids:?}");
+    assert!(
+        found
+            .iter()
+            .all(|m| m.value == "APT28" && m.kind == EntityKind::ThreatActor)
+    );
+    assert_eq!(found[0].alias, "fancy bear");
+}
+
+#[test]
+fn names_that_are_ordinary_words_need_capitals_and_context() {
+    let literal =
+        summary("The policy is a patchwork of rules, let's play it safe, an equation with machete cuts.");
+    assert!(literal.is_empty(), "{literal:?}");
+    let security = summary("The Patchwork group sent a backdoor; Play ransomware operators struck too.");
+    assert!(
+        has(&security, EntityKind::ThreatActor, "Patchwork", "Patchwork"),
+        "{security:?}"
+    );
+    assert!(security.iter().any(|(_, t, _)| t == "Play"), "{security:?}");
+    let no_context = summary("Patchwork, a quilt made of many pieces.");
+    assert!(no_context.is_empty(), "{no_context:?}");
+    // Calendar words are never names, whatever a source files under them.
+    assert!(
+        summary("In August the malware campaign resumed.")
+            .iter()
+            .all(|(_, t, _)| t != "August")
+    );
+}
+
+#[test]
+fn nothing_is_found_inside_indicators_or_words() {
+    let found = summary(
+        "See hxxp://emotet.example[.]com/turla/apt28.php, mail apt28@example.org, C:\\Turla\\emotet.dll.",
+    );
+    assert!(found.is_empty(), "{found:?}");
+    let inside_words = summary("Turlax and xEmotet and Sofacyish are not names.");
+    assert!(inside_words.is_empty(), "{inside_words:?}");
+    // A tool's name that is the whole stem of a program file is a mention of the tool.
+    let program = summary("They ran psexec.exe and net.exe on the host.");
+    assert!(
+        program
+            .iter()
+            .any(|(k, t, _)| *k == EntityKind::Tool && t == "psexec.exe"),
+        "{program:?}"
+    );
+}
+
+#[test]
+fn techniques_are_mapped_from_ids_names_and_phrasings_with_their_sentence() {
+    let text = "Initial access came first. The operators used spear-phishing attachments (T1566.001) \
+                and later dumped credentials from LSASS memory. Persistence used scheduled tasks.";
+    let found = mentions(text);
+    let technique = |written: &str| found.iter().find(|m| m.text == written).cloned();
+    for (written, id) in [
+        ("spear-phishing attachments", "T1566.001"),
+        ("T1566.001", "T1566.001"),
+        ("dumped credentials", "T1003"),
+        ("LSASS memory", "T1003.001"),
+        ("scheduled tasks", "T1053.005"),
+        ("Persistence", "TA0003"),
+    ] {
+        let mention = technique(written).unwrap_or_else(|| panic!("{written} not mapped: {found:?}"));
+        assert_eq!(
+            mention.ids.get("attack").map(String::as_str),
+            Some(id),
+            "{written}"
+        );
+        let sentence = mention.sentence.expect("evidence sentence");
+        let evidence = &text[sentence.start..sentence.end];
+        assert!(
+            evidence.contains(written) && evidence.ends_with('.'),
+            "{evidence:?}"
+        );
+        assert!(!evidence.contains("Initial access came first") || written == "Initial access");
+    }
+    assert_eq!(technique("T1566.001").map(|m| m.confidence), Some(1.0));
+}
+
+#[test]
+fn sectors_and_regions_are_tagged_with_their_head_nouns() {
+    let found = summary("Attacks on the energy sector and on banks in the Middle East and Eastern Europe.");
+    assert!(
+        has(&found, EntityKind::Sector, "energy sector", "Energy"),
+        "{found:?}"
+    );
+    assert!(has(&found, EntityKind::Sector, "banks", "Finance"), "{found:?}");
+    assert!(
+        has(&found, EntityKind::Region, "Middle East", "Middle East"),
+        "{found:?}"
+    );
+    assert!(
+        has(&found, EntityKind::Region, "Eastern Europe", "Eastern Europe"),
+        "{found:?}"
+    );
+    let plain = summary("The government said the infrastructure is fine.");
+    assert!(plain.is_empty(), "{plain:?}");
+}
+
+#[test]
+fn a_name_shared_by_a_group_and_its_ransomware_follows_the_next_word() {
+    let found = summary("The Carbanak group deployed the Carbanak backdoor.");
+    let kinds: Vec<EntityKind> = found.iter().map(|(k, _, _)| *k).collect();
+    assert_eq!(kinds, [EntityKind::ThreatActor, EntityKind::Malware], "{found:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn any_text_gives_valid_spans(text in "\\PC{0,300}") {
+        for m in mentions(&text) {
+            prop_assert!(m.start < m.end && text.get(m.start..m.end) == Some(m.text.as_str()));
+            if let Some(sentence) = m.sentence {
+                prop_assert!(text.get(sentence.start..sentence.end).is_some());
+                prop_assert!(sentence.start <= m.start && m.end <= sentence.end.max(m.end));
+            }
+        }
+    }
+
+    #[test]
+    fn names_in_noise_give_valid_spans(
+        parts in prop::collection::vec(
+            prop::sample::select(vec!["APT28", "Fancy Bear", " ", "\u{a0}", "é", "Russian", ".", "-", "T1566.001",
+                                      "spearphishing", "attachments", "\n", "Emotet", "RAT", "/", "Chinese"]),
+            0..40)
+    ) {
+        let text: String = parts.concat();
+        for m in mentions(&text) {
+            prop_assert!(text.get(m.start..m.end) == Some(m.text.as_str()));
+        }
+    }
+}
