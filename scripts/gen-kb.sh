@@ -7,3 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source_dir="${1:-../shared/data/kb}"
 cargo run --quiet --release -p threatdesk-kb --example gen_builtin -- "$source_dir" crates/kb/data/builtin.json
+# The recogniser of that knowledge base, compiled ahead of time so that start-up is fast.
+cargo run --quiet --release -p threatdesk-extract --example gen_recognizer_table -- crates/extract/data/builtin-recognizer.tsv

@@ -1,5 +1,7 @@
 //! Extraction throughput over real report text: the AnnoCTR reports in `../shared`
-//! (train and dev, ≈1 MB), and over an indicator-dense synthetic text.
+//! (train and dev, ≈1 MB), and over an indicator-dense synthetic text; indicators alone,
+//! and indicators with entities (the built-in knowledge base); and the time to load the
+//! built-in knowledge base and build its recogniser.
 //!
 //! Run: `cargo bench -p threatdesk-extract --bench extract`.
 
@@ -7,6 +9,14 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use threatdesk_extract::Recognizer;
+use threatdesk_kb::KnowledgeBase;
+
+/// Indicators and entities, as `threatdesk extract` and ingestion run them.
+fn extract_all(recognizer: &Recognizer, text: &str) -> usize {
+    let iocs = threatdesk_extract::extract(text);
+    iocs.len() + recognizer.find(text, &iocs).len()
+}
 
 fn annoctr_corpus() -> Option<String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval/ner/annoctr/text");
@@ -45,6 +55,11 @@ fn bench(c: &mut Criterion) {
         group.bench_function("annoctr_reports", |b| {
             b.iter(|| black_box(threatdesk_extract::extract(black_box(&corpus))))
         });
+        let recognizer = Recognizer::builtin();
+        eprintln!("with entities: {} findings", extract_all(recognizer, &corpus));
+        group.bench_function("annoctr_reports_with_entities", |b| {
+            b.iter(|| black_box(extract_all(recognizer, black_box(&corpus))))
+        });
     } else {
         eprintln!("skipping annoctr_reports: ../shared not found");
     }
@@ -53,7 +68,25 @@ fn bench(c: &mut Criterion) {
     group.bench_function("dense_indicators", |b| {
         b.iter(|| black_box(threatdesk_extract::extract(black_box(&dense))))
     });
+    group.bench_function("dense_indicators_with_entities", |b| {
+        b.iter(|| black_box(extract_all(Recognizer::builtin(), black_box(&dense))))
+    });
     group.finish();
+
+    let mut load = c.benchmark_group("knowledge_base");
+    load.sample_size(20);
+    load.bench_function("parse_builtin", |b| {
+        b.iter(|| black_box(KnowledgeBase::parse_builtin().len()))
+    });
+    let table = include_str!("../data/builtin-recognizer.tsv");
+    load.bench_function("builtin_recognizer_from_table", |b| {
+        b.iter(|| black_box(Recognizer::from_table(table).map(|r| r.stats().patterns)))
+    });
+    let kb = KnowledgeBase::parse_builtin();
+    load.bench_function("build_recognizer_from_kb", |b| {
+        b.iter(|| black_box(Recognizer::new(&kb)))
+    });
+    load.finish();
 }
 
 criterion_group!(benches, bench);

@@ -9,6 +9,18 @@ use threatdesk_extract::{Recognizer, extract};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let started = Instant::now();
+    let kb = threatdesk_kb::KnowledgeBase::parse_builtin();
+    let parsed = started.elapsed();
+    let index = kb.alias_index();
+    let indexed = started.elapsed();
+    let _ = Recognizer::new(&kb);
+    eprintln!(
+        "parse {parsed:?}, alias index {:?} ({} aliases), recogniser {:?}",
+        indexed - parsed,
+        index.len(),
+        started.elapsed() - indexed
+    );
+    let started = Instant::now();
     let recognizer = Recognizer::builtin();
     eprintln!(
         "built-in recogniser ready in {:?}: {:?}",

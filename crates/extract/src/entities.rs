@@ -1,10 +1,10 @@
 //! Entity recognition: knowledge-base names (actors, malware, tools, places, sectors,
 //! ATT&CK techniques and tactics) found in text, each resolved to its entity.
 //!
-//! *Design*: every usable alias of the knowledge base goes into one Aho-Corasick automaton
-//! (ASCII case-insensitive, leftmost-longest). The text is not scanned byte by byte:
-//! an anchored search runs at each word start only, so a name can never match inside a
-//! word, and each search stops as soon as no alias continues. A match must then end at a
+//! *Design*: every usable alias of the knowledge base is filed under a hash of its first
+//! word (lower-cased). The text is not scanned byte by byte: at each word start, the word is
+//! hashed once and the aliases filed under it are compared, longest first, so a name can
+//! never match inside a word and most words cost one hash-table probe. A match must end at a
 //! word boundary (a technique may add a plural `s`), must not lie inside an indicator
 //! (URL, domain, e-mail address, file name or path, registry key, hash), and must pass its
 //! alias's rules:
@@ -23,10 +23,10 @@
 //! 0.75, a metonym ("Moscow", "the Kremlin") 0.6; needing context costs a further 0.2.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
 use serde::Serialize;
+use std::hash::{BuildHasherDefault, Hasher};
 use threatdesk_kb::{AliasForm, EntityId, EntityKind, KnowledgeBase, provenance_rank};
 use threatdesk_model::{FindingKind, Span};
 
@@ -34,6 +34,9 @@ use crate::Ioc;
 
 /// How far (bytes) to look on either side of a name that needs supporting context.
 pub const CONTEXT_BYTES: usize = 150;
+
+/// Longer matches than this are not looked back for as context (names are far shorter).
+const MAX_NAME_BYTES: usize = 256;
 
 /// Words that name a class of thing, or a date, not one thing, whatever a source files
 /// under them (the MISP tool list has a tool called "August").
@@ -190,8 +193,9 @@ pub struct Mention {
     pub end: usize,
     /// The knowledge-base entity.
     pub entity: EntityId,
-    /// Its ids in outside systems (`attack`, `uuid`, `malpedia`, `iso3166`, `m49`).
-    pub ids: BTreeMap<String, String>,
+    /// Its ids in outside systems (`attack`, `uuid`, `malpedia`, `iso3166`, `m49`), shared
+    /// by every mention of the entity.
+    pub ids: Arc<BTreeMap<String, String>>,
     /// How sure the match is, 0 to 1.
     pub confidence: f32,
     /// The alias that matched, normalised (`fancy bear`, `russian`, `t1566.001`).
@@ -209,6 +213,8 @@ enum Case {
 
 #[derive(Debug, Clone)]
 struct Pattern {
+    /// The alias or variant as matched, lower-case (`fancy bear`, `netwirerat`).
+    text: Box<str>,
     entity: usize,
     alias: Box<str>,
     case: Case,
@@ -227,13 +233,13 @@ struct Known {
     id: EntityId,
     kind: EntityKind,
     name: String,
-    ids: BTreeMap<String, String>,
+    ids: Arc<BTreeMap<String, String>>,
 }
 
 /// What building a recogniser left out, by reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RecognizerStats {
-    /// Patterns in the automaton.
+    /// Patterns (aliases and their variants) used.
     pub patterns: usize,
     /// Aliases several entities claim and no rule decides.
     pub ambiguous: usize,
@@ -252,7 +258,8 @@ pub struct RecognizerStats {
 /// Finds knowledge-base entities in text; build once, use for many texts.
 #[derive(Debug, Clone)]
 pub struct Recognizer {
-    automaton: AhoCorasick,
+    /// Hash of a first word to the patterns starting with it, longest first.
+    by_first_word: HashMap<u64, Vec<u32>, BuildHasherDefault<PassThrough>>,
     patterns: Vec<Pattern>,
     entities: Vec<Known>,
     by_attack_id: HashMap<String, usize>,
@@ -290,36 +297,176 @@ fn ids_of(entity: &threatdesk_kb::Entity) -> BTreeMap<String, String> {
 
 impl Recognizer {
     /// The recogniser of the built-in knowledge base, built on first use.
+    ///
+    /// It is read from a table compiled ahead of time from the built-in knowledge base
+    /// (`data/builtin-recognizer.tsv`, written by `scripts/gen-kb.sh`; a test keeps the two
+    /// in step), so that start-up does not pay for resolving every alias.
     pub fn builtin() -> &'static Recognizer {
         static BUILTIN: OnceLock<Recognizer> = OnceLock::new();
-        BUILTIN.get_or_init(|| Recognizer::new(KnowledgeBase::builtin()))
+        BUILTIN.get_or_init(|| {
+            Recognizer::from_table(BUILTIN_TABLE)
+                .unwrap_or_else(|_| Recognizer::new(KnowledgeBase::builtin()))
+        })
     }
 
-    /// Builds the automaton and rules for every usable alias of `kb`.
+    /// The recogniser as a table ([`Recognizer::from_table`] reads it back).
+    pub fn to_table(&self) -> String {
+        let mut table = String::from(TABLE_HEADER);
+        let s = &self.stats;
+        table.push_str(&format!(
+            "S\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            s.patterns, s.ambiguous, s.too_short, s.generic, s.weak_source, s.exact_case, s.need_context
+        ));
+        for known in &self.entities {
+            let ids: Vec<String> = known.ids.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            table.push_str(&format!(
+                "E\t{}\t{}\t{}\t{}\n",
+                known.id,
+                known.kind.as_str(),
+                escape(&known.name),
+                escape(&ids.join(" "))
+            ));
+        }
+        for p in &self.patterns {
+            let spellings: Vec<String> = p.spellings.iter().map(|s| escape(s)).collect();
+            table.push_str(&format!(
+                "P\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                escape(&p.text),
+                p.entity,
+                if p.case == Case::Exact { "e" } else { "a" },
+                u8::from(p.needs_context),
+                u8::from(p.needs_head),
+                p.actor.map_or_else(|| "-".to_owned(), |a| a.to_string()),
+                p.confidence,
+                escape(&p.alias),
+                spellings.join("\u{1f}")
+            ));
+        }
+        table
+    }
+
+    /// Reads a table written by [`Recognizer::to_table`].
+    pub fn from_table(table: &str) -> Result<Recognizer, String> {
+        let mut stats = RecognizerStats::default();
+        let mut entities = Vec::new();
+        let mut patterns = Vec::new();
+        for (number, line) in table.lines().enumerate() {
+            let bad = |what: &str| format!("recogniser table, line {}: {what}", number + 1);
+            let fields: Vec<&str> = line.split('\t').collect();
+            match fields.as_slice() {
+                [first, ..] if first.starts_with('#') => {}
+                ["S", counts @ ..] => {
+                    let n: Vec<usize> = counts.iter().filter_map(|c| c.parse().ok()).collect();
+                    if let [
+                        patterns,
+                        ambiguous,
+                        too_short,
+                        generic,
+                        weak_source,
+                        exact_case,
+                        need_context,
+                    ] = n[..]
+                    {
+                        stats = RecognizerStats {
+                            patterns,
+                            ambiguous,
+                            too_short,
+                            generic,
+                            weak_source,
+                            exact_case,
+                            need_context,
+                        };
+                    }
+                }
+                ["E", id, kind, name, ids] => {
+                    let ids = unescape(ids)
+                        .split(' ')
+                        .filter_map(|pair| pair.split_once('='))
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect();
+                    entities.push(Known {
+                        id: id.parse().map_err(|_| bad("entity id"))?,
+                        kind: kind.parse().map_err(|_| bad("entity kind"))?,
+                        name: unescape(name),
+                        ids: Arc::new(ids),
+                    });
+                }
+                [
+                    "P",
+                    text,
+                    entity,
+                    case,
+                    context,
+                    head,
+                    actor,
+                    confidence,
+                    alias,
+                    spellings,
+                ] => {
+                    patterns.push(Pattern {
+                        text: unescape(text).into(),
+                        entity: entity.parse().map_err(|_| bad("entity index"))?,
+                        alias: unescape(alias).into(),
+                        case: if *case == "e" { Case::Exact } else { Case::Any },
+                        spellings: spellings.split('\u{1f}').map(|s| unescape(s).into()).collect(),
+                        needs_context: *context == "1",
+                        needs_head: *head == "1",
+                        actor: actor.parse().ok(),
+                        confidence: confidence.parse().map_err(|_| bad("confidence"))?,
+                    });
+                }
+                _ => return Err(bad("unexpected line")),
+            }
+        }
+        if patterns
+            .iter()
+            .any(|p| p.entity >= entities.len() || p.actor.is_some_and(|a| a >= entities.len()))
+        {
+            return Err("recogniser table: a pattern names an entity the table lacks".to_owned());
+        }
+        Ok(Recognizer::assemble(patterns, entities, stats))
+    }
+
+    /// Builds the pattern table and rules for every usable alias of `kb`.
     pub fn new(kb: &KnowledgeBase) -> Recognizer {
         let mut entities = Vec::with_capacity(kb.len());
         let mut dense: HashMap<EntityId, usize> = HashMap::with_capacity(kb.len());
-        let mut by_attack_id = HashMap::new();
         for entity in kb.entities() {
             dense.insert(entity.id, entities.len());
-            if let Some(id) = entity.external_id("mitre-attack") {
-                by_attack_id.insert(id.to_owned(), entities.len());
-            }
             entities.push(Known {
                 id: entity.id,
                 kind: entity.kind,
                 name: entity.canonical_name.clone(),
-                ids: ids_of(entity),
+                ids: Arc::new(ids_of(entity)),
             });
         }
         let mut stats = RecognizerStats::default();
         let mut patterns: Vec<Pattern> = Vec::new();
-        let mut texts: Vec<String> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
-        for entry in kb.alias_index() {
+        let index = kb.alias_index();
+        // Per entity and alias: its spellings by sources trusted for recognition, and
+        // whether a curated table asserts it.
+        let mut facts: HashMap<(EntityId, &str), (Vec<Box<str>>, bool)> = HashMap::new();
+        let wanted: HashSet<&str> = index.iter().map(|e| e.normalised.as_str()).collect();
+        for entity in kb.entities() {
+            for alias in &entity.aliases {
+                let normalised = threatdesk_kb::normalise(&alias.name);
+                let Some(&key) = wanted.get(normalised.as_str()) else {
+                    continue;
+                };
+                let (spellings, curated) = facts.entry((entity.id, key)).or_default();
+                if provenance_rank(&alias.provenance) < 3
+                    && !spellings.iter().any(|s| s.as_ref() == alias.name)
+                {
+                    spellings.push(alias.name.as_str().into());
+                }
+                *curated |= alias.provenance == "threatdesk";
+            }
+        }
+        for entry in &index {
             // A name an actor and a malware family share equally ("DarkSide", "Conti") is
             // decided per mention by the next word: "DarkSide operators" is the group.
-            let shared = actor_and_software(&entry);
+            let shared = actor_and_software(entry);
             let Some(claim) = entry.winner().or(shared.map(|(software, _)| software)) else {
                 stats.ambiguous += 1;
                 continue;
@@ -346,23 +493,15 @@ impl Recognizer {
                 continue;
             }
             // Spellings of the alias by the sources trusted for recognition.
-            let spellings: Vec<Box<str>> = kb
-                .get(claim.entity)
-                .into_iter()
-                .flat_map(|e| &e.aliases)
-                .filter(|a| provenance_rank(&a.provenance) < 3 && threatdesk_kb::normalise(&a.name) == alias)
-                .map(|a| Box::from(a.name.as_str()))
-                .collect();
+            let (spellings, curated) = match facts.get(&(claim.entity, alias)) {
+                Some((spellings, curated)) => (spellings.clone(), *curated),
+                None => (Vec::new(), false),
+            };
             if spellings.is_empty() {
                 stats.weak_source += 1;
                 continue;
             }
             let common = is_common_word(alias);
-            let curated = kb.get(claim.entity).is_some_and(|e| {
-                e.aliases
-                    .iter()
-                    .any(|a| a.provenance == "threatdesk" && threatdesk_kb::normalise(&a.name) == alias)
-            });
             // Technique names that are one ordinary word ("Credentials", "Software", "Proxy")
             // or a bare abbreviation ("DLL"), and sub-technique names made of ordinary words
             // ("IP Addresses", "Cloud Accounts"), are labels under a parent, not phrasings.
@@ -417,8 +556,8 @@ impl Recognizer {
                 if !seen.insert(variant.clone()) {
                     continue;
                 }
-                texts.push(variant);
                 patterns.push(Pattern {
+                    text: variant.into(),
                     entity,
                     alias: alias.into(),
                     case: if exact { Case::Exact } else { Case::Any },
@@ -431,15 +570,30 @@ impl Recognizer {
             }
         }
         stats.patterns = patterns.len();
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .ascii_case_insensitive(true)
-            .start_kind(StartKind::Anchored)
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
-            .build(&texts)
-            .unwrap_or_else(|_| empty_automaton());
+        Recognizer::assemble(patterns, entities, stats)
+    }
+
+    /// The lookup structures over finished patterns and entities.
+    fn assemble(patterns: Vec<Pattern>, entities: Vec<Known>, stats: RecognizerStats) -> Recognizer {
+        let by_attack_id = entities
+            .iter()
+            .enumerate()
+            .filter_map(|(index, known)| known.ids.get("attack").map(|id| (id.clone(), index)))
+            .collect();
+        let mut by_first_word: HashMap<u64, Vec<u32>, BuildHasherDefault<PassThrough>> = HashMap::default();
+        for (index, pattern) in patterns.iter().enumerate() {
+            let (key, _) = first_word(&pattern.text, 0);
+            by_first_word
+                .entry(key)
+                .or_default()
+                .push(u32::try_from(index).unwrap_or(u32::MAX));
+        }
+        for candidates in by_first_word.values_mut() {
+            candidates
+                .sort_by_key(|&i| std::cmp::Reverse(patterns.get(i as usize).map_or(0, |p| p.text.len())));
+        }
         Recognizer {
-            automaton,
+            by_first_word,
             patterns,
             entities,
             by_attack_id,
@@ -470,7 +624,9 @@ impl Recognizer {
             let Some(start) = next_word_start(text, position) else {
                 break;
             };
-            match self.match_at(text, start) {
+            let (key, word_end) = first_word(text, start);
+            let next = word_end.max(start + 1);
+            match self.match_at(text, start, key) {
                 Some((end, pattern)) if !overlaps(&blocked, start, end) => {
                     candidates.push((start, end, pattern));
                     position = end;
@@ -480,9 +636,9 @@ impl Recognizer {
                         candidates.push((start, file_end, pattern));
                         position = file_end;
                     }
-                    None => position = word_end(bytes, start),
+                    None => position = next,
                 },
-                _ => position = word_end(bytes, start),
+                None => position = next,
             }
         }
         let mut mentions = Vec::with_capacity(candidates.len());
@@ -555,36 +711,40 @@ impl Recognizer {
 
     /// The longest alias starting at `start` that ends at a word boundary and fits its
     /// case rule: `(end, pattern)`.
-    fn match_at(&self, text: &str, start: usize) -> Option<(usize, usize)> {
-        let mut limit = text.len();
-        loop {
-            let input = Input::new(text).span(start..limit).anchored(Anchored::Yes);
-            let found = self.automaton.find(input)?;
-            let end = found.end();
-            let pattern = self.patterns.get(found.pattern().as_usize())?;
+    fn match_at(&self, text: &str, start: usize, key: u64) -> Option<(usize, usize)> {
+        let candidates = self.by_first_word.get(&key)?;
+        let rest = text.as_bytes().get(start..)?;
+        for &index in candidates {
+            let Some(pattern) = self.patterns.get(index as usize) else {
+                continue;
+            };
+            let end = start + pattern.text.len();
+            let same = rest
+                .get(..pattern.text.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(pattern.text.as_bytes()));
+            if !same || !text.is_char_boundary(end) {
+                continue;
+            }
             let kind = self.entities.get(pattern.entity).map(|k| k.kind);
             let technique = matches!(kind, Some(EntityKind::Technique | EntityKind::Tactic));
             let end_ok = ends_word(text, end) || (technique && plural_end(text, end).is_some());
             let written = text.get(start..end).unwrap_or_default();
-            if end_ok && case_fits(pattern, written) {
-                let end = if technique && !ends_word(text, end) {
-                    plural_end(text, end).unwrap_or(end)
-                } else {
-                    end
-                };
-                if !pattern.needs_head {
-                    return Some((end, found.pattern().as_usize()));
-                }
-                if let Some(head_end) = sector_head(text, end) {
-                    return Some((head_end, found.pattern().as_usize()));
-                }
+            if !end_ok || !case_fits(pattern, written) {
+                continue;
             }
-            // Try the next shorter alias at the same start.
-            if end <= start + 1 {
-                return None;
+            let end = if technique && !ends_word(text, end) {
+                plural_end(text, end).unwrap_or(end)
+            } else {
+                end
+            };
+            if !pattern.needs_head {
+                return Some((end, index as usize));
             }
-            limit = end - 1;
+            if let Some(head_end) = sector_head(text, end) {
+                return Some((head_end, index as usize));
+            }
         }
+        None
     }
 
     /// A tool or malware name that is the whole stem of a file name (`net.exe`,
@@ -623,32 +783,130 @@ impl Recognizer {
             .into_iter()
             .flatten()
             .any(|part| {
-                part.split(|c: char| !c.is_ascii_alphanumeric())
-                    .any(|word| word.len() <= 16 && self.cues.contains(word.to_ascii_lowercase().as_str()))
+                part.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| {
+                    let mut lower = [0u8; 16];
+                    let Some(buffer) = lower.get_mut(..word.len()) else {
+                        return false;
+                    };
+                    buffer.copy_from_slice(word.as_bytes());
+                    buffer.make_ascii_lowercase();
+                    std::str::from_utf8(buffer).is_ok_and(|w| self.cues.contains(w))
+                })
             });
         if window_has_cue {
             return true;
         }
-        candidates.iter().any(|&(s, e, p)| {
-            (s, e) != (start, end)
-                && e + CONTEXT_BYTES >= start
-                && s <= end + CONTEXT_BYTES
-                && self.patterns.get(p).is_some_and(|other| {
-                    !other.needs_context
-                        && self.entities.get(other.entity).is_some_and(|k| {
-                            matches!(
-                                k.kind,
-                                EntityKind::ThreatActor | EntityKind::Malware | EntityKind::Tool
-                            )
-                        })
-                })
-        })
+        // Candidates are in text order: only those starting near this one can be near.
+        let first = candidates.partition_point(|&(s, _, _)| s + 2 * CONTEXT_BYTES + MAX_NAME_BYTES < start);
+        let last = candidates.partition_point(|&(s, _, _)| s <= end + CONTEXT_BYTES);
+        candidates
+            .get(first..last)
+            .unwrap_or_default()
+            .iter()
+            .any(|&(s, e, p)| {
+                (s, e) != (start, end)
+                    && e + CONTEXT_BYTES >= start
+                    && s <= end + CONTEXT_BYTES
+                    && self.patterns.get(p).is_some_and(|other| {
+                        !other.needs_context
+                            && self.entities.get(other.entity).is_some_and(|k| {
+                                matches!(
+                                    k.kind,
+                                    EntityKind::ThreatActor | EntityKind::Malware | EntityKind::Tool
+                                )
+                            })
+                    })
+            })
     }
 }
 
-fn empty_automaton() -> AhoCorasick {
-    // Building from no patterns cannot fail; this only satisfies the types.
-    AhoCorasick::new(std::iter::empty::<&str>()).unwrap_or_else(|_| unreachable!("empty automaton"))
+/// The recogniser of the built-in knowledge base, compiled by `scripts/gen-kb.sh`.
+const BUILTIN_TABLE: &str = include_str!("../data/builtin-recognizer.tsv");
+
+const TABLE_HEADER: &str = "# threatdesk recogniser table, generated by scripts/gen-kb.sh from the built-in \
+                            knowledge base (crates/kb/data/builtin.json); see its sources there.\n";
+
+fn escape(field: &str) -> String {
+    field
+        .replace('\\', "\\\\")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+}
+
+fn unescape(field: &str) -> String {
+    if !field.contains('\\') {
+        return field.to_owned();
+    }
+    let mut out = String::with_capacity(field.len());
+    let mut chars = field.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+/// FNV-1a of the lower-cased word starting at `start` (a run of letters and digits), and
+/// where it ends; the same for a pattern and for text, so a text word finds the patterns
+/// that begin with it.
+fn first_word(text: &str, start: usize) -> (u64, usize) {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |b: u8| {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    let bytes = text.as_bytes();
+    let mut i = start;
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii_alphanumeric() {
+            feed(b.to_ascii_lowercase());
+            i += 1;
+            continue;
+        }
+        if b < 0x80 {
+            break;
+        }
+        let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
+        if !c.is_alphanumeric() {
+            break;
+        }
+        let mut buffer = [0u8; 4];
+        for lower in c.to_lowercase() {
+            lower.encode_utf8(&mut buffer).bytes().for_each(&mut feed);
+        }
+        i += c.len_utf8();
+    }
+    (hash, i)
 }
 
 /// Words after a name that say it names the people, not their software.

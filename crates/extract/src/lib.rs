@@ -30,6 +30,7 @@ mod fnv;
 mod refang;
 mod scan;
 mod tables;
+pub mod techniques;
 
 use serde::Serialize;
 pub use threatdesk_model::FindingKind;
@@ -37,6 +38,7 @@ pub use threatdesk_model::FindingKind;
 pub use entities::{Mention, Recognizer};
 pub use flags::Flags;
 pub use refang::{defang, refang};
+pub use techniques::{NamedTechniques, TechniqueHit, TechniqueScorer, map_techniques};
 
 /// One indicator found in a text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

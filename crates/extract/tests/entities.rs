@@ -203,3 +203,80 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_compiled_builtin_table_is_the_recognizer_of_the_builtin_knowledge_base() {
+    let fresh = Recognizer::new(threatdesk_kb::KnowledgeBase::builtin());
+    let compiled = include_str!("../data/builtin-recognizer.tsv");
+    assert!(
+        fresh.to_table() == compiled,
+        "crates/extract/data/builtin-recognizer.tsv is stale: run scripts/gen-kb.sh"
+    );
+    let read_back = Recognizer::from_table(compiled).expect("the table parses");
+    assert_eq!(read_back.to_table(), compiled);
+    assert_eq!(Recognizer::builtin().stats(), fresh.stats());
+    assert!(
+        Recognizer::from_table("P\tx\t7\ta\t0\t0\t-\t0.9\tx\tx").is_err(),
+        "dangling entity index"
+    );
+}
+
+/// A stand-in for a learned model: flags sentences about screenshots.
+struct ScreenshotModel;
+
+impl threatdesk_extract::TechniqueScorer for ScreenshotModel {
+    fn name(&self) -> &'static str {
+        "model:test"
+    }
+
+    fn score(
+        &self,
+        text: &str,
+        sentences: &[threatdesk_model::Span],
+        _mentions: &[Mention],
+        hits: &mut Vec<threatdesk_extract::TechniqueHit>,
+    ) {
+        for sentence in sentences {
+            if text[sentence.start..sentence.end].contains("screen") {
+                hits.push(threatdesk_extract::TechniqueHit {
+                    attack_id: "T1113".into(),
+                    name: "Screen Capture".into(),
+                    kind: EntityKind::Technique,
+                    evidence: *sentence,
+                    sentence: *sentence,
+                    confidence: 0.6,
+                    scorers: vec![self.name()],
+                });
+            }
+        }
+    }
+}
+
+#[test]
+fn technique_scorers_plug_in_and_their_hits_merge_per_sentence() {
+    let text =
+        "The implant takes a screenshot every minute. It grabs the screen again later.\nPhishing came first.";
+    let found = mentions(text);
+    let named = threatdesk_extract::NamedTechniques;
+    let model = ScreenshotModel;
+    let hits = threatdesk_extract::map_techniques(text, &found, &[&named, &model]);
+    let screen: Vec<_> = hits.iter().filter(|h| h.attack_id == "T1113").collect();
+    assert_eq!(screen.len(), 2, "one hit per sentence: {hits:?}");
+    assert_eq!(
+        screen[0].scorers,
+        ["named", "model:test"],
+        "both scorers found the first"
+    );
+    assert!(
+        (screen[0].confidence - 0.9).abs() < 1e-6,
+        "the higher confidence is kept"
+    );
+    assert_eq!(screen[1].scorers, ["model:test"]);
+    assert!(
+        hits.iter()
+            .any(|h| h.attack_id == "T1566"
+                && &text[h.sentence.start..h.sentence.end] == "Phishing came first.")
+    );
+    let sentences = threatdesk_extract::techniques::sentences(text);
+    assert_eq!(sentences.len(), 3);
+}
