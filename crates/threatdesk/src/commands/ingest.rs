@@ -8,7 +8,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use threatdesk_collect::Rejection;
 use threatdesk_collect::files::{self, Collected, Input};
-use threatdesk_model::{Finding, ItemId, NewSource, SourceKind, Span};
+use threatdesk_extract::Recognizer;
+use threatdesk_model::{Finding, FindingKind, ItemId, NewSource, SourceKind, Span};
 use threatdesk_store::{Store, UpsertOutcome};
 
 use crate::cli::{Format, GlobalArgs, IngestArgs};
@@ -37,8 +38,10 @@ struct Totals {
     duplicates: u64,
     rejected: u64,
     skipped_hidden: u64,
-    /// Indicators extracted from new and changed items.
+    /// Indicators and entity mentions extracted from new and changed items.
     findings: u64,
+    /// Of those, entity mentions (actors, malware, countries, techniques…).
+    entity_mentions: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -68,6 +71,8 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
     let files_config = config.files();
 
     let store = super::open_store(data)?;
+    let knowledge = super::kb::Knowledge::load(data)?;
+    let recognizer = knowledge.recognizer();
     let mut spec = NewSource::new(&config.source, SourceKind::File, "local files");
     spec.default_tlp = config.default_tlp;
     let source = store.ensure_source(&spec)?;
@@ -106,14 +111,14 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
                 }
                 batch.push(collected);
                 if batch.len() >= batch_size {
-                    store_batch(&store, &mut batch, &mut report)?;
+                    store_batch(&store, &recognizer, &mut batch, &mut report)?;
                 }
             }
             Err(rejection) => record_rejection(&mut report, &progress, global, rejection),
         }
         progress.inc(1);
     }
-    store_batch(&store, &mut batch, &mut report)?;
+    store_batch(&store, &recognizer, &mut batch, &mut report)?;
     progress.finish_and_clear();
 
     report.totals.inputs = report.files.len() as u64;
@@ -131,6 +136,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
 
 fn store_batch(
     store: &dyn Store,
+    recognizer: &Recognizer,
     batch: &mut Vec<Collected>,
     report: &mut IngestReport,
 ) -> anyhow::Result<()> {
@@ -142,7 +148,7 @@ fn store_batch(
     let (sources, items): (Vec<_>, Vec<_>) = batch
         .drain(..)
         .map(|c| {
-            let findings = extract_findings(&c.item.text);
+            let findings = extract_findings(&c.item.text, recognizer);
             ((c.input, c.notes), (c.item, findings))
         })
         .unzip();
@@ -171,6 +177,10 @@ fn store_batch(
             UpsertOutcome::Inserted { .. } | UpsertOutcome::Updated { .. }
         ) {
             report.totals.findings += findings.len() as u64;
+            report.totals.entity_mentions += findings
+                .iter()
+                .filter(|f| f.kind == FindingKind::EntityMention)
+                .count() as u64;
         }
         tracing::info!(input = %input, outcome = outcome_name, item = %outcome.item_id(), "Stored");
         report.files.push(FileReport {
@@ -184,10 +194,14 @@ fn store_batch(
     Ok(())
 }
 
-/// Indicators in an item's text, as findings (benign ones included, flagged). The item
-/// has no id yet: the store sets `item_id` when it writes them.
-fn extract_findings(text: &str) -> Vec<Finding> {
-    threatdesk_extract::extract(text)
+/// Indicators and entity mentions in an item's text, as findings (benign indicators
+/// included, flagged). An entity mention's value is the entity's canonical name, its
+/// `entity_ids` the knowledge-base id, its flags `entity:<kind>` and the ATT&CK id if any.
+/// The item has no id yet: the store sets `item_id` when it writes them.
+fn extract_findings(text: &str, recognizer: &Recognizer) -> Vec<Finding> {
+    let iocs = threatdesk_extract::extract(text);
+    let mentions = recognizer.find(text, &iocs);
+    let mut findings: Vec<Finding> = iocs
         .into_iter()
         .map(|ioc| Finding {
             item_id: ItemId(0),
@@ -202,7 +216,25 @@ fn extract_findings(text: &str) -> Vec<Finding> {
             entity_ids: Vec::new(),
             flags: ioc.flags.names().map(str::to_owned).collect(),
         })
-        .collect()
+        .collect();
+    findings.extend(mentions.into_iter().map(|mention| {
+        let mut flags = vec![format!("entity:{}", mention.kind.as_str())];
+        flags.extend(mention.ids.get("attack").map(|id| format!("attack:{id}")));
+        Finding {
+            item_id: ItemId(0),
+            kind: FindingKind::EntityMention,
+            value: mention.value,
+            text: mention.text,
+            span: Span {
+                start: mention.start,
+                end: mention.end,
+            },
+            confidence: mention.confidence,
+            entity_ids: vec![mention.entity],
+            flags,
+        }
+    }));
+    findings
 }
 
 fn record_rejection(
@@ -242,7 +274,7 @@ fn print_summary(report: &IngestReport) -> anyhow::Result<()> {
     let t = &report.totals;
     crate::outln!(
         "Ingested {} input{} into source {:?}: {} new, {} updated, {} unchanged, {} duplicate{}, {} rejected; \
-         {} indicators extracted ({:.2} s)",
+         {} findings extracted, {} of them entity mentions ({:.2} s)",
         t.inputs,
         if t.inputs == 1 { "" } else { "s" },
         report.source,
@@ -253,6 +285,7 @@ fn print_summary(report: &IngestReport) -> anyhow::Result<()> {
         if t.duplicates == 1 { "" } else { "s" },
         t.rejected,
         t.findings,
+        t.entity_mentions,
         report.elapsed_ms as f64 / 1000.0,
     );
     if t.skipped_hidden > 0 {

@@ -240,3 +240,38 @@ fn eval_entities_scores_the_annoctr_dev_split() {
     assert!(report["tokens_aligned"].as_f64().is_some_and(|a| a > 0.85));
     assert!(report["cyner"]["gold"].as_u64().is_some_and(|g| g > 200));
 }
+
+#[test]
+fn ingest_stores_entity_mentions_beside_indicators() {
+    let ws = Workspace::create();
+    ws.write(
+        "r/report.txt",
+        "Sofacy is back\n\nFancy Bear used spearphishing attachments from 185.220.101.4.\n",
+    );
+    let report = ws.json(&["ingest", "r"]);
+    assert!(
+        report["totals"]["entity_mentions"]
+            .as_u64()
+            .is_some_and(|n| n >= 3),
+        "{report}"
+    );
+    let item = ws.json(&["items", "show", "1"]);
+    let findings = item["findings"].as_array().expect("findings");
+    let actor: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["kind"] == "entity_mention" && f["value"] == "APT28")
+        .collect();
+    assert_eq!(actor.len(), 2, "{findings:?}");
+    assert!(
+        actor
+            .iter()
+            .all(|f| f["entity_ids"].as_array().is_some_and(|ids| ids.len() == 1))
+    );
+    assert!(
+        actor[0]["flags"]
+            .as_array()
+            .is_some_and(|flags| flags.iter().any(|x| x == "attack:G0007"))
+    );
+    assert!(findings.iter().any(|f| f["kind"] == "ipv4"));
+    assert!(findings.iter().any(|f| f["value"] == "Spearphishing Attachment"));
+}
