@@ -304,7 +304,7 @@ fn align(tokens: &[(String, String, String)], text: &str) -> Vec<Option<(usize, 
             if token.is_empty() {
                 return None;
             }
-            let window_end = (cursor + 300).min(text.len());
+            let window_end = (cursor + 300 + token.len()).min(text.len());
             let window = text.get(cursor..window_end).or_else(|| text.get(cursor..))?;
             let at = window.find(token)?;
             let start = cursor + at;
