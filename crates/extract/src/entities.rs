@@ -236,6 +236,10 @@ struct Known {
     ids: Arc<BTreeMap<String, String>>,
 }
 
+/// An entity's spellings of an alias by sources trusted for recognition, and whether a
+/// curated table asserts it.
+type AliasFacts = (Vec<Box<str>>, bool);
+
 /// What building a recogniser left out, by reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RecognizerStats {
@@ -446,7 +450,7 @@ impl Recognizer {
         let index = kb.alias_index();
         // Per entity and alias: its spellings by sources trusted for recognition, and
         // whether a curated table asserts it.
-        let mut facts: HashMap<(EntityId, &str), (Vec<Box<str>>, bool)> = HashMap::new();
+        let mut facts: HashMap<(EntityId, &str), AliasFacts> = HashMap::new();
         let wanted: HashSet<&str> = index.iter().map(|e| e.normalised.as_str()).collect();
         for entity in kb.entities() {
             for alias in &entity.aliases {
