@@ -64,7 +64,8 @@ fn a_headline_is_tagged_with_every_country_even_as_adjectives_and_capitals() {
 
 #[test]
 fn aliases_from_different_sources_land_on_one_actor() {
-    let found = mentions("Fancy Bear, also tracked as Sofacy, STRONTIUM and APT28, and APT28's tooling.");
+    let found =
+        mentions("Fancy Bear, also tracked as Sofacy, STRONTIUM and APT28, and APT28\u{2019}s tooling.");
     let ids: Vec<Option<&str>> = found
         .iter()
         .map(|m| m.ids.get("attack").map(String::as_str))
@@ -84,6 +85,8 @@ fn names_that_are_ordinary_words_need_capitals_and_context() {
     let literal =
         summary("The policy is a patchwork of rules, let's play it safe, an equation with machete cuts.");
     assert!(literal.is_empty(), "{literal:?}");
+    let accented = summary("Le groupe Mélofée et Turla\u{2019}s outils.");
+    assert!(accented.iter().any(|(_, t, _)| t == "Turla"), "{accented:?}");
     let security = summary("The Patchwork group sent a backdoor; Play ransomware operators struck too.");
     assert!(
         has(&security, EntityKind::ThreatActor, "Patchwork", "Patchwork"),
