@@ -617,6 +617,49 @@ impl Recognizer {
         }
     }
 
+    /// A recogniser without rules, for comparison: every alias of every entity, in any case,
+    /// of any length, the first claimant winning a shared name — dictionary tagging as
+    /// platforms that tag "will" as a threat actor do it. `threatdesk eval entities
+    /// --baseline naive` measures it.
+    pub fn naive(kb: &KnowledgeBase) -> Recognizer {
+        let mut entities = Vec::with_capacity(kb.len());
+        let mut dense: HashMap<EntityId, usize> = HashMap::with_capacity(kb.len());
+        for entity in kb.entities() {
+            dense.insert(entity.id, entities.len());
+            entities.push(Known {
+                id: entity.id,
+                kind: entity.kind,
+                name: entity.canonical_name.clone(),
+                ids: Arc::new(ids_of(entity)),
+            });
+        }
+        let mut patterns = Vec::new();
+        for entry in kb.alias_index() {
+            let Some(&entity) = entry.claims.first().and_then(|claim| dense.get(&claim.entity)) else {
+                continue;
+            };
+            if !entry.normalised.chars().next().is_some_and(char::is_alphanumeric) {
+                continue;
+            }
+            patterns.push(Pattern {
+                text: entry.normalised.as_str().into(),
+                entity,
+                alias: entry.normalised.as_str().into(),
+                case: Case::Any,
+                spellings: Box::new([]),
+                needs_context: false,
+                needs_head: false,
+                actor: None,
+                confidence: 0.5,
+            });
+        }
+        let stats = RecognizerStats {
+            patterns: patterns.len(),
+            ..RecognizerStats::default()
+        };
+        Recognizer::assemble(patterns, entities, stats)
+    }
+
     /// What the build used and left out.
     pub fn stats(&self) -> &RecognizerStats {
         &self.stats

@@ -301,8 +301,10 @@ impl KnowledgeBase {
     /// The rule for an alias several entities claim: the entity whose most authoritative
     /// source for the alias ranks best ([`provenance_rank`]) wins; a tie goes to the one
     /// asserted by more sources (curated tables settle ties this way), then to the one
-    /// whose canonical name it is; an alias still tied is [`Resolution::Ambiguous`] and is
-    /// not used to recognise anything. Between claims of the same rank, an entity named `X`
+    /// whose canonical name it is; when several entities of one kind have it as their
+    /// canonical name, to the one with an ATT&CK id, else the oldest. An alias still tied
+    /// (namesakes of different kinds) is [`Resolution::Ambiguous`] and is not used to
+    /// recognise anything. Between claims of the same rank, an entity named `X`
     /// beats one for which `X` is only a demonym or metonym; a trusted source's demonym
     /// ("Russian", Russia) beats a weak source's name (a ransomware family "Russian").
     pub fn alias_index(&self) -> Vec<AliasEntry> {
@@ -371,6 +373,23 @@ impl KnowledgeBase {
                     .collect();
                 match named.as_slice() {
                     [only] => Resolution::Resolved(only.entity),
+                    [first, rest @ ..]
+                        if rest.iter().all(|c| kind_group(c.kind) == kind_group(first.kind)) =>
+                    {
+                        // Namesakes of one kind that no source links ("EventBot" from MITRE's
+                        // mobile malware and from malpedia): in all likelihood one family. The
+                        // name goes to the one with an ATT&CK id, else the oldest; the entities
+                        // stay apart and the conflict stays listed.
+                        let chosen = named
+                            .iter()
+                            .find(|c| {
+                                self.entities
+                                    .get(&c.entity)
+                                    .is_some_and(|e| e.external_id("mitre-attack").is_some())
+                            })
+                            .unwrap_or(first);
+                        Resolution::Resolved(chosen.entity)
+                    }
                     _ => Resolution::Ambiguous,
                 }
             }

@@ -229,3 +229,46 @@ fn the_builtin_knowledge_base_resolves_aliases_across_sources() {
     );
     assert!(!KnowledgeBase::builtin_sources().is_empty());
 }
+
+#[test]
+fn namesakes_of_one_kind_resolve_to_the_attack_entity_and_stay_apart() {
+    let mut kb = KnowledgeBase::new();
+    let mut records = galaxy(
+        "malpedia",
+        r#"{"value": "Eventbot", "uuid": "aaaaaaaa-0000-4000-8000-000000000008"}"#,
+    );
+    records.extend(galaxy(
+        "mitre-malware",
+        r#"{"value": "EventBot - S0478", "uuid": "aaaaaaaa-0000-4000-8000-000000000009", "meta": {"external_id": "S0478"}}"#,
+    ));
+    records.extend(galaxy(
+        "threat-actor",
+        r#"{"value": "EventBot", "uuid": "aaaaaaaa-0000-4000-8000-00000000000a"}"#,
+    ));
+    kb.merge(records.clone());
+    assert_eq!(kb.len(), 3);
+    let entry = kb
+        .alias_index()
+        .into_iter()
+        .find(|e| e.normalised == "eventbot")
+        .expect("indexed");
+    assert_eq!(
+        entry.resolution,
+        Resolution::Ambiguous,
+        "an actor namesake leaves it undecided"
+    );
+
+    let mut kb = KnowledgeBase::new();
+    kb.merge(records.into_iter().take(2).collect());
+    let entry = kb
+        .alias_index()
+        .into_iter()
+        .find(|e| e.normalised == "eventbot")
+        .expect("indexed");
+    let winner = entry
+        .winner()
+        .and_then(|claim| kb.get(claim.entity))
+        .expect("resolved");
+    assert_eq!(winner.external_id("mitre-attack"), Some("S0478"));
+    assert_eq!(kb.len(), 2, "resolution never merges");
+}

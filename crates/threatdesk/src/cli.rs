@@ -296,6 +296,10 @@ pub struct EvalEntitiesArgs {
     /// Which split to score: dev (report) or train (development).
     #[arg(long, default_value = "dev", value_parser = ["dev", "train"])]
     pub split: String,
+    /// Score a recogniser without rules instead (every alias, any case, first claimant wins),
+    /// for comparison.
+    #[arg(long, value_parser = ["naive"], value_name = "naive")]
+    pub baseline: Option<String>,
     /// Also print, per type, the N most frequent false positives and misses (exact spans).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub errors: usize,

@@ -159,7 +159,13 @@ pub fn entities(global: &GlobalArgs, args: EvalEntitiesArgs) -> anyhow::Result<E
     if args.annoctr.is_none() && args.cyner.is_none() {
         bail!("nothing to evaluate: give --annoctr DIR and/or --cyner DIR");
     }
-    let recognizer = Recognizer::builtin();
+    let naive;
+    let recognizer = if args.baseline.is_some() {
+        naive = Recognizer::naive(threatdesk_kb::KnowledgeBase::builtin());
+        &naive
+    } else {
+        Recognizer::builtin()
+    };
     let mut report = Report {
         split: args.split.clone(),
         annoctr_mentions: Vec::new(),
