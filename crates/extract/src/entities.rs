@@ -25,8 +25,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
-use serde::Serialize;
 use std::hash::{BuildHasherDefault, Hasher};
+
+use serde::Serialize;
 use threatdesk_kb::{AliasForm, EntityId, EntityKind, KnowledgeBase, provenance_rank};
 use threatdesk_model::{FindingKind, Span};
 
@@ -785,6 +786,17 @@ impl Recognizer {
                 continue;
             };
             let end = start + pattern.text.len();
+            // The last byte first: it rejects most candidates sharing a first word ("the …").
+            let last_fits = match (
+                rest.get(pattern.text.len().wrapping_sub(1)),
+                pattern.text.as_bytes().last(),
+            ) {
+                (Some(written), Some(wanted)) => written.to_ascii_lowercase() == *wanted,
+                _ => false,
+            };
+            if !last_fits {
+                continue;
+            }
             let same = rest
                 .get(..pattern.text.len())
                 .is_some_and(|head| head.eq_ignore_ascii_case(pattern.text.as_bytes()));
