@@ -226,6 +226,8 @@ struct Pattern {
     needs_head: bool,
     /// The actor that shares the name, chosen when an actor word follows ("operators").
     actor: Option<usize>,
+    /// How the alias refers to its entity.
+    form: AliasForm,
     confidence: f32,
 }
 
@@ -338,10 +340,15 @@ impl Recognizer {
         for p in &self.patterns {
             let spellings: Vec<String> = p.spellings.iter().map(|s| escape(s)).collect();
             table.push_str(&format!(
-                "P\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                "P\t{}\t{}\t{}{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                 escape(&p.text),
                 p.entity,
                 if p.case == Case::Exact { "e" } else { "a" },
+                match p.form {
+                    AliasForm::Name => "",
+                    AliasForm::Demonym => "d",
+                    AliasForm::Metonym => "m",
+                },
                 u8::from(p.needs_context),
                 u8::from(p.needs_head),
                 p.actor.map_or_else(|| "-".to_owned(), |a| a.to_string()),
@@ -415,7 +422,18 @@ impl Recognizer {
                         text: unescape(text).into(),
                         entity: entity.parse().map_err(|_| bad("entity index"))?,
                         alias: unescape(alias).into(),
-                        case: if *case == "e" { Case::Exact } else { Case::Any },
+                        case: if case.starts_with('e') {
+                            Case::Exact
+                        } else {
+                            Case::Any
+                        },
+                        form: if case.ends_with('d') {
+                            AliasForm::Demonym
+                        } else if case.ends_with('m') {
+                            AliasForm::Metonym
+                        } else {
+                            AliasForm::Name
+                        },
                         spellings: spellings.split('\u{1f}').map(|s| unescape(s).into()).collect(),
                         needs_context: *context == "1",
                         needs_head: *head == "1",
@@ -573,6 +591,7 @@ impl Recognizer {
                     needs_context,
                     needs_head,
                     actor,
+                    form: claim.form,
                     confidence,
                 });
             }
@@ -651,6 +670,7 @@ impl Recognizer {
                 needs_context: false,
                 needs_head: false,
                 actor: None,
+                form: AliasForm::Name,
                 confidence: 0.5,
             });
         }
@@ -677,6 +697,7 @@ impl Recognizer {
             .map(|i| (i.start, i.end))
             .collect();
         let mut candidates: Vec<(usize, usize, usize)> = Vec::new();
+        let mut program_files: Vec<usize> = Vec::new();
         let bytes = text.as_bytes();
         let mut position = 0;
         while position < bytes.len() {
@@ -685,18 +706,28 @@ impl Recognizer {
             };
             let (key, word_end) = first_word(text, start);
             let next = word_end.max(start + 1);
-            match self.match_at(text, start, key) {
-                Some((end, pattern)) if !overlaps(&blocked, start, end) => {
+            let mut found = self.match_at(text, start, key);
+            // A plural of a one-word name ("Iranians") is filed under its singular.
+            if found.is_none() && word_end > start + 3 && bytes.get(word_end - 1) == Some(&b's') {
+                found = self.match_at(text, start, word_key(text, start, word_end - 1));
+            }
+            let found = match found {
+                Some((end, pattern)) if !overlaps(&blocked, start, end) => Some((end, pattern, false)),
+                // Inside an indicator: only a program file named after a tool or malware
+                // (`psexec.exe`, `PING.EXE`) is a mention, covering the whole file name; a
+                // file name needs no further context.
+                _ => self
+                    .program_file(text, &file_names, start, key)
+                    .map(|(end, pattern)| (end, pattern, true)),
+            };
+            match found {
+                Some((end, pattern, certain)) => {
                     candidates.push((start, end, pattern));
+                    if certain {
+                        program_files.push(start);
+                    }
                     position = end;
                 }
-                Some((end, pattern)) => match self.program_file(text, &file_names, start, end, pattern) {
-                    Some(file_end) => {
-                        candidates.push((start, file_end, pattern));
-                        position = file_end;
-                    }
-                    None => position = next,
-                },
                 None => position = next,
             }
         }
@@ -705,7 +736,10 @@ impl Recognizer {
             let Some(pattern) = self.patterns.get(pattern_index) else {
                 continue;
             };
-            if pattern.needs_context && !self.has_context(text, start, end, &candidates) {
+            if pattern.needs_context
+                && !program_files.contains(&start)
+                && !self.has_context(text, start, end, &candidates)
+            {
                 continue;
             }
             let entity = match pattern.actor {
@@ -804,13 +838,15 @@ impl Recognizer {
                 continue;
             }
             let kind = self.entities.get(pattern.entity).map(|k| k.kind);
-            let technique = matches!(kind, Some(EntityKind::Technique | EntityKind::Tactic));
-            let end_ok = ends_word(text, end) || (technique && plural_end(text, end).is_some());
+            // Techniques and demonyms take a plural ("spearphishing attachments", "Iranians").
+            let plural_ok = matches!(kind, Some(EntityKind::Technique | EntityKind::Tactic))
+                || pattern.form == AliasForm::Demonym;
+            let end_ok = ends_word(text, end) || (plural_ok && plural_end(text, end).is_some());
             let written = text.get(start..end).unwrap_or_default();
             if !end_ok || !case_fits(pattern, written) {
                 continue;
             }
-            let end = if technique && !ends_word(text, end) {
+            let end = if plural_ok && !ends_word(text, end) {
                 plural_end(text, end).unwrap_or(end)
             } else {
                 end
@@ -825,27 +861,36 @@ impl Recognizer {
         None
     }
 
-    /// A tool or malware name that is the whole stem of a file name (`net.exe`,
-    /// `psexec.exe`): the end of the file name, so the mention covers it.
+    /// A tool or malware name, in any case, that is the whole stem of the file name
+    /// starting at `start` (`net.exe`, `PsExec.exe`): the end of the file name and the pattern.
     fn program_file(
         &self,
         text: &str,
         file_names: &[(usize, usize)],
         start: usize,
-        end: usize,
-        pattern: usize,
-    ) -> Option<usize> {
-        let kind = self
-            .patterns
-            .get(pattern)
-            .and_then(|p| self.entities.get(p.entity))
-            .map(|k| k.kind)?;
-        if !matches!(kind, EntityKind::Tool | EntityKind::Malware) {
+        key: u64,
+    ) -> Option<(usize, usize)> {
+        let at = file_names.partition_point(|&(s, _)| s < start);
+        let &(file_start, file_end) = file_names.get(at)?;
+        if file_start != start {
             return None;
         }
-        let &(_, file_end) = file_names.iter().find(|(s, _)| *s == start)?;
-        let extension = text.get(end..file_end)?;
-        (extension.starts_with('.') && !extension[1..].contains('.')).then_some(file_end)
+        let name = text.get(start..file_end)?;
+        let stem_end = start + name.rfind('.')?;
+        for &index in self.by_first_word.get(&key)? {
+            let Some(pattern) = self.patterns.get(index as usize) else {
+                continue;
+            };
+            let software = self
+                .entities
+                .get(pattern.entity)
+                .is_some_and(|k| matches!(k.kind, EntityKind::Tool | EntityKind::Malware));
+            let stem = text.get(start..stem_end).unwrap_or_default();
+            if software && stem.eq_ignore_ascii_case(&pattern.text) {
+                return Some((file_end, index as usize));
+            }
+        }
+        None
     }
 
     fn has_context(
@@ -955,64 +1000,47 @@ impl Hasher for PassThrough {
     }
 }
 
-/// A hash of the lower-cased word starting at `start` (a run of letters and digits), and
-/// where it ends; the same for a pattern and for text, so a text word finds the patterns
-/// that begin with it. ASCII words, nearly all of them, are hashed from their first eight
-/// bytes and their length with one multiplication; others byte by byte.
+/// The key ([`word_key`]) of the word starting at `start` (a run of letters and digits),
+/// and where it ends; the same for a pattern and for text, so a text word finds the
+/// patterns that begin with it.
 fn first_word(text: &str, start: usize) -> (u64, usize) {
     let bytes = text.as_bytes();
     let mut end = start;
-    let mut packed: u64 = 0;
-    while let Some(&b) = bytes.get(end) {
-        if !b.is_ascii_alphanumeric() {
-            break;
+    loop {
+        match bytes.get(end) {
+            Some(b) if b.is_ascii_alphanumeric() => end += 1,
+            Some(&b) if b >= 0x80 => match text.get(end..).and_then(|rest| rest.chars().next()) {
+                Some(c) if c.is_alphanumeric() => end += c.len_utf8(),
+                _ => break,
+            },
+            _ => break,
         }
-        if end - start < 8 {
-            packed |= u64::from(b.to_ascii_lowercase()) << (8 * (end - start));
+    }
+    (word_key(text, start, end), end)
+}
+
+/// The key of the word `text[start..end]`: for ASCII words, their first eight bytes
+/// lower-cased and their length, mixed by one multiplication; for others FNV-1a over the
+/// lower-cased UTF-8.
+fn word_key(text: &str, start: usize, end: usize) -> u64 {
+    let word = text.get(start..end).unwrap_or_default();
+    if word.is_ascii() {
+        let mut packed: u64 = 0;
+        for (i, b) in word.bytes().take(8).enumerate() {
+            packed |= u64::from(b.to_ascii_lowercase()) << (8 * i);
         }
-        end += 1;
+        let length = word.len() as u64;
+        return (packed ^ length.rotate_right(8)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
-    let continues = bytes.get(end).is_some_and(|&b| b >= 0x80)
-        && text
-            .get(end..)
-            .and_then(|rest| rest.chars().next())
-            .is_some_and(char::is_alphanumeric);
-    if !continues {
-        let length = (end - start) as u64;
-        return (
-            (packed ^ length.rotate_right(8)).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-            end,
-        );
-    }
-    // A word with letters beyond ASCII: FNV-1a over its lower-cased UTF-8.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |b: u8| {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    };
-    let mut i = start;
-    while let Some(&b) = bytes.get(i) {
-        if b.is_ascii_alphanumeric() {
-            feed(b.to_ascii_lowercase());
-            i += 1;
-            continue;
+    let mut buffer = [0u8; 4];
+    for c in word.chars().flat_map(char::to_lowercase) {
+        for b in c.encode_utf8(&mut buffer).bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
         }
-        if b < 0x80 {
-            break;
-        }
-        let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
-            break;
-        };
-        if !c.is_alphanumeric() {
-            break;
-        }
-        let mut buffer = [0u8; 4];
-        for lower in c.to_lowercase() {
-            lower.encode_utf8(&mut buffer).bytes().for_each(&mut feed);
-        }
-        i += c.len_utf8();
     }
-    (hash, i)
+    hash
 }
 
 /// Words after a name that say it names the people, not their software.

@@ -283,3 +283,21 @@ fn technique_scorers_plug_in_and_their_hits_merge_per_sentence() {
     let sentences = threatdesk_extract::techniques::sentences(text);
     assert_eq!(sentences.len(), 3);
 }
+
+#[test]
+fn plural_demonyms_and_program_files_in_any_case_are_mentions() {
+    let found = summary("Iranians and Russians met. They ran PING.EXE, ping.exe and Net.exe.");
+    assert!(has(&found, EntityKind::Country, "Iranians", "Iran"), "{found:?}");
+    assert!(
+        has(&found, EntityKind::Country, "Russians", "Russia"),
+        "{found:?}"
+    );
+    let tools: Vec<&str> = found
+        .iter()
+        .filter(|(k, _, _)| *k == EntityKind::Tool)
+        .map(|(_, t, _)| t.as_str())
+        .collect();
+    assert_eq!(tools, ["PING.EXE", "ping.exe", "Net.exe"], "{found:?}");
+    // A plain word stays a word: "ping" the verb, lower case, needs more than itself.
+    assert!(summary("Please ping me.").is_empty());
+}
