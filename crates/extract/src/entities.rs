@@ -25,7 +25,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
-use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::Serialize;
 use threatdesk_kb::{AliasForm, EntityId, EntityKind, KnowledgeBase, provenance_rank};
@@ -266,7 +265,7 @@ pub struct RecognizerStats {
 #[derive(Debug, Clone)]
 pub struct Recognizer {
     /// Hash of a first word to the patterns starting with it, longest first.
-    by_first_word: HashMap<u64, Vec<u32>, BuildHasherDefault<PassThrough>>,
+    by_first_word: FirstWords,
     /// One bit per value of a key's top bits: most words of a text begin no alias, and one
     /// cached bit test tells so before the table is probed.
     first_word_filter: Box<[u64]>,
@@ -607,25 +606,22 @@ impl Recognizer {
             .enumerate()
             .filter_map(|(index, known)| known.ids.get("attack").map(|id| (id.clone(), index)))
             .collect();
-        let mut by_first_word: HashMap<u64, Vec<u32>, BuildHasherDefault<PassThrough>> = HashMap::default();
-        for (index, pattern) in patterns.iter().enumerate() {
-            let (key, _) = first_word(&pattern.text, 0);
-            by_first_word
-                .entry(key)
-                .or_default()
-                .push(u32::try_from(index).unwrap_or(u32::MAX));
-        }
-        for candidates in by_first_word.values_mut() {
-            candidates
-                .sort_by_key(|&i| std::cmp::Reverse(patterns.get(i as usize).map_or(0, |p| p.text.len())));
-        }
+        let keyed: Vec<(u64, usize, u32)> = patterns
+            .iter()
+            .enumerate()
+            .map(|(index, pattern)| {
+                let (key, _) = first_word(&pattern.text, 0);
+                (key, pattern.text.len(), u32::try_from(index).unwrap_or(u32::MAX))
+            })
+            .collect();
         let mut first_word_filter = vec![0u64; FILTER_WORDS].into_boxed_slice();
-        for &key in by_first_word.keys() {
+        for &(key, _, _) in &keyed {
             let bit = (key >> (64 - FILTER_BITS)) as usize;
             if let Some(word) = first_word_filter.get_mut(bit / 64) {
                 *word |= 1 << (bit % 64);
             }
         }
+        let by_first_word = FirstWords::new(keyed);
         Recognizer {
             by_first_word,
             first_word_filter,
@@ -812,7 +808,7 @@ impl Recognizer {
         {
             return None;
         }
-        let candidates = self.by_first_word.get(&key)?;
+        let candidates = self.by_first_word.get(key)?;
         let rest = text.as_bytes().get(start..)?;
         for &index in candidates {
             let Some(pattern) = self.patterns.get(index as usize) else {
@@ -876,7 +872,7 @@ impl Recognizer {
         }
         let name = text.get(start..file_end)?;
         let stem_end = start + name.rfind('.')?;
-        for &index in self.by_first_word.get(&key)? {
+        for &index in self.by_first_word.get(key)? {
             let Some(pattern) = self.patterns.get(index as usize) else {
                 continue;
             };
@@ -981,23 +977,65 @@ fn unescape(field: &str) -> String {
 const FILTER_BITS: u32 = 18;
 const FILTER_WORDS: usize = (1 << FILTER_BITS) / 64;
 
-/// A hasher for keys that are already hashes.
-#[derive(Default)]
-struct PassThrough(u64);
+/// Pattern indices by the key of their first word, longest pattern first: an
+/// open-addressing table of keys (linear probing) beside ranges of one flat index list, so
+/// a probe touches one array and a hit one contiguous run.
+#[derive(Debug, Clone)]
+struct FirstWords {
+    /// Keys by slot; 0 marks an empty slot (a key of 0 is stored as 1).
+    keys: Box<[u64]>,
+    /// `start..end` in `indices` per slot.
+    ranges: Box<[(u32, u32)]>,
+    indices: Box<[u32]>,
+    /// log2 of the number of slots.
+    bits: u32,
+}
 
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) ^ u64::from(b);
+impl FirstWords {
+    /// From `(key, pattern length, pattern index)` triples.
+    fn new(mut keyed: Vec<(u64, usize, u32)>) -> FirstWords {
+        keyed.sort_by_key(|&(key, length, index)| (key.max(1), std::cmp::Reverse(length), index));
+        let distinct = keyed.windows(2).filter(|pair| pair[0].0.max(1) != pair[1].0.max(1)).count() + 1;
+        let bits = (distinct * 5 / 2).next_power_of_two().trailing_zeros().max(4);
+        let slots = 1usize << bits;
+        let mut keys = vec![0u64; slots].into_boxed_slice();
+        let mut ranges = vec![(0u32, 0u32); slots].into_boxed_slice();
+        let indices: Box<[u32]> = keyed.iter().map(|&(_, _, index)| index).collect();
+        let mut run_start = 0;
+        while run_start < keyed.len() {
+            let key = keyed[run_start].0.max(1);
+            let run_end = run_start + keyed[run_start..].iter().take_while(|k| k.0.max(1) == key).count();
+            let mut slot = (key >> (64 - bits)) as usize;
+            while keys[slot] != 0 {
+                slot = (slot + 1) & (slots - 1);
+            }
+            keys[slot] = key;
+            ranges[slot] = (run_start as u32, run_end as u32);
+            run_start = run_end;
+        }
+        FirstWords {
+            keys,
+            ranges,
+            indices,
+            bits,
         }
     }
 
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
+    /// The patterns whose first word has `key`, longest first.
+    fn get(&self, key: u64) -> Option<&[u32]> {
+        let key = key.max(1);
+        let mask = self.keys.len() - 1;
+        let mut slot = (key >> (64 - self.bits)) as usize;
+        loop {
+            match self.keys.get(slot) {
+                Some(&found) if found == key => {
+                    let &(start, end) = self.ranges.get(slot)?;
+                    return self.indices.get(start as usize..end as usize);
+                }
+                Some(0) | None => return None,
+                Some(_) => slot = (slot + 1) & mask,
+            }
+        }
     }
 }
 
