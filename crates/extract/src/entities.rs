@@ -25,7 +25,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
-
 use serde::Serialize;
 use threatdesk_kb::{AliasForm, EntityId, EntityKind, KnowledgeBase, provenance_rank};
 use threatdesk_model::{FindingKind, Span};
@@ -183,8 +182,8 @@ const CUE_WORDS: &[&str] = &[
 pub struct Mention {
     /// What the entity is.
     pub kind: EntityKind,
-    /// Its canonical name.
-    pub value: String,
+    /// Its canonical name (shared by every mention of the entity).
+    pub value: Arc<str>,
     /// The text exactly as written.
     pub text: String,
     /// First byte of `text` in the input.
@@ -199,7 +198,7 @@ pub struct Mention {
     /// How sure the match is, 0 to 1.
     pub confidence: f32,
     /// The alias that matched, normalised (`fancy bear`, `russian`, `t1566.001`).
-    pub alias: String,
+    pub alias: Arc<str>,
     /// For techniques and tactics: the sentence that is the evidence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sentence: Option<Span>,
@@ -216,7 +215,7 @@ struct Pattern {
     /// The alias or variant as matched, lower-case (`fancy bear`, `netwirerat`).
     text: Box<str>,
     entity: usize,
-    alias: Box<str>,
+    alias: Arc<str>,
     case: Case,
     /// Spellings an exact-case pattern accepts.
     spellings: Box<[Box<str>]>,
@@ -234,7 +233,7 @@ struct Pattern {
 struct Known {
     id: EntityId,
     kind: EntityKind,
-    name: String,
+    name: Arc<str>,
     ids: Arc<BTreeMap<String, String>>,
 }
 
@@ -401,7 +400,7 @@ impl Recognizer {
                     entities.push(Known {
                         id: id.parse().map_err(|_| bad("entity id"))?,
                         kind: kind.parse().map_err(|_| bad("entity kind"))?,
-                        name: unescape(name),
+                        name: unescape(name).into(),
                         ids: Arc::new(ids),
                     });
                 }
@@ -461,7 +460,7 @@ impl Recognizer {
             entities.push(Known {
                 id: entity.id,
                 kind: entity.kind,
-                name: entity.canonical_name.clone(),
+                name: entity.canonical_name.as_str().into(),
                 ids: Arc::new(ids_of(entity)),
             });
         }
@@ -645,7 +644,7 @@ impl Recognizer {
             entities.push(Known {
                 id: entity.id,
                 kind: entity.kind,
-                name: entity.canonical_name.clone(),
+                name: entity.canonical_name.as_str().into(),
                 ids: Arc::new(ids_of(entity)),
             });
         }
@@ -744,7 +743,14 @@ impl Recognizer {
             let Some(known) = self.entities.get(entity) else {
                 continue;
             };
-            mentions.push(self.mention(text, known, start, end, pattern.confidence, &pattern.alias));
+            mentions.push(self.mention(
+                text,
+                known,
+                start,
+                end,
+                pattern.confidence,
+                Arc::clone(&pattern.alias),
+            ));
         }
         for ioc in iocs {
             let kind_matches = matches!(
@@ -763,7 +769,14 @@ impl Recognizer {
                 .get(&ioc.value)
                 .and_then(|&i| self.entities.get(i))
             {
-                mentions.push(self.mention(text, known, ioc.start, ioc.end, 1.0, &ioc.value.to_lowercase()));
+                mentions.push(self.mention(
+                    text,
+                    known,
+                    ioc.start,
+                    ioc.end,
+                    1.0,
+                    ioc.value.to_lowercase().into(),
+                ));
             }
         }
         mentions.sort_by_key(|m| (m.start, std::cmp::Reverse(m.end)));
@@ -777,7 +790,7 @@ impl Recognizer {
         start: usize,
         end: usize,
         confidence: f32,
-        alias: &str,
+        alias: Arc<str>,
     ) -> Mention {
         let sentence = matches!(known.kind, EntityKind::Technique | EntityKind::Tactic).then(|| {
             let (start, end) = sentence_around(text, start, end);
@@ -785,14 +798,14 @@ impl Recognizer {
         });
         Mention {
             kind: known.kind,
-            value: known.name.clone(),
+            value: Arc::clone(&known.name),
             text: text.get(start..end).unwrap_or_default().to_owned(),
             start,
             end,
             entity: known.id,
             ids: known.ids.clone(),
             confidence,
-            alias: alias.to_owned(),
+            alias,
             sentence,
         }
     }
@@ -995,7 +1008,11 @@ impl FirstWords {
     /// From `(key, pattern length, pattern index)` triples.
     fn new(mut keyed: Vec<(u64, usize, u32)>) -> FirstWords {
         keyed.sort_by_key(|&(key, length, index)| (key.max(1), std::cmp::Reverse(length), index));
-        let distinct = keyed.windows(2).filter(|pair| pair[0].0.max(1) != pair[1].0.max(1)).count() + 1;
+        let distinct = keyed
+            .windows(2)
+            .filter(|pair| pair[0].0.max(1) != pair[1].0.max(1))
+            .count()
+            + 1;
         let bits = (distinct * 5 / 2).next_power_of_two().trailing_zeros().max(4);
         let slots = 1usize << bits;
         let mut keys = vec![0u64; slots].into_boxed_slice();
@@ -1004,7 +1021,11 @@ impl FirstWords {
         let mut run_start = 0;
         while run_start < keyed.len() {
             let key = keyed[run_start].0.max(1);
-            let run_end = run_start + keyed[run_start..].iter().take_while(|k| k.0.max(1) == key).count();
+            let run_end = run_start
+                + keyed[run_start..]
+                    .iter()
+                    .take_while(|k| k.0.max(1) == key)
+                    .count();
             let mut slot = (key >> (64 - bits)) as usize;
             while keys[slot] != 0 {
                 slot = (slot + 1) & (slots - 1);
@@ -1376,15 +1397,37 @@ pub fn sentence_around(text: &str, start: usize, end: usize) -> (usize, usize) {
             _ => false,
         }
     };
-    let mut from = start;
+    // Jump between the bytes that can end a sentence instead of testing every byte.
     let floor = start.saturating_sub(1000);
-    while from > floor && !ends_sentence(from - 1) {
-        from -= 1;
+    let mut from = floor;
+    let mut limit = start;
+    while let Some(i) = bytes.get(floor..limit).and_then(|window| {
+        let stop = memchr::memrchr3(b'.', b'!', b'?', window);
+        let line = memchr::memrchr(b'\n', window);
+        stop.max(line).map(|i| floor + i)
+    }) {
+        if ends_sentence(i) {
+            from = i + 1;
+            break;
+        }
+        limit = i;
     }
-    let mut to = end;
     let ceiling = (end + 1000).min(bytes.len());
-    while to < ceiling && !ends_sentence(to) {
-        to += 1;
+    let mut to = ceiling;
+    let mut next = end;
+    while let Some(i) = bytes.get(next..ceiling).and_then(|window| {
+        let stop = memchr::memchr3(b'.', b'!', b'?', window);
+        let line = memchr::memchr(b'\n', window);
+        match (stop, line) {
+            (Some(a), Some(b)) => Some(next + a.min(b)),
+            (a, b) => a.or(b).map(|i| next + i),
+        }
+    }) {
+        if ends_sentence(i) {
+            to = i;
+            break;
+        }
+        next = i + 1;
     }
     if to < bytes.len() && bytes.get(to) != Some(&b'\n') {
         to += 1;

@@ -70,7 +70,7 @@ impl TechniqueScorer for NamedTechniques {
             });
             hits.push(TechniqueHit {
                 attack_id: attack_id.clone(),
-                name: mention.value.clone(),
+                name: mention.value.to_string(),
                 kind: mention.kind,
                 evidence: Span {
                     start: mention.start,

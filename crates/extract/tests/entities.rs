@@ -13,7 +13,7 @@ fn mentions(text: &str) -> Vec<Mention> {
 fn summary(text: &str) -> Vec<(EntityKind, String, String)> {
     mentions(text)
         .into_iter()
-        .map(|m| (m.kind, m.text, m.value))
+        .map(|m| (m.kind, m.text, m.value.to_string()))
         .collect()
 }
 
@@ -32,7 +32,7 @@ fn a_headline_is_tagged_with_every_country_even_as_adjectives_and_capitals() {
         found.iter().find(|m| m.text == written).map(|m| {
             (
                 m.kind,
-                m.value.clone(),
+                m.value.to_string(),
                 m.ids.get("iso3166").cloned(),
                 m.confidence,
             )
@@ -75,9 +75,9 @@ fn aliases_from_different_sources_land_on_one_actor() {
     assert!(
         found
             .iter()
-            .all(|m| m.value == "APT28" && m.kind == EntityKind::ThreatActor)
+            .all(|m| &*m.value == "APT28" && m.kind == EntityKind::ThreatActor)
     );
-    assert_eq!(found[0].alias, "fancy bear");
+    assert_eq!(&*found[0].alias, "fancy bear");
 }
 
 #[test]

@@ -223,7 +223,7 @@ fn extract_findings(text: &str, recognizer: &Recognizer) -> Vec<Finding> {
         Finding {
             item_id: ItemId(0),
             kind: FindingKind::EntityMention,
-            value: mention.value,
+            value: mention.value.to_string(),
             text: mention.text,
             span: Span {
                 start: mention.start,
