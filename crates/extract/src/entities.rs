@@ -693,6 +693,7 @@ impl Recognizer {
             .collect();
         let mut candidates: Vec<(usize, usize, usize)> = Vec::new();
         let mut program_files: Vec<usize> = Vec::new();
+        let mut next_file = 0;
         let bytes = text.as_bytes();
         let mut position = 0;
         while position < bytes.len() {
@@ -705,14 +706,20 @@ impl Recognizer {
             if found.is_none() && word_end > start + 3 && bytes.get(word_end - 1) == Some(&b's') {
                 found = self.match_at(text, start, word_key(text, start, word_end - 1));
             }
-            let found = match found {
-                Some((end, pattern)) if !overlaps(&blocked, start, end) => Some((end, pattern, false)),
+            // Words come in text order: the file names not yet passed start here or later.
+            while file_names.get(next_file).is_some_and(|&(s, _)| s < start) {
+                next_file += 1;
+            }
+            let file_here = file_names.get(next_file).filter(|&&(s, _)| s == start);
+            let found = match (found, file_here) {
+                (Some((end, pattern)), _) if !overlaps(&blocked, start, end) => Some((end, pattern, false)),
                 // Inside an indicator: only a program file named after a tool or malware
                 // (`psexec.exe`, `PING.EXE`) is a mention, covering the whole file name; a
                 // file name needs no further context.
-                _ => self
-                    .program_file(text, &file_names, start, key)
+                (_, Some(&(_, file_end))) => self
+                    .program_file(text, start, file_end, key)
                     .map(|(end, pattern)| (end, pattern, true)),
+                _ => None,
             };
             match found {
                 Some((end, pattern, certain)) => {
@@ -870,19 +877,9 @@ impl Recognizer {
     }
 
     /// A tool or malware name, in any case, that is the whole stem of the file name
-    /// starting at `start` (`net.exe`, `PsExec.exe`): the end of the file name and the pattern.
-    fn program_file(
-        &self,
-        text: &str,
-        file_names: &[(usize, usize)],
-        start: usize,
-        key: u64,
-    ) -> Option<(usize, usize)> {
-        let at = file_names.partition_point(|&(s, _)| s < start);
-        let &(file_start, file_end) = file_names.get(at)?;
-        if file_start != start {
-            return None;
-        }
+    /// `text[start..file_end]` (`net.exe`, `PsExec.exe`): the end of the file name and the
+    /// pattern.
+    fn program_file(&self, text: &str, start: usize, file_end: usize, key: u64) -> Option<(usize, usize)> {
         let name = text.get(start..file_end)?;
         let stem_end = start + name.rfind('.')?;
         for &index in self.by_first_word.get(key)? {
