@@ -79,6 +79,9 @@ pub enum Command {
     #[command(after_help = EXTRACT_HELP)]
     Extract(ExtractArgs),
 
+    /// Extract again from stored items (after `kb import` or an upgrade), replacing their findings.
+    Reextract(ReextractArgs),
+
     /// The knowledge base: actors, malware, tools, places, sectors, ATT&CK techniques and tactics.
     #[command(subcommand)]
     Kb(KbCommand),
@@ -241,6 +244,12 @@ Records join existing entities by shared ids (ATT&CK id, UUID, malpedia id, ISO 
 'similar' links, never by a shared name; importing the same file again changes nothing. A malformed file is \
 rejected whole, with its position; the others are imported, all in one transaction. Exit status: 0 success; \
 1 some files were rejected; 2 error.";
+
+#[derive(Debug, Args)]
+pub struct ReextractArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum KbCommand {

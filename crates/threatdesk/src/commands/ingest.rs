@@ -198,7 +198,7 @@ fn store_batch(
 /// included, flagged). An entity mention's value is the entity's canonical name, its
 /// `entity_ids` the knowledge-base id, its flags `entity:<kind>` and the ATT&CK id if any.
 /// The item has no id yet: the store sets `item_id` when it writes them.
-fn extract_findings(text: &str, recognizer: &Recognizer) -> Vec<Finding> {
+pub(crate) fn extract_findings(text: &str, recognizer: &Recognizer) -> Vec<Finding> {
     let iocs = threatdesk_extract::extract(text);
     let mentions = recognizer.find(text, &iocs);
     let mut findings: Vec<Finding> = iocs
@@ -256,7 +256,7 @@ fn record_rejection(
     });
 }
 
-fn progress_bar(global: &GlobalArgs, len: u64) -> ProgressBar {
+pub(crate) fn progress_bar(global: &GlobalArgs, len: u64) -> ProgressBar {
     // indicatif hides itself when stderr is not a terminal; --quiet hides it everywhere.
     if global.quiet || len < 2 {
         return ProgressBar::hidden();

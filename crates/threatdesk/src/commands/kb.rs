@@ -207,6 +207,26 @@ pub fn show(data: &DataDir, global: &GlobalArgs, name: &str) -> anyhow::Result<E
             relation.provenance
         );
     }
+    // The other direction: who uses this tool, which actors are attributed to this country.
+    let mut incoming: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for other in kb.entities() {
+        for relation in other.relations.iter().filter(|r| r.target == entity.id) {
+            let names = incoming.entry(relation.kind.as_str()).or_default();
+            if !names.contains(&other.canonical_name.as_str()) {
+                names.push(&other.canonical_name);
+            }
+        }
+    }
+    for (kind, names) in incoming {
+        let shown: Vec<&str> = names.iter().take(12).copied().collect();
+        let more = names.len().saturating_sub(shown.len());
+        let more = if more > 0 {
+            format!(" (+{more} more)")
+        } else {
+            String::new()
+        };
+        println!("  {kind} ← {}{more}", shown.join(", "));
+    }
     for other in found.iter().skip(1) {
         println!(
             "also called {name:?}: {} ({}, entity {})",

@@ -6,6 +6,7 @@ mod ingest;
 mod init;
 mod items;
 mod kb;
+mod reextract;
 mod search;
 mod sources;
 mod status;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Items(ItemsCommand::Show { id, html }) => items::show(&data, global, id, html),
         Command::Search(args) => search::run(&data, global, args),
         Command::Extract(args) => extract::run(&data, global, args),
+        Command::Reextract(args) => reextract::run(&data, global, args),
         Command::Kb(KbCommand::Import { files }) => kb::import(&data, global, &files),
         Command::Kb(KbCommand::Show { name }) => kb::show(&data, global, &name.join(" ")),
         Command::Kb(KbCommand::Search { query, kind, limit }) => {

@@ -275,3 +275,36 @@ fn ingest_stores_entity_mentions_beside_indicators() {
     assert!(findings.iter().any(|f| f["kind"] == "ipv4"));
     assert!(findings.iter().any(|f| f["value"] == "Spearphishing Attachment"));
 }
+
+#[test]
+fn reextract_refreshes_findings_after_an_import_without_doubling_them() {
+    let ws = Workspace::create();
+    ws.write(
+        "r/report.txt",
+        "Quilted Heron\n\nThe Stitchwork Team struck again from 185.220.101.4.\n",
+    );
+    ws.json(&["ingest", "r"]);
+    let before = ws.json(&["items", "show", "1"]);
+    let count = |item: &serde_json::Value, value: &str| {
+        item["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["value"] == value)
+            .count()
+    };
+    assert_eq!(count(&before, "Quilted Heron"), 0, "not known yet");
+    let galaxy = ws.write("actors.json", GALAXY);
+    assert_eq!(ws.run(&["kb", "import", galaxy.to_str().expect("path")]).code, 0);
+    for _ in 0..2 {
+        let run = ws.json(&["reextract"]);
+        assert_eq!(run["items"], 1, "{run}");
+    }
+    let after = ws.json(&["items", "show", "1"]);
+    assert_eq!(count(&after, "Quilted Heron"), 2, "title and text, once each");
+    assert_eq!(count(&after, "185.220.101.4"), 1, "indicators kept, not doubled");
+    assert_eq!(
+        after["findings"].as_array().map(Vec::len),
+        before["findings"].as_array().map(|f| f.len() + 2)
+    );
+}
