@@ -9,7 +9,8 @@
 //! (URL, domain, e-mail address, file name or path, registry key, hash), and must pass its
 //! alias's rules:
 //!
-//! - **not used at all**: aliases under three characters, without letters, generic words
+//! - **not used at all**: aliases under three characters (two capitals may name a place or a
+//!   tactic: "US", "C2"), without letters, generic words
 //!   ("malware", "loader"), aliases the knowledge base cannot resolve to one entity
 //!   ([`threatdesk_kb::Resolution::Ambiguous`]), and names asserted only by the MISP
 //!   ransomware list (it names families "Russian", "One" and "Defender");
@@ -248,15 +249,15 @@ pub struct RecognizerStats {
     pub patterns: usize,
     /// Aliases several entities claim and no rule decides.
     pub ambiguous: usize,
-    /// Aliases too short or without letters.
+    /// Aliases too short, without letters, or not starting with a letter or digit.
     pub too_short: usize,
     /// Generic class words.
     pub generic: usize,
     /// Names only the least trusted sources assert.
     pub weak_source: usize,
-    /// Patterns that need exact case.
+    /// Aliases that need exact case.
     pub exact_case: usize,
-    /// Patterns that need supporting context.
+    /// Aliases that need supporting context.
     pub need_context: usize,
 }
 
@@ -265,6 +266,8 @@ pub struct RecognizerStats {
 pub struct Recognizer {
     /// Hash of a first word to the patterns starting with it, longest first.
     by_first_word: FirstWords,
+    /// Per pattern: whether it has letters beyond ASCII (compared character by character).
+    beyond_ascii: Box<[bool]>,
     /// One bit per value of a key's top bits: most words of a text begin no alias, and one
     /// cached bit test tells so before the table is probed.
     first_word_filter: Box<[u64]>,
@@ -369,8 +372,12 @@ impl Recognizer {
             match fields.as_slice() {
                 [first, ..] if first.starts_with('#') => {}
                 ["S", counts @ ..] => {
-                    let n: Vec<usize> = counts.iter().filter_map(|c| c.parse().ok()).collect();
-                    if let [
+                    let n: Vec<usize> = counts
+                        .iter()
+                        .map(|c| c.parse())
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| bad("count"))?;
+                    let [
                         patterns,
                         ambiguous,
                         too_short,
@@ -379,17 +386,18 @@ impl Recognizer {
                         exact_case,
                         need_context,
                     ] = n[..]
-                    {
-                        stats = RecognizerStats {
-                            patterns,
-                            ambiguous,
-                            too_short,
-                            generic,
-                            weak_source,
-                            exact_case,
-                            need_context,
-                        };
-                    }
+                    else {
+                        return Err(bad("expected seven counts"));
+                    };
+                    stats = RecognizerStats {
+                        patterns,
+                        ambiguous,
+                        too_short,
+                        generic,
+                        weak_source,
+                        exact_case,
+                        need_context,
+                    };
                 }
                 ["E", id, kind, name, ids] => {
                     let ids = unescape(ids)
@@ -432,10 +440,17 @@ impl Recognizer {
                         } else {
                             AliasForm::Name
                         },
-                        spellings: spellings.split('\u{1f}').map(|s| unescape(s).into()).collect(),
+                        spellings: spellings
+                            .split('\u{1f}')
+                            .filter(|s| !s.is_empty())
+                            .map(|s| unescape(s).into())
+                            .collect(),
                         needs_context: *context == "1",
                         needs_head: *head == "1",
-                        actor: actor.parse().ok(),
+                        actor: match *actor {
+                            "-" => None,
+                            index => Some(index.parse().map_err(|_| bad("actor index"))?),
+                        },
                         confidence: confidence.parse().map_err(|_| bad("confidence"))?,
                     });
                 }
@@ -467,6 +482,7 @@ impl Recognizer {
         let mut stats = RecognizerStats::default();
         let mut patterns: Vec<Pattern> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
+        let mut generated: Vec<Pattern> = Vec::new();
         let index = kb.alias_index();
         // Per entity and alias: its spellings by sources trusted for recognition, and
         // whether a curated table asserts it.
@@ -487,6 +503,7 @@ impl Recognizer {
                 *curated |= alias.provenance == "threatdesk";
             }
         }
+        let defer = namesakes(kb, &index);
         for entry in &index {
             // A name an actor and a malware family share equally ("DarkSide", "Conti") is
             // decided per mention by the next word: "DarkSide operators" is the group.
@@ -496,7 +513,8 @@ impl Recognizer {
                 continue;
             };
             let actor = shared.and_then(|(_, actor)| dense.get(&actor.entity).copied());
-            let Some(&entity) = dense.get(&claim.entity) else {
+            let target = defer.get(&claim.entity).copied().unwrap_or(claim.entity);
+            let Some(&entity) = dense.get(&target) else {
                 continue;
             };
             let alias = entry.normalised.as_str();
@@ -576,11 +594,8 @@ impl Recognizer {
                 variants.push(alias.replace('-', " "));
                 variants.push(alias.replace('-', ""));
             }
-            for variant in variants {
-                if !seen.insert(variant.clone()) {
-                    continue;
-                }
-                patterns.push(Pattern {
+            for (number, variant) in variants.into_iter().enumerate() {
+                let pattern = Pattern {
                     text: variant.into(),
                     entity,
                     alias: alias.into(),
@@ -591,7 +606,21 @@ impl Recognizer {
                     actor,
                     form: claim.form,
                     confidence,
-                });
+                };
+                if number == 0 {
+                    if seen.insert(pattern.text.to_string()) {
+                        patterns.push(pattern);
+                    }
+                } else {
+                    generated.push(pattern);
+                }
+            }
+        }
+        // A generated variant never takes a name that some entity really has and that is
+        // used: that name goes by the resolution rule, whatever the alphabetical order.
+        for pattern in generated {
+            if seen.insert(pattern.text.to_string()) {
+                patterns.push(pattern);
             }
         }
         stats.patterns = patterns.len();
@@ -621,8 +650,10 @@ impl Recognizer {
             }
         }
         let by_first_word = FirstWords::new(keyed);
+        let beyond_ascii = patterns.iter().map(|p| !p.text.is_ascii()).collect();
         Recognizer {
             by_first_word,
+            beyond_ascii,
             first_word_filter,
             patterns,
             entities,
@@ -686,13 +717,15 @@ impl Recognizer {
     /// become mentions of their technique, tactic, group or software.
     pub fn find(&self, text: &str, iocs: &[Ioc]) -> Vec<Mention> {
         let blocked = blocked_spans(iocs);
-        let file_names: Vec<(usize, usize)> = iocs
+        let mut file_names: Vec<(usize, usize)> = iocs
             .iter()
             .filter(|i| i.kind == FindingKind::FileName)
             .map(|i| (i.start, i.end))
             .collect();
-        let mut candidates: Vec<(usize, usize, usize)> = Vec::new();
-        let mut program_files: Vec<usize> = Vec::new();
+        // Met in text order below, whatever order the caller's indicators are in.
+        file_names.sort_unstable();
+        // (start, end, pattern, needs no context: a program file name)
+        let mut candidates: Vec<(usize, usize, usize, bool)> = Vec::new();
         let mut next_file = 0;
         let bytes = text.as_bytes();
         let mut position = 0;
@@ -723,24 +756,18 @@ impl Recognizer {
             };
             match found {
                 Some((end, pattern, certain)) => {
-                    candidates.push((start, end, pattern));
-                    if certain {
-                        program_files.push(start);
-                    }
+                    candidates.push((start, end, pattern, certain));
                     position = end;
                 }
                 None => position = next,
             }
         }
         let mut mentions = Vec::with_capacity(candidates.len());
-        for &(start, end, pattern_index) in &candidates {
+        for &(start, end, pattern_index, certain) in &candidates {
             let Some(pattern) = self.patterns.get(pattern_index) else {
                 continue;
             };
-            if pattern.needs_context
-                && !program_files.contains(&start)
-                && !self.has_context(text, start, end, &candidates)
-            {
+            if pattern.needs_context && !certain && !self.has_context(text, start, end, &candidates) {
                 continue;
             }
             let entity = match pattern.actor {
@@ -834,6 +861,13 @@ impl Recognizer {
             let Some(pattern) = self.patterns.get(index as usize) else {
                 continue;
             };
+            if self.beyond_ascii.get(index as usize).copied().unwrap_or(false) {
+                // Letters beyond ASCII change case beyond `eq_ignore_ascii_case` ("MÉLOFÉE").
+                if let Some(found) = self.non_ascii_match(text, start, pattern, index) {
+                    return Some(found);
+                }
+                continue;
+            }
             let end = start + pattern.text.len();
             // The last byte first: it rejects most candidates sharing a first word ("the …").
             let last_fits = match (
@@ -876,6 +910,26 @@ impl Recognizer {
         None
     }
 
+    /// [`Recognizer::match_at`] for a pattern with letters beyond ASCII: the text's
+    /// characters lower-cased must equal it; case and boundary rules as for any name.
+    fn non_ascii_match(
+        &self,
+        text: &str,
+        start: usize,
+        pattern: &Pattern,
+        index: u32,
+    ) -> Option<(usize, usize)> {
+        let wanted = pattern.text.chars().count();
+        let written_len: usize = text.get(start..)?.chars().take(wanted).map(char::len_utf8).sum();
+        let end = start + written_len;
+        let written = text.get(start..end)?;
+        let same = written
+            .chars()
+            .flat_map(char::to_lowercase)
+            .eq(pattern.text.chars());
+        (same && ends_word(text, end) && case_fits(pattern, written)).then_some((end, index as usize))
+    }
+
     /// A tool or malware name, in any case, that is the whole stem of the file name
     /// `text[start..file_end]` (`net.exe`, `PsExec.exe`): the end of the file name and the
     /// pattern.
@@ -903,7 +957,7 @@ impl Recognizer {
         text: &str,
         start: usize,
         end: usize,
-        candidates: &[(usize, usize, usize)],
+        candidates: &[(usize, usize, usize, bool)],
     ) -> bool {
         let from = floor_boundary(text, start.saturating_sub(CONTEXT_BYTES));
         let to = ceil_boundary(text, (end + CONTEXT_BYTES).min(text.len()));
@@ -925,13 +979,13 @@ impl Recognizer {
             return true;
         }
         // Candidates are in text order: only those starting near this one can be near.
-        let first = candidates.partition_point(|&(s, _, _)| s + 2 * CONTEXT_BYTES + MAX_NAME_BYTES < start);
-        let last = candidates.partition_point(|&(s, _, _)| s <= end + CONTEXT_BYTES);
+        let first = candidates.partition_point(|&(s, ..)| s + 2 * CONTEXT_BYTES + MAX_NAME_BYTES < start);
+        let last = candidates.partition_point(|&(s, ..)| s <= end + CONTEXT_BYTES);
         candidates
             .get(first..last)
             .unwrap_or_default()
             .iter()
-            .any(|&(s, e, p)| {
+            .any(|&(s, e, p, _)| {
                 (s, e) != (start, end)
                     && e + CONTEXT_BYTES >= start
                     && s <= end + CONTEXT_BYTES
@@ -1086,8 +1140,8 @@ fn class(b: u8) -> u8 {
 }
 
 /// The next word at or after `from`: `(start, end, key)`. Plain ASCII words (nearly all)
-/// are walked once with a table; words with `_` or letters beyond ASCII, and a `from`
-/// inside a word, take the careful path.
+/// are walked once with a table; words starting with `_` or a byte beyond ASCII, words
+/// continuing with a letter beyond ASCII, and a `from` inside a word take the careful path.
 fn next_word(text: &str, from: usize) -> Option<(usize, usize, u64)> {
     let bytes = text.as_bytes();
     let mut start = from;
@@ -1165,6 +1219,38 @@ fn word_key(text: &str, start: usize, end: usize) -> u64 {
         }
     }
     hash
+}
+
+/// Entities whose names recognition gives to a namesake: when entities of one kind share a
+/// canonical name (ATT&CK's "Agent Tesla" and malpedia's, which no source links), every name
+/// of the others goes to the one that name resolves to, so that "AgentTesla" and "Agent
+/// Tesla" are one thing in text. The knowledge base keeps them apart, and lists the conflict.
+fn namesakes(kb: &KnowledgeBase, index: &[threatdesk_kb::AliasEntry]) -> HashMap<EntityId, EntityId> {
+    let group = |kind: EntityKind| {
+        if kind == EntityKind::Tool {
+            EntityKind::Malware
+        } else {
+            kind
+        }
+    };
+    let mut defer = HashMap::new();
+    for entry in index.iter().filter(|e| e.claims.len() > 1) {
+        let Some(winner) = entry.winner() else { continue };
+        for claim in &entry.claims {
+            let namesake = claim.entity != winner.entity
+                && group(claim.kind) == group(winner.kind)
+                && kb
+                    .get(claim.entity)
+                    .is_some_and(|e| threatdesk_kb::normalise(&e.canonical_name) == entry.normalised)
+                && kb
+                    .get(winner.entity)
+                    .is_some_and(|e| threatdesk_kb::normalise(&e.canonical_name) == entry.normalised);
+            if namesake {
+                defer.entry(claim.entity).or_insert(winner.entity);
+            }
+        }
+    }
+    defer
 }
 
 /// Words after a name that say it names the people, not their software.
@@ -1394,32 +1480,42 @@ pub fn sentence_around(text: &str, start: usize, end: usize) -> (usize, usize) {
             _ => false,
         }
     };
-    // Jump between the bytes that can end a sentence instead of testing every byte.
-    let floor = start.saturating_sub(1000);
+    // Jump between the bytes that can end a sentence instead of testing every byte; a line
+    // break always ends one, so it bounds the search for the others.
+    let mut floor = start.saturating_sub(1000);
+    if let Some(line) = bytes
+        .get(floor..start)
+        .and_then(|window| memchr::memrchr(b'\n', window))
+    {
+        floor += line + 1;
+    }
     let mut from = floor;
     let mut limit = start;
-    while let Some(i) = bytes.get(floor..limit).and_then(|window| {
-        let stop = memchr::memrchr3(b'.', b'!', b'?', window);
-        let line = memchr::memrchr(b'\n', window);
-        stop.max(line).map(|i| floor + i)
-    }) {
+    while let Some(i) = bytes
+        .get(floor..limit)
+        .and_then(|window| memchr::memrchr3(b'.', b'!', b'?', window))
+        .map(|i| floor + i)
+    {
         if ends_sentence(i) {
             from = i + 1;
             break;
         }
         limit = i;
     }
-    let ceiling = (end + 1000).min(bytes.len());
+    let mut ceiling = (end + 1000).min(bytes.len());
+    if let Some(line) = bytes
+        .get(end..ceiling)
+        .and_then(|window| memchr::memchr(b'\n', window))
+    {
+        ceiling = end + line;
+    }
     let mut to = ceiling;
     let mut next = end;
-    while let Some(i) = bytes.get(next..ceiling).and_then(|window| {
-        let stop = memchr::memchr3(b'.', b'!', b'?', window);
-        let line = memchr::memchr(b'\n', window);
-        match (stop, line) {
-            (Some(a), Some(b)) => Some(next + a.min(b)),
-            (a, b) => a.or(b).map(|i| next + i),
-        }
-    }) {
+    while let Some(i) = bytes
+        .get(next..ceiling)
+        .and_then(|window| memchr::memchr3(b'.', b'!', b'?', window))
+        .map(|i| next + i)
+    {
         if ends_sentence(i) {
             to = i;
             break;

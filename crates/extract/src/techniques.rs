@@ -116,9 +116,9 @@ pub fn sentences(text: &str) -> Vec<Span> {
     spans
 }
 
-/// Runs every scorer over `text` and merges their hits: one per technique and sentence,
-/// with the highest confidence, the first evidence span and every scorer that found it;
-/// in text order.
+/// Runs every scorer over `text` and merges their hits: one per technique and sentence
+/// (as [`sentences`] cuts them), with the highest confidence, the first evidence span and
+/// every scorer that found it; in text order.
 pub fn map_techniques(
     text: &str,
     mentions: &[Mention],
@@ -129,9 +129,15 @@ pub fn map_techniques(
     for scorer in scorers {
         scorer.score(text, &sentences, mentions, &mut raw);
     }
-    let mut merged: BTreeMap<(usize, usize, String), TechniqueHit> = BTreeMap::new();
-    for hit in raw {
-        let key = (hit.sentence.start, hit.sentence.end, hit.attack_id.clone());
+    let mut merged: BTreeMap<(usize, String), TechniqueHit> = BTreeMap::new();
+    for mut hit in raw {
+        // Scorers may bound sentences differently (the recogniser looks at most 1,000 bytes
+        // around a name): hits are merged by the sentence of `sentences` holding the evidence.
+        let index = sentences.partition_point(|s| s.end <= hit.evidence.start);
+        if let Some(sentence) = sentences.get(index).filter(|s| s.start <= hit.evidence.start) {
+            hit.sentence = *sentence;
+        }
+        let key = (index, hit.attack_id.clone());
         match merged.get_mut(&key) {
             Some(known) => {
                 known.confidence = known.confidence.max(hit.confidence);

@@ -85,8 +85,14 @@ fn names_that_are_ordinary_words_need_capitals_and_context() {
     let literal =
         summary("The policy is a patchwork of rules, let's play it safe, an equation with machete cuts.");
     assert!(literal.is_empty(), "{literal:?}");
-    let accented = summary("Le groupe Mélofée et Turla\u{2019}s outils.");
+    let accented = summary("Le groupe Mélofée, MÉLOFÉE et Turla\u{2019}s outils.");
     assert!(accented.iter().any(|(_, t, _)| t == "Turla"), "{accented:?}");
+    let melofee: Vec<&str> = accented
+        .iter()
+        .filter(|(_, _, v)| v == "Melofee")
+        .map(|(_, t, _)| t.as_str())
+        .collect();
+    assert_eq!(melofee, ["Mélofée", "MÉLOFÉE"], "{accented:?}");
     let security = summary("The Patchwork group sent a backdoor; Play ransomware operators struck too.");
     assert!(
         has(&security, EntityKind::ThreatActor, "Patchwork", "Patchwork"),

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use threatdesk_model::{Alias, AliasForm, Entity, EntityId, ExternalId, Relation};
+use threatdesk_model::{Alias, AliasForm, Entity, EntityId, EntityKind, ExternalId, Relation};
 
 use crate::{KnowledgeBase, Record, SINGLE_VALUED_SYSTEMS, Target, kind_group, normalise, provenance_rank};
 
@@ -137,6 +137,7 @@ impl KnowledgeBase {
         }
         hits.sort();
         hits.dedup();
+        let hits_empty = hits.is_empty();
         let mut compatible = Vec::new();
         for id in hits {
             match self.entities.get(&id) {
@@ -151,7 +152,11 @@ impl KnowledgeBase {
                 None => {}
             }
         }
+        let refused_all = compatible.is_empty() && !hits_empty;
         let home = match compatible.split_first() {
+            // Every id it has belongs to an entity of another kind: creating an entity without
+            // them would create another one at every import.
+            None if refused_all => return None,
             None if record.attach_only => {
                 report.refused.push(Refusal {
                     record: describe(record),
@@ -197,7 +202,8 @@ impl KnowledgeBase {
         let Some(entity) = self.entities.get_mut(&home) else {
             return;
         };
-        if rank < canonical_rank(entity) && entity.kind.compatible_with(record.kind) {
+        // An attach-only record's name only finds its entity: it names nothing.
+        if !record.attach_only && rank < canonical_rank(entity) && entity.kind.compatible_with(record.kind) {
             entity.canonical_name = record.name.clone();
             entity.kind = record.kind;
         }
@@ -248,7 +254,7 @@ impl KnowledgeBase {
         for id in new_ids {
             self.by_key.insert(id, home);
         }
-        let names = std::iter::once(&record.name).chain(
+        let names = (!record.attach_only).then_some(&record.name).into_iter().chain(
             record
                 .aliases
                 .iter()
@@ -306,6 +312,7 @@ impl KnowledgeBase {
         let Some(absorbed) = self.entities.remove(&other) else {
             return keep;
         };
+        let absorbed_kind = absorbed.kind;
         let Some(kept) = self.entities.get_mut(&keep) else {
             return keep;
         };
@@ -334,12 +341,27 @@ impl KnowledgeBase {
         if kept.description.is_none() {
             kept.description = absorbed.description;
         }
-        for ids in self.by_name.values_mut() {
-            if let Some(position) = ids.iter().position(|id| *id == other) {
+        // Only the absorbed entity's own names can mention it in the name index.
+        let absorbed_names: Vec<(EntityKind, String)> = kept
+            .aliases
+            .iter()
+            .filter(|alias| alias.form == AliasForm::Name)
+            .flat_map(|alias| {
+                let name = normalise(&alias.name);
+                [
+                    (kind_group(kept.kind), name.clone()),
+                    (kind_group(absorbed_kind), name),
+                ]
+            })
+            .collect();
+        for key in absorbed_names {
+            if let Some(ids) = self.by_name.get_mut(&key)
+                && let Some(position) = ids.iter().position(|id| *id == other)
+            {
                 if ids.contains(&keep) {
                     ids.remove(position);
-                } else {
-                    ids[position] = keep;
+                } else if let Some(slot) = ids.get_mut(position) {
+                    *slot = keep;
                 }
             }
         }

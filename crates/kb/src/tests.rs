@@ -272,3 +272,57 @@ fn namesakes_of_one_kind_resolve_to_the_attack_entity_and_stay_apart() {
     assert_eq!(winner.external_id("mitre-attack"), Some("S0478"));
     assert_eq!(kb.len(), 2, "resolution never merges");
 }
+
+#[test]
+fn a_record_whose_ids_belong_to_another_kind_is_refused_every_time_without_duplicates() {
+    let mut kb = KnowledgeBase::new();
+    kb.merge(galaxy(
+        "threat-actor",
+        r#"{"value": "Careto", "uuid": "aaaaaaaa-0000-4000-8000-00000000000b"}"#,
+    ));
+    let clash = galaxy(
+        "malpedia",
+        r#"{"value": "Careto", "uuid": "aaaaaaaa-0000-4000-8000-00000000000b"}"#,
+    );
+    for _ in 0..2 {
+        let report = kb.merge(clash.clone());
+        assert_eq!((report.created, report.refused.len()), (0, 1), "{report:?}");
+    }
+    assert_eq!(kb.len(), 1);
+}
+
+#[test]
+fn odd_reference_urls_and_lower_case_countries_are_handled() {
+    let records = galaxy(
+        "threat-actor",
+        r#"{"value": "X", "uuid": "aaaaaaaa-0000-4000-8000-00000000000c",
+            "meta": {"country": "ru", "refs": ["https://attack.mitre.org/groups/é123", "https://attack.mitre.org/groups/g0099/"]}}"#,
+    );
+    let ids: Vec<&str> = records[0].ids.iter().map(|id| id.id.as_str()).collect();
+    assert!(ids.contains(&"G0099"), "{ids:?}");
+    assert_eq!(
+        records[0].relations[0].1,
+        Target::Id(ExternalId::new("iso3166", "RU"))
+    );
+}
+
+#[test]
+fn an_attach_only_record_adds_names_but_never_renames() {
+    let mut kb = KnowledgeBase::new();
+    kb.merge(galaxy(
+        "country",
+        r#"{"value": "russia", "description": "Russia", "meta": {"ISO": "RU"}}"#,
+    ));
+    let table = "# threatdesk-kb provenance=analyst\ncountry\tiso3166=RU\tRussian Federation\tdemonym:Russkiy\tattach\n";
+    let (_, records) = parse("t.tsv", table.as_bytes()).expect("parses");
+    kb.merge(records);
+    let russia = kb.by_external_id("iso3166", "RU").expect("Russia");
+    assert_eq!(russia.canonical_name, "Russia");
+    assert!(
+        russia
+            .aliases
+            .iter()
+            .any(|a| a.name == "Russkiy" && a.form == AliasForm::Demonym)
+    );
+    assert!(!russia.aliases.iter().any(|a| a.name == "Russian Federation"));
+}

@@ -1,6 +1,8 @@
 -- Schema version 3: the knowledge base. Empty until the first `threatdesk kb import`; the
 -- program then uses the stored entities (the built-in default merged with every import)
--- instead of its built-in copy. Ids are stable: findings and bulletins refer to them.
+-- instead of its built-in copy. Ids are kept across imports, so findings and bulletins can
+-- refer to them; an entity an import joins into another loses its id (`threatdesk
+-- reextract` refreshes findings). Rows keep the order sources gave them (rowid).
 
 CREATE TABLE kb_entities (
     id              INTEGER PRIMARY KEY,
@@ -11,7 +13,7 @@ CREATE TABLE kb_entities (
 CREATE INDEX kb_entities_by_name ON kb_entities (canonical_name COLLATE NOCASE);
 
 -- Every name of an entity, with the source that asserted it and its form
--- ('name', 'demonym', 'metonym'), in the order sources gave them (rowid).
+-- ('name', 'demonym', 'metonym').
 CREATE TABLE kb_aliases (
     entity_id   INTEGER NOT NULL REFERENCES kb_entities(id) ON DELETE CASCADE,
     name        TEXT NOT NULL,
@@ -25,8 +27,8 @@ CREATE TABLE kb_external_ids (
     entity_id   INTEGER NOT NULL REFERENCES kb_entities(id) ON DELETE CASCADE,
     system      TEXT NOT NULL,
     value       TEXT NOT NULL,
-    PRIMARY KEY (system, value)
-) WITHOUT ROWID;
+    UNIQUE (system, value)
+);
 CREATE INDEX kb_external_ids_by_entity ON kb_external_ids (entity_id);
 
 CREATE TABLE kb_relations (
@@ -34,5 +36,5 @@ CREATE TABLE kb_relations (
     kind        TEXT NOT NULL,
     target_id   INTEGER NOT NULL REFERENCES kb_entities(id) ON DELETE CASCADE,
     provenance  TEXT NOT NULL,
-    PRIMARY KEY (entity_id, kind, target_id, provenance)
-) WITHOUT ROWID;
+    UNIQUE (entity_id, kind, target_id, provenance)
+);

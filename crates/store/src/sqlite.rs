@@ -287,9 +287,8 @@ impl Store for SqliteStore {
                     .copied()
                     .ok_or_else(|| corrupt(table, format!("no entity {id}")))
             };
-            let mut stmt = conn.prepare(
-                "SELECT entity_id, name, provenance, form FROM kb_aliases ORDER BY entity_id, rowid",
-            )?;
+            let mut stmt =
+                conn.prepare("SELECT entity_id, name, provenance, form FROM kb_aliases ORDER BY rowid")?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let form: String = row.get(3)?;
@@ -301,7 +300,8 @@ impl Store for SqliteStore {
                     form,
                 });
             }
-            let mut stmt = conn.prepare("SELECT entity_id, system, value FROM kb_external_ids")?;
+            let mut stmt =
+                conn.prepare("SELECT entity_id, system, value FROM kb_external_ids ORDER BY rowid")?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 entities[index(row.get(0)?, "kb_external_ids")?]
@@ -311,7 +311,8 @@ impl Store for SqliteStore {
                         row.get::<_, String>(2)?,
                     ));
             }
-            let mut stmt = conn.prepare("SELECT entity_id, kind, target_id, provenance FROM kb_relations")?;
+            let mut stmt = conn
+                .prepare("SELECT entity_id, kind, target_id, provenance FROM kb_relations ORDER BY rowid")?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let kind: String = row.get(1)?;

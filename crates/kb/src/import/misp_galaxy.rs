@@ -159,7 +159,7 @@ fn record(kind: EntityKind, provenance: &str, value: GalaxyValue) -> Option<Reco
         {
             record.relations.push((
                 RelationKind::AttributedTo,
-                Target::Id(crate::ExternalId::new("iso3166", country)),
+                Target::Id(crate::ExternalId::new("iso3166", country.to_ascii_uppercase())),
             ));
         } else if let Some(sponsor) = value.meta.state_sponsor.as_ref().and_then(first_string) {
             record.relations.push((
@@ -223,9 +223,16 @@ fn record_refs(mut record: Record, kind: EntityKind, refs: &[String]) -> Record 
             EntityKind::Malware | EntityKind::Tool => "attack.mitre.org/software/",
             _ => continue,
         };
+        let prefix = if kind == EntityKind::ThreatActor {
+            b'G'
+        } else {
+            b'S'
+        };
         if let Some(id) = reference.split(page).nth(1)
-            && id.len() == 5
-            && id[1..].bytes().all(|b| b.is_ascii_digit())
+            && let [first, digits @ ..] = id.as_bytes()
+            && first.to_ascii_uppercase() == prefix
+            && digits.len() == 4
+            && digits.iter().all(u8::is_ascii_digit)
             && !attack_ids.contains(&id)
         {
             attack_ids.push(id);

@@ -2,6 +2,7 @@
 
 mod bulletins;
 mod items;
+mod knowledge_base;
 mod open;
 mod search;
 

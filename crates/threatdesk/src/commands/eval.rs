@@ -310,8 +310,11 @@ fn align(tokens: &[(String, String, String)], text: &str) -> Vec<Option<(usize, 
             if token.is_empty() {
                 return None;
             }
-            let window_end = (cursor + 300 + token.len()).min(text.len());
-            let window = text.get(cursor..window_end).or_else(|| text.get(cursor..))?;
+            let mut window_end = (cursor + 300 + token.len()).min(text.len());
+            while !text.is_char_boundary(window_end) {
+                window_end -= 1;
+            }
+            let window = text.get(cursor..window_end)?;
             let at = window.find(token)?;
             let start = cursor + at;
             cursor = start + token.len();

@@ -257,6 +257,11 @@ fn parse_kinds(names: &[String]) -> anyhow::Result<Kinds> {
 /// Indicators and mentions in one list by position. An ATT&CK id the knowledge base knows
 /// is reported once, as the entity it names (with its canonical name and ids).
 fn combine(iocs: Vec<Ioc>, mentions: Vec<Mention>, include_benign: bool, kinds: &Kinds) -> Vec<Found> {
+    // Only a mention that is printed replaces the id it stands on.
+    let mentions: Vec<Mention> = mentions
+        .into_iter()
+        .filter(|m| kinds.all() || kinds.entities.contains(&m.kind))
+        .collect();
     let named: std::collections::HashSet<(usize, usize)> =
         mentions.iter().map(|m| (m.start, m.end)).collect();
     let mut found: Vec<Found> = iocs

@@ -95,7 +95,21 @@ pub fn import(data: &DataDir, global: &GlobalArgs, files: &[PathBuf]) -> anyhow:
             }
         }
     }
-    let mut kb = match store.knowledge_base()? {
+    if records.is_empty() {
+        // Nothing to merge: the data folder keeps following the built-in knowledge base.
+        if global.format != Format::Text {
+            print_json(&serde_json::json!({ "files": summaries, "rejected": rejected }))?;
+        }
+        return Ok(ExitCode::from(if rejected.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_PARTIAL
+        }));
+    }
+    let stored = store
+        .knowledge_base()
+        .context("cannot read the stored knowledge base")?;
+    let mut kb = match stored {
         Some(entities) => KnowledgeBase::from_entities(entities),
         None => KnowledgeBase::builtin().clone(),
     };
@@ -340,6 +354,8 @@ pub fn conflicts(data: &DataDir, global: &GlobalArgs, limit: usize) -> anyhow::R
 #[derive(Serialize)]
 struct Stats<'a> {
     origin: &'a str,
+    /// Where the built-in knowledge base comes from, with the licences.
+    builtin_sources: Vec<String>,
     entities: usize,
     by_kind: BTreeMap<&'static str, usize>,
     aliases_by_source: BTreeMap<String, usize>,
@@ -358,6 +374,7 @@ pub fn stats(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     }
     let stats = Stats {
         origin: knowledge.origin,
+        builtin_sources: KnowledgeBase::builtin_sources(),
         entities: knowledge.kb.len(),
         by_kind,
         aliases_by_source,
@@ -368,6 +385,10 @@ pub fn stats(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_OK));
     }
     println!("knowledge base ({}): {} entities", stats.origin, stats.entities);
+    println!("built-in sources:");
+    for source in &stats.builtin_sources {
+        println!("  {source}");
+    }
     for (kind, count) in &stats.by_kind {
         println!("  {kind:<18} {count}");
     }
