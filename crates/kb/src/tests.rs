@@ -326,3 +326,29 @@ fn an_attach_only_record_adds_names_but_never_renames() {
     );
     assert!(!russia.aliases.iter().any(|a| a.name == "Russian Federation"));
 }
+
+#[test]
+fn curated_tables_carry_relations_and_reject_malformed_ones() {
+    let mut kb = KnowledgeBase::new();
+    kb.merge(galaxy(
+        "country",
+        r#"{"value": "saudi arabia", "description": "Saudi Arabia", "meta": {"ISO": "SA"}}"#,
+    ));
+    let table = "# threatdesk-kb provenance=geonames\ncity\tgeonames=105343\tJeddah\tJiddah\t\tlocated_in=iso3166:SA\n";
+    let (_, records) = parse("cities.tsv", table.as_bytes()).expect("parses");
+    let report = kb.merge(records);
+    assert_eq!(report.unresolved_relations, 0);
+    let jeddah = &kb.lookup("Jiddah")[0];
+    assert_eq!(jeddah.kind, EntityKind::City);
+    let saudi = kb.by_external_id("iso3166", "SA").expect("country");
+    assert_eq!(
+        (jeddah.relations[0].kind, jeddah.relations[0].target),
+        (RelationKind::LocatedIn, saudi.id)
+    );
+    let bad = "# threatdesk-kb\ncity\t\tX\t\t\tnear=iso3166:SA\n";
+    let error = parse("bad.tsv", bad.as_bytes()).expect_err("unknown relation");
+    assert!(
+        error.to_string().starts_with("bad.tsv: line 2: relation"),
+        "{error}"
+    );
+}

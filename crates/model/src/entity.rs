@@ -20,8 +20,10 @@ pub enum EntityKind {
     Tool,
     /// A country (`Russia`, also matched as `Russian`).
     Country,
-    /// A region (`Eastern Europe`).
+    /// A region (`Eastern Europe`, a US state).
     Region,
+    /// A city (`Jeddah`, `Manila`).
+    City,
     /// An industry sector (`Healthcare`).
     Sector,
     /// A named organisation (`Microsoft`, `CISA`).
@@ -41,12 +43,13 @@ pub enum EntityKind {
 
 impl EntityKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EntityKind; 11] = [
+    pub const ALL: [EntityKind; 12] = [
         EntityKind::ThreatActor,
         EntityKind::Malware,
         EntityKind::Tool,
         EntityKind::Country,
         EntityKind::Region,
+        EntityKind::City,
         EntityKind::Sector,
         EntityKind::Organisation,
         EntityKind::Vulnerability,
@@ -63,6 +66,7 @@ impl EntityKind {
             EntityKind::Tool => "tool",
             EntityKind::Country => "country",
             EntityKind::Region => "region",
+            EntityKind::City => "city",
             EntityKind::Sector => "sector",
             EntityKind::Organisation => "organization",
             EntityKind::Vulnerability => "vulnerability",

@@ -1,6 +1,6 @@
 //! Line-based tables: threatdesk's curated table format and the country-adjectival list.
 
-use threatdesk_model::{AliasForm, EntityKind};
+use threatdesk_model::{AliasForm, EntityKind, ExternalId, RelationKind};
 
 use super::{ImportError, file_label};
 use crate::merge::name_key;
@@ -14,7 +14,9 @@ pub const CURATED_HEADER: &str = "# threatdesk-kb";
 ///
 /// - *ids*: space-separated `system=id` pairs (`mitre-attack=TA0001 attack-shortname=initial-access`);
 /// - *aliases*: `;`-separated names, each optionally prefixed `demonym:` or `metonym:`;
-/// - *options*: `attach` (only add to an entity found by its ids or name, never create one).
+/// - *options*: `attach` (only add to an entity found by its ids or name, never create one);
+/// - *relations* (optional sixth column): space-separated `kind=system:id` pairs
+///   (`located_in=iso3166:SA`).
 ///
 /// The provenance defaults to `analyst:<file name>`.
 pub fn curated(file: &str, text: &str) -> Result<Vec<Record>, ImportError> {
@@ -77,6 +79,20 @@ pub fn curated(file: &str, text: &str) -> Result<Vec<Record>, ImportError> {
                     ));
                 }
             }
+        }
+        for pair in fields.get(5).copied().unwrap_or_default().split_whitespace() {
+            let parsed = pair.split_once('=').and_then(|(kind, target)| {
+                let (system, id) = target.split_once(':')?;
+                Some((kind.parse::<RelationKind>().ok()?, ExternalId::new(system, id)))
+            });
+            let (kind, target) = parsed.ok_or_else(|| {
+                ImportError::invalid(
+                    file,
+                    position(),
+                    format!("relation {pair:?} is not kind=system:id"),
+                )
+            })?;
+            record.relations.push((kind, Target::Id(target)));
         }
         if record.ids.is_empty() {
             if record.attach_only {

@@ -41,7 +41,7 @@ fn gold_type(kind: EntityKind) -> Option<&'static str> {
         EntityKind::ThreatActor => "GROUP",
         EntityKind::Malware => "MALWARE",
         EntityKind::Tool => "TOOL",
-        EntityKind::Country | EntityKind::Region => "LOC",
+        EntityKind::Country | EntityKind::Region | EntityKind::City => "LOC",
         EntityKind::Sector => "SECTOR",
         EntityKind::Organisation => "ORG",
         EntityKind::Technique => "TECHNIQUE",
