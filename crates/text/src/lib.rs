@@ -14,11 +14,13 @@
 //! It is not a main-content ("readability") extractor yet: [`Document::from_html`] keeps
 //! all visible text of a page, dropping only scripts, styles and other non-text elements.
 
+mod article;
 mod decode;
 mod document;
 mod hash;
 mod language;
 
+pub use article::{Article, ArticleError, extract_article};
 pub use decode::{BinaryEvidence, Decoded, decode, sniff_binary};
 pub use document::{Document, DocumentFormat, sanitize_html};
 pub use hash::{content_hash, normalize_whitespace};

@@ -79,6 +79,9 @@ pub enum Command {
     #[command(after_help = EXTRACT_HELP)]
     Extract(ExtractArgs),
 
+    /// The main article of a saved web page: title, author, date and text, without navigation.
+    Article(ArticleArgs),
+
     /// Extract again from stored items (after `kb import` or an upgrade), replacing their findings.
     Reextract(ReextractArgs),
 
@@ -244,6 +247,16 @@ Records join existing entities by shared ids (ATT&CK id, UUID, malpedia id, ISO 
 'similar' links, never by a shared name; importing the same file again changes nothing. A malformed file is \
 rejected whole, with its position; the others are imported, all in one transaction. Exit status: 0 success; \
 1 some files were rejected; 2 error.";
+
+#[derive(Debug, Args)]
+pub struct ArticleArgs {
+    /// The HTML file; `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    pub path: String,
+    /// The page's address, when known (helps with relative links and metadata).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+}
 
 #[derive(Debug, Args)]
 pub struct ReextractArgs {

@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+mod article;
 mod eval;
 mod extract;
 mod ingest;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Items(ItemsCommand::Show { id, html }) => items::show(&data, global, id, html),
         Command::Search(args) => search::run(&data, global, args),
         Command::Extract(args) => extract::run(&data, global, args),
+        Command::Article(args) => article::run(global, args),
         Command::Reextract(args) => reextract::run(&data, global, args),
         Command::Kb(KbCommand::Import { files }) => kb::import(&data, global, &files),
         Command::Kb(KbCommand::Show { name }) => kb::show(&data, global, &name.join(" ")),

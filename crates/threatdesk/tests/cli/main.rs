@@ -3,6 +3,7 @@
 // Test helpers are documented where their use is not obvious.
 #![allow(missing_docs)]
 
+mod article;
 mod config;
 mod extract;
 mod ingest;
