@@ -9,6 +9,7 @@
 //! Each collector is one module with a serde config struct (documented fields with
 //! defaults) and plain functions that do the I/O, in the style of Vector's sources.
 
+pub mod feed;
 pub mod files;
 
 mod rejection;
