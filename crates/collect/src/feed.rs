@@ -1,13 +1,15 @@
-//! Feeds: RSS 0.9x/1.0/2.0, Atom 1.0 and JSON Feed 1.x documents to items (feed-rs), and
+//! Feeds: RSS 0.9x/1.0/2.0, Atom 1.0 and JSON Feed 1.x documents to entries (feed-rs), and
 //! the canonical URLs that decide whether an entry was seen before.
 //!
-//! Parsing is pure: the caller fetches the bytes. Each entry becomes a [`NewItem`] from its
-//! content, else its summary; an entry with neither text nor link is rejected with its
-//! position and reason, and the rest of the feed is kept.
+//! Parsing is pure: the caller fetches the bytes, and, for full text, each entry's page
+//! ([`crate::source`] does both). An entry becomes an item with [`FeedEntry::into_item`]:
+//! the page's main text when there is one, else the entry's content or summary. An entry
+//! that can give neither a name nor text is rejected with its position and reason, and the
+//! rest of the feed is kept.
 
 use chrono::{DateTime, Utc};
-use threatdesk_model::{NewItem, Source};
-use threatdesk_text::{Document, content_hash, detect_language};
+use threatdesk_model::{ContentHash, NewItem, Source};
+use threatdesk_text::{Article, Document, content_hash, detect_language};
 use url::Url;
 
 /// Why a feed could not be read at all.
@@ -29,14 +31,41 @@ pub struct EntryRejection {
     pub reason: String,
 }
 
+/// One usable feed entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEntry {
+    /// 1-based position in the feed.
+    pub position: usize,
+    /// The entry's id (GUID), as the feed gives it or feed-rs derives it.
+    pub id: String,
+    /// The canonical form of its link, when it has an `http(s)` one.
+    pub link: Option<String>,
+    /// The link as written.
+    pub original_link: Option<String>,
+    /// The document's identity: the canonical link, else the feed's address with the
+    /// entry's id as fragment.
+    pub identity: String,
+    /// The headline as plain text.
+    pub title: Option<String>,
+    /// The byline.
+    pub author: Option<String>,
+    /// Published, else updated.
+    pub published: Option<DateTime<Utc>>,
+    /// Its content, else its summary (HTML or plain text).
+    pub body: Option<String>,
+    /// A hash of what the feed says of the entry (title, link, body, dates): unchanged,
+    /// the entry need not be fetched again.
+    pub fingerprint: ContentHash,
+}
+
 /// What a feed yields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedFeed {
     /// The feed's title.
     pub title: Option<String>,
-    /// Its entries as items, in feed order.
-    pub items: Vec<NewItem>,
-    /// Entries that gave no item.
+    /// Its usable entries, in feed order.
+    pub entries: Vec<FeedEntry>,
+    /// Entries that cannot give an item.
     pub rejections: Vec<EntryRejection>,
 }
 
@@ -75,14 +104,8 @@ pub fn canonical_url(raw: &str, base: Option<&Url>) -> Option<String> {
     Some(url.to_string())
 }
 
-/// Reads a feed document. `feed_url` resolves relative links and stands in for entries
-/// without one; `fetched_at` stamps the items.
-pub fn parse_feed(
-    bytes: &[u8],
-    feed_url: Option<&str>,
-    source: &Source,
-    fetched_at: DateTime<Utc>,
-) -> Result<ParsedFeed, FeedError> {
+/// Reads a feed document. `feed_url` resolves relative links and names entries without one.
+pub fn parse_feed(bytes: &[u8], feed_url: Option<&str>) -> Result<ParsedFeed, FeedError> {
     let feed = feed_rs::parser::Builder::new()
         .base_uri(feed_url)
         .build()
@@ -92,21 +115,23 @@ pub fn parse_feed(
     let mut parsed = ParsedFeed {
         title: feed
             .title
-            .map(|t| t.content.trim().to_owned())
+            .map(|t| plain_text(&t.content))
             .filter(|t| !t.is_empty()),
-        items: Vec::new(),
+        entries: Vec::new(),
         rejections: Vec::new(),
     };
     for (index, entry) in feed.entries.into_iter().enumerate() {
+        let position = index + 1;
         let reject = |reason: &str| EntryRejection {
-            position: index + 1,
+            position,
             id: entry.id.clone(),
             reason: reason.to_owned(),
         };
-        let link = entry
+        let (link, original_link) = entry
             .links
             .iter()
-            .find_map(|link| canonical_url(&link.href, base.as_ref()));
+            .find_map(|l| canonical_url(&l.href, base.as_ref()).map(|c| (Some(c), Some(l.href.clone()))))
+            .unwrap_or((None, entry.links.first().map(|l| l.href.clone())));
         let body = entry
             .content
             .as_ref()
@@ -119,34 +144,13 @@ pub fn parse_feed(
                     .map(|s| s.content.clone())
                     .filter(|s| !s.trim().is_empty())
             });
-        let Some(body) = body else {
-            parsed.rejections.push(reject("no content or summary"));
-            continue;
-        };
-        // Entries are HTML or plain text; plain text reads the same as HTML without tags.
-        let document = Document::from_html(&body);
-        let title = entry
-            .title
-            .as_ref()
-            .map(|t| Document::from_html(&t.content).text.trim().to_owned())
-            .filter(|t| !t.is_empty())
-            .or(document.title.clone());
-        let Some(title) = title.or_else(|| {
-            document
-                .text
-                .lines()
-                .next()
-                .map(|l| l.chars().take(120).collect())
-        }) else {
-            parsed.rejections.push(reject("no title and no text"));
-            continue;
-        };
-        if document.text.trim().is_empty() {
-            parsed.rejections.push(reject("no readable text"));
+        if link.is_none() && body.is_none() {
+            parsed
+                .rejections
+                .push(reject("no link to fetch and no content or summary"));
             continue;
         }
-        // Identity: the entry's link, else the feed's address with the entry id as fragment.
-        let Some(canonical) = link.clone().or_else(|| {
+        let Some(identity) = link.clone().or_else(|| {
             let mut url = base.clone()?;
             url.set_fragment(Some(&entry.id));
             Some(url.to_string())
@@ -156,27 +160,84 @@ pub fn parse_feed(
                 .push(reject("no link, and no feed address to name it by"));
             continue;
         };
-        let author = entry
-            .authors
-            .iter()
-            .find_map(|p| p.name.clone())
-            .filter(|n| !n.trim().is_empty());
-        let hash = content_hash(&title, &document.text);
-        parsed.items.push(NewItem {
-            source_id: source.id,
-            canonical_url: canonical,
-            original_url: entry.links.first().map(|l| l.href.clone()),
-            guid: Some(entry.id.clone()),
-            language: detect_language(&document.text),
+        let title = entry
+            .title
+            .as_ref()
+            .map(|t| plain_text(&t.content))
+            .filter(|t| !t.is_empty());
+        let published = entry.published.or(entry.updated);
+        let fingerprint = content_hash(
+            &format!("{}\n{}", title.as_deref().unwrap_or_default(), identity),
+            &format!(
+                "{}\n{}\n{}",
+                body.as_deref().unwrap_or_default(),
+                entry.published.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                entry.updated.map(|t| t.to_rfc3339()).unwrap_or_default()
+            ),
+        );
+        parsed.entries.push(FeedEntry {
+            position,
+            id: entry.id.clone(),
+            link,
+            original_link,
+            identity,
             title,
-            author: author.or(document.author),
-            published_at: entry.published.or(entry.updated),
-            fetched_at,
-            content_hash: hash,
-            text: document.text,
-            html: document.html,
-            tlp: source.spec.default_tlp,
+            author: entry
+                .authors
+                .iter()
+                .find_map(|p| p.name.clone())
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty()),
+            published,
+            body,
+            fingerprint,
         });
     }
     Ok(parsed)
+}
+
+impl FeedEntry {
+    /// The item for this entry: the page's article when there is one (fetched by the
+    /// caller), else the entry's own content. Fails, with the reason, when neither gives
+    /// any text.
+    pub fn into_item(
+        self,
+        article: Option<Article>,
+        source: &Source,
+        fetched_at: DateTime<Utc>,
+    ) -> Result<NewItem, String> {
+        let from_feed = self.body.as_deref().map(Document::from_html);
+        let (text, html, article_title, article_author, article_date) = match article {
+            Some(a) => (a.text, Some(a.html).filter(|h| !h.is_empty()), a.title, a.author, a.published),
+            None => match from_feed {
+                Some(doc) if !doc.text.trim().is_empty() => (doc.text, doc.html, doc.title, doc.author, None),
+                _ => return Err("no readable text in the page or the entry".to_owned()),
+            },
+        };
+        let title = self
+            .title
+            .or(article_title)
+            .or_else(|| text.lines().find(|l| !l.trim().is_empty()).map(|l| l.trim().chars().take(120).collect()))
+            .ok_or_else(|| "no title and no text".to_owned())?;
+        Ok(NewItem {
+            source_id: source.id,
+            canonical_url: self.identity,
+            original_url: self.original_link,
+            guid: Some(self.id),
+            language: detect_language(&text),
+            content_hash: content_hash(&title, &text),
+            title,
+            author: self.author.or(article_author),
+            published_at: self.published.or(article_date),
+            fetched_at,
+            text,
+            html,
+            tlp: source.spec.default_tlp,
+        })
+    }
+}
+
+/// Markup-free, whitespace-trimmed text of a feed field (titles may carry HTML).
+fn plain_text(raw: &str) -> String {
+    Document::from_html(raw).text.trim().to_owned()
 }

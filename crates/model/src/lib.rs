@@ -27,7 +27,7 @@ pub use finding::{Finding, FindingKind, Span};
 pub use id::{BulletinId, EntityId, ItemId, SourceId, StoryId, SubscriptionId, UserId};
 pub use item::{ContentHash, Item, NewItem};
 pub use marking::{Reliability, Severity, Tlp};
-pub use source::{NewSource, Source, SourceKind};
+pub use source::{FAILING_AFTER, HealthState, NewSource, Source, SourceHealth, SourceKind};
 pub use story::Story;
 pub use user::{Cadence, Role, Subscription, Topics, User};
 

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ParseError, Reliability, SourceId, Tlp};
 
+/// Consecutive failed collections after which a source counts as failing.
+pub const FAILING_AFTER: u32 = 3;
+
 /// How a source is collected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -77,6 +80,10 @@ pub struct NewSource {
     pub reliability: Reliability,
     /// Disabled sources keep their items but are not collected.
     pub enabled: bool,
+    /// Whether collecting it may reach loopback, private and link-local addresses (the
+    /// SSRF guard is off for this source only).
+    #[serde(default)]
+    pub allow_private: bool,
 }
 
 impl NewSource {
@@ -91,6 +98,7 @@ impl NewSource {
             tags: Vec::new(),
             reliability: Reliability::F,
             enabled: true,
+            allow_private: false,
         }
     }
 }
@@ -105,4 +113,112 @@ pub struct Source {
     pub spec: NewSource,
     /// When the source was first stored.
     pub created_at: DateTime<Utc>,
+}
+
+/// How a polled source is doing: shown by `sources list`, used by the scheduler.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceHealth {
+    /// The verdict (see [`HealthState`]).
+    pub state: HealthState,
+    /// When collection was last tried.
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// When it last succeeded (a 304 counts).
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// The HTTP status of the last answer, when there was one.
+    pub last_http_status: Option<u16>,
+    /// The last failure's kind (`timeout`, `http_status`, `parse`…), until a success.
+    pub last_error_kind: Option<String>,
+    /// The last failure in words, until a success.
+    pub last_error: Option<String>,
+    /// Failed collections in a row.
+    pub consecutive_failures: u32,
+    /// When the scheduler tries it next.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Entries the feed listed in the last successful collection.
+    pub last_entries: u32,
+    /// Entries skipped or degraded in the last collection (each recorded with its reason).
+    pub last_problems: u32,
+    /// Items first stored in the last 24 hours.
+    pub items_24h: u64,
+    /// Items first stored in the last 7 days.
+    pub items_7d: u64,
+    /// The `ETag` of the last full answer, for conditional GET.
+    pub etag: Option<String>,
+    /// The `Last-Modified` of the last full answer, for conditional GET.
+    pub last_modified: Option<String>,
+}
+
+/// A source's health verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthState {
+    /// Never collected yet.
+    #[default]
+    New,
+    /// The last collection succeeded with every entry used.
+    Healthy,
+    /// The last collection failed (fewer than [`FAILING_AFTER`] times in a row), or succeeded
+    /// but some entries were skipped or fell back to the feed's text.
+    Degraded,
+    /// [`FAILING_AFTER`] or more failures in a row: collection backs off.
+    Failing,
+    /// Switched off by an analyst.
+    Disabled,
+}
+
+impl HealthState {
+    /// The verdict for these facts.
+    pub fn judge(enabled: bool, attempted: bool, consecutive_failures: u32, last_problems: u32) -> Self {
+        if !enabled {
+            HealthState::Disabled
+        } else if !attempted {
+            HealthState::New
+        } else if consecutive_failures >= FAILING_AFTER {
+            HealthState::Failing
+        } else if consecutive_failures > 0 || last_problems > 0 {
+            HealthState::Degraded
+        } else {
+            HealthState::Healthy
+        }
+    }
+
+    /// The snake-case label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::New => "new",
+            HealthState::Healthy => "healthy",
+            HealthState::Degraded => "degraded",
+            HealthState::Failing => "failing",
+            HealthState::Disabled => "disabled",
+        }
+    }
+}
+
+impl fmt::Display for HealthState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_verdicts_follow_failures_and_problems() {
+        assert_eq!(HealthState::judge(false, true, 9, 0), HealthState::Disabled);
+        assert_eq!(HealthState::judge(true, false, 0, 0), HealthState::New);
+        assert_eq!(HealthState::judge(true, true, 0, 0), HealthState::Healthy);
+        assert_eq!(HealthState::judge(true, true, 0, 2), HealthState::Degraded);
+        assert_eq!(HealthState::judge(true, true, 1, 0), HealthState::Degraded);
+        assert_eq!(HealthState::judge(true, true, FAILING_AFTER, 0), HealthState::Failing);
+    }
+
+    #[test]
+    fn sources_without_the_private_flag_deserialise_as_guarded() {
+        let json = r#"{"name":"n","kind":"feed","location":"https://x.example/feed","poll_interval_secs":null,
+            "default_tlp":"CLEAR","tags":[],"reliability":"F","enabled":true}"#;
+        let source: Result<NewSource, _> = serde_json::from_str(json);
+        assert!(source.is_ok_and(|s| !s.allow_private));
+    }
 }

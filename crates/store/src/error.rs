@@ -73,6 +73,24 @@ pub enum StoreError {
         /// The version stored now.
         found: u32,
     },
+    /// A source with this name or address exists.
+    #[error("a source {field} {value:?} already exists (source {existing:?})")]
+    SourceExists {
+        /// `name` or `location`.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// The existing source's name.
+        existing: String,
+    },
+    /// The source still has items and removing them was not asked for.
+    #[error("source {name:?} has {items} item(s); remove them too, or disable the source instead")]
+    SourceHasItems {
+        /// The source.
+        name: String,
+        /// Its items.
+        items: u64,
+    },
     /// Another bulletin already has this slug.
     #[error("the slug {0:?} is already used by another bulletin")]
     SlugTaken(String),

@@ -15,6 +15,7 @@
 //!
 //! Only this crate knows SQL.
 
+mod collection;
 mod error;
 mod migrate;
 mod search;
@@ -25,9 +26,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use threatdesk_model::{
     Bulletin, BulletinId, BulletinKind, BulletinStatus, ContentHash, Entity, Finding, FindingKind, Item,
-    ItemId, NewBulletin, NewItem, NewSource, Source, SourceId, Tlp,
+    ItemId, NewBulletin, NewItem, NewSource, Source, SourceHealth, SourceId, Tlp,
 };
 
+pub use collection::{CollectionProblem, CollectionRun, SeenEntry};
 pub use error::{Result, StoreError};
 pub use migrate::SCHEMA_VERSION;
 pub use search::{ParsedQuery, Snippet};
@@ -225,6 +227,35 @@ pub trait Store: Send + Sync {
     fn source_by_name(&self, name: &str) -> Result<Option<Source>>;
     /// Every source, by name.
     fn list_sources(&self) -> Result<Vec<Source>>;
+    /// Stores a new source; a name or (for feeds and web pages) an address already taken is
+    /// [`StoreError::SourceExists`].
+    fn add_source(&self, spec: &NewSource) -> Result<Source>;
+    /// Replaces a source's settings (name, schedule, marking, tags, enabled…).
+    fn update_source(&self, id: SourceId, spec: &NewSource) -> Result<Source>;
+    /// Deletes a source with its state and problems. A source with items is refused
+    /// ([`StoreError::SourceHasItems`]) unless `with_items`, which deletes them and their
+    /// findings too. Returns the number of items deleted.
+    fn remove_source(&self, id: SourceId, with_items: bool) -> Result<u64>;
+
+    /// Every source with its collection health, by name.
+    fn list_source_health(&self) -> Result<Vec<(Source, SourceHealth)>>;
+    /// Records one collection of a source in one transaction: its items with their
+    /// findings (as [`Store::upsert_items_with_findings`]), the feed entries handled, the
+    /// problems met, and the source's new state (validators, failures, next attempt).
+    fn record_collection(
+        &self,
+        run: &CollectionRun,
+        items: &[(NewItem, Vec<Finding>)],
+        seen: &[SeenEntry],
+    ) -> Result<Vec<UpsertOutcome>>;
+    /// Of these feed-entry identities, those already handled, with the entry hash then.
+    fn seen_entries(
+        &self,
+        source: SourceId,
+        identities: &[String],
+    ) -> Result<std::collections::HashMap<String, ContentHash>>;
+    /// The latest problems met collecting a source, newest first.
+    fn collection_problems(&self, source: SourceId, limit: u32) -> Result<Vec<CollectionProblem>>;
 
     /// Stores collected items in one transaction, deciding for each whether it is new,
     /// unchanged, updated or a duplicate (see [`UpsertOutcome`]). A document's identity

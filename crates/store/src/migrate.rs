@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_findings.sql"),
     include_str!("../migrations/0003_knowledge_base.sql"),
+    include_str!("../migrations/0004_collection.sql"),
 ];
 
 /// The schema version this build writes.

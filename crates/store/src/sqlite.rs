@@ -10,9 +10,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, Trans
 use threatdesk_model::{
     Alias, AliasForm, Bulletin, BulletinId, BulletinStatus, ContentHash, Entity, EntityId, EntityKind,
     ExternalId, Finding, FindingKind, Item, ItemId, NewBulletin, NewItem, NewSource, Relation, RelationKind,
-    Slug, Source, SourceId, Span, StoryId, Tlp,
+    Slug, Source, SourceHealth, SourceId, SourceKind, Span, StoryId, Tlp,
 };
 
+use crate::collection::{self, CollectionProblem, CollectionRun, SeenEntry};
 use crate::search::ParsedQuery;
 use crate::time::{from_millis, now_millis, to_millis};
 use crate::{
@@ -137,11 +138,26 @@ impl Store for SqliteStore {
             if let Some(existing) = source_where(tx, "name = ?1", &spec.name)? {
                 return Ok(existing);
             }
-            tx.execute(
-                "INSERT INTO sources (name, kind, location, poll_interval_secs, default_tlp, tags, reliability,
-                                      enabled, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            insert_source(tx, spec)
+        })
+    }
+
+    fn add_source(&self, spec: &NewSource) -> Result<Source> {
+        self.write(|tx| {
+            ensure_source_unique(tx, spec, None)?;
+            insert_source(tx, spec)
+        })
+    }
+
+    fn update_source(&self, id: SourceId, spec: &NewSource) -> Result<Source> {
+        self.write(|tx| {
+            ensure_source_unique(tx, spec, Some(id))?;
+            let changed = tx.execute(
+                "UPDATE sources SET name = ?2, kind = ?3, location = ?4, poll_interval_secs = ?5, default_tlp = ?6,
+                        tags = ?7, reliability = ?8, enabled = ?9, allow_private = ?10
+                 WHERE id = ?1",
                 params![
+                    id.0,
                     spec.name,
                     spec.kind.as_str(),
                     spec.location,
@@ -150,12 +166,66 @@ impl Store for SqliteStore {
                     to_json(&spec.tags),
                     spec.reliability.to_string(),
                     spec.enabled,
-                    now_millis(),
+                    spec.allow_private,
                 ],
             )?;
-            let id = tx.last_insert_rowid();
-            source_where(tx, "id = ?1", &id)?.ok_or(StoreError::NotFound { what: "source", id })
+            if changed == 0 {
+                return Err(StoreError::NotFound { what: "source", id: id.0 });
+            }
+            source_where(tx, "id = ?1", &id.0)?.ok_or(StoreError::NotFound { what: "source", id: id.0 })
         })
+    }
+
+    fn remove_source(&self, id: SourceId, with_items: bool) -> Result<u64> {
+        self.write(|tx| {
+            let source = source_where(tx, "id = ?1", &id.0)?.ok_or(StoreError::NotFound { what: "source", id: id.0 })?;
+            let items: i64 = tx.query_row("SELECT count(*) FROM items WHERE source_id = ?1", [id.0], |row| row.get(0))?;
+            let items = u64::try_from(items).unwrap_or(0);
+            if items > 0 && !with_items {
+                return Err(StoreError::SourceHasItems {
+                    name: source.spec.name,
+                    items,
+                });
+            }
+            tx.execute("DELETE FROM items WHERE source_id = ?1", [id.0])?;
+            tx.execute("DELETE FROM sources WHERE id = ?1", [id.0])?;
+            Ok(items)
+        })
+    }
+
+    fn list_source_health(&self) -> Result<Vec<(Source, SourceHealth)>> {
+        let sources = self.list_sources()?;
+        let now = chrono::Utc::now();
+        self.read(|conn| {
+            sources
+                .into_iter()
+                .map(|source| {
+                    let health = collection::health(conn, &source, now)?;
+                    Ok((source, health))
+                })
+                .collect()
+        })
+    }
+
+    fn record_collection(
+        &self,
+        run: &CollectionRun,
+        items: &[(NewItem, Vec<Finding>)],
+        seen: &[SeenEntry],
+    ) -> Result<Vec<UpsertOutcome>> {
+        self.write(|tx| {
+            let outcomes = upsert_with_findings(tx, items)?;
+            collection::record(tx, run, seen)?;
+            Ok(outcomes)
+        })
+    }
+
+    fn seen_entries(&self, source: SourceId, identities: &[String]) -> Result<HashMap<String, ContentHash>> {
+        self.read(|conn| collection::seen_entries(conn, source, identities))
+    }
+
+    fn collection_problems(&self, source: SourceId, limit: u32) -> Result<Vec<CollectionProblem>> {
+        self.read(|conn| collection::problems(conn, source, limit))
     }
 
     fn source(&self, id: SourceId) -> Result<Option<Source>> {
@@ -238,22 +308,7 @@ impl Store for SqliteStore {
     }
 
     fn upsert_items_with_findings(&self, items: &[(NewItem, Vec<Finding>)]) -> Result<Vec<UpsertOutcome>> {
-        self.write(|tx| {
-            let now = now_millis();
-            items
-                .iter()
-                .map(|(item, findings)| {
-                    let outcome = upsert_item(tx, item, now)?;
-                    if matches!(
-                        outcome,
-                        UpsertOutcome::Inserted { .. } | UpsertOutcome::Updated { .. }
-                    ) {
-                        write_findings(tx, outcome.item_id(), findings)?;
-                    }
-                    Ok(outcome)
-                })
-                .collect()
-        })
+        self.write(|tx| upsert_with_findings(tx, items))
     }
 
     fn knowledge_base(&self) -> Result<Option<Vec<Entity>>> {
@@ -575,12 +630,78 @@ impl Store for SqliteStore {
 // ---- sources ----
 
 const SOURCE_COLUMNS: &str =
-    "id, name, kind, location, poll_interval_secs, default_tlp, tags, reliability, enabled, created_at";
+    "id, name, kind, location, poll_interval_secs, default_tlp, tags, reliability, enabled, created_at, allow_private";
 
 fn source_where(conn: &Connection, condition: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Source>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE {condition}"))?;
     let raw = stmt.query_row([arg], RawSource::from_row).optional()?;
     raw.map(RawSource::into_source).transpose()
+}
+
+fn insert_source(tx: &Transaction<'_>, spec: &NewSource) -> Result<Source> {
+    tx.execute(
+        "INSERT INTO sources (name, kind, location, poll_interval_secs, default_tlp, tags, reliability,
+                              enabled, created_at, allow_private)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            spec.name,
+            spec.kind.as_str(),
+            spec.location,
+            spec.poll_interval_secs.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+            spec.default_tlp.as_str(),
+            to_json(&spec.tags),
+            spec.reliability.to_string(),
+            spec.enabled,
+            now_millis(),
+            spec.allow_private,
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    source_where(tx, "id = ?1", &id)?.ok_or(StoreError::NotFound { what: "source", id })
+}
+
+/// Names are unique; so are the addresses of polled sources (one feed, one source).
+fn ensure_source_unique(tx: &Transaction<'_>, spec: &NewSource, except: Option<SourceId>) -> Result<()> {
+    let other = |found: Option<Source>| found.filter(|s| Some(s.id) != except);
+    if let Some(existing) = other(source_where(tx, "name = ?1", &spec.name)?) {
+        return Err(StoreError::SourceExists {
+            field: "name",
+            value: spec.name.clone(),
+            existing: existing.spec.name,
+        });
+    }
+    if matches!(spec.kind, SourceKind::Feed | SourceKind::WebPage)
+        && let Some(existing) = other(source_where(
+            tx,
+            "location = ?1 AND kind IN ('feed', 'web_page')",
+            &spec.location,
+        )?)
+    {
+        return Err(StoreError::SourceExists {
+            field: "address",
+            value: spec.location.clone(),
+            existing: existing.spec.name,
+        });
+    }
+    Ok(())
+}
+
+/// Upserts items and writes the findings of new and changed ones, in the caller's transaction.
+fn upsert_with_findings(tx: &Transaction<'_>, items: &[(NewItem, Vec<Finding>)]) -> Result<Vec<UpsertOutcome>> {
+    let now = now_millis();
+    items
+        .iter()
+        .map(|(item, findings)| {
+            let outcome = upsert_item(tx, item, now)?;
+            if matches!(
+                outcome,
+                UpsertOutcome::Inserted { .. } | UpsertOutcome::Updated { .. }
+            ) {
+                write_findings(tx, outcome.item_id(), findings)?;
+            }
+            Ok(outcome)
+        })
+        .collect()
 }
 
 struct RawSource {
@@ -594,6 +715,7 @@ struct RawSource {
     reliability: String,
     enabled: bool,
     created_at: i64,
+    allow_private: bool,
 }
 
 impl RawSource {
@@ -609,6 +731,7 @@ impl RawSource {
             reliability: row.get(7)?,
             enabled: row.get(8)?,
             created_at: row.get(9)?,
+            allow_private: row.get(10)?,
         })
     }
 
@@ -624,6 +747,7 @@ impl RawSource {
                 tags: from_json(&self.tags, "sources.tags")?,
                 reliability: parse_column(&self.reliability, "sources.reliability")?,
                 enabled: self.enabled,
+                allow_private: self.allow_private,
             },
             created_at: from_millis(self.created_at, "sources.created_at")?,
         })
@@ -863,7 +987,7 @@ fn push_time_and_tlp(
     }
 }
 
-fn placeholders(n: usize) -> String {
+pub(crate) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
@@ -1150,7 +1274,7 @@ where
     })
 }
 
-fn parse_hash(text: &str, column: &'static str) -> Result<ContentHash> {
+pub(crate) fn parse_hash(text: &str, column: &'static str) -> Result<ContentHash> {
     ContentHash::from_hex(text).map_err(|e| StoreError::Corrupt {
         column,
         reason: e.to_string(),
