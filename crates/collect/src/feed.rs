@@ -208,7 +208,13 @@ impl FeedEntry {
     ) -> Result<NewItem, String> {
         let from_feed = self.body.as_deref().map(Document::from_html);
         let (text, html, article_title, article_author, article_date) = match article {
-            Some(a) => (a.text, Some(a.html).filter(|h| !h.is_empty()), a.title, a.author, a.published),
+            Some(a) => (
+                a.text,
+                Some(a.html).filter(|h| !h.is_empty()),
+                a.title,
+                a.author,
+                a.published,
+            ),
             None => match from_feed {
                 Some(doc) if !doc.text.trim().is_empty() => (doc.text, doc.html, doc.title, doc.author, None),
                 _ => return Err("no readable text in the page or the entry".to_owned()),
@@ -217,7 +223,11 @@ impl FeedEntry {
         let title = self
             .title
             .or(article_title)
-            .or_else(|| text.lines().find(|l| !l.trim().is_empty()).map(|l| l.trim().chars().take(120).collect()))
+            .or_else(|| {
+                text.lines()
+                    .find(|l| !l.trim().is_empty())
+                    .map(|l| l.trim().chars().take(120).collect())
+            })
             .ok_or_else(|| "no title and no text".to_owned())?;
         Ok(NewItem {
             source_id: source.id,

@@ -354,10 +354,7 @@ impl Fetcher {
                 builder = builder.header(header::IF_MODIFIED_SINCE, modified);
             }
         }
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| classify(e, attempt, url))?;
+        let response = builder.send().await.map_err(|e| classify(e, attempt, url))?;
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified { attempts: attempt });
@@ -564,7 +561,9 @@ fn describe(error: reqwest::Error) -> String {
     parts.join(": ")
 }
 
-fn find_source<'e, T: std::error::Error + 'static>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e T> {
+fn find_source<'e, T: std::error::Error + 'static>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e T> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(c) = cause {
         if let Some(found) = c.downcast_ref::<T>() {

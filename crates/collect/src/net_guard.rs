@@ -65,7 +65,9 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
 
 /// A connection refused by the guard; found in a request error's source chain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("refused: {host} resolves to {ip}, a {reason} address (add the source with --allow-private to permit)")]
+#[error(
+    "refused: {host} resolves to {ip}, a {reason} address (add the source with --allow-private to permit)"
+)]
 pub struct BlockedAddress {
     /// The name or literal as in the URL.
     pub host: String,

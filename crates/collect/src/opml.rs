@@ -71,7 +71,9 @@ pub fn parse_opml(bytes: &[u8]) -> Result<OpmlSources, OpmlError> {
                 folders.pop();
             }
             Event::DocType(_) => {
-                return Err(OpmlError("document type declarations are not accepted".to_owned()));
+                return Err(OpmlError(
+                    "document type declarations are not accepted".to_owned(),
+                ));
             }
             Event::Eof => break,
             _ => {}
@@ -133,7 +135,11 @@ fn outline(
         return reject(format!("{address:?} is not an http or https address"));
     };
     let mut source = NewSource::new(
-        if name.is_empty() { location.clone() } else { name.clone() },
+        if name.is_empty() {
+            location.clone()
+        } else {
+            name.clone()
+        },
         kind,
         location,
     );
@@ -171,7 +177,10 @@ fn outline(
 /// Writes sources as an OPML 2.0 document (feeds and web pages; other kinds have no address).
 pub fn write_opml(title: &str, sources: &[Source]) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n");
-    out.push_str(&format!("  <head>\n    <title>{}</title>\n  </head>\n  <body>\n", escape(title)));
+    out.push_str(&format!(
+        "  <head>\n    <title>{}</title>\n  </head>\n  <body>\n",
+        escape(title)
+    ));
     for source in sources {
         let s = &source.spec;
         let address = match s.kind {
@@ -247,7 +256,10 @@ mod tests {
         let vendor = &parsed.sources[1];
         assert_eq!(vendor.location, "https://blog.example/feed");
         assert_eq!(vendor.tags, ["vendor", "research"]);
-        assert_eq!((vendor.default_tlp, vendor.poll_interval_secs), (Tlp::Green, Some(900)));
+        assert_eq!(
+            (vendor.default_tlp, vendor.poll_interval_secs),
+            (Tlp::Green, Some(900))
+        );
         assert_eq!(parsed.sources[2].kind, SourceKind::WebPage);
         let reasons: Vec<(usize, &str)> = parsed
             .rejections

@@ -25,6 +25,10 @@ use crate::http::{FetchError, FetchRequest, Fetched, Fetcher, Response, Validato
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebConfig {
+    /// Seconds between collections of a source that sets no interval of its own.
+    pub default_interval_secs: u64,
+    /// Sources collected at the same time.
+    pub source_concurrency: usize,
     /// Fetch each new feed entry's page and keep its main text (else the feed's text only).
     pub fetch_articles: bool,
     /// Pages fetched at the same time for one feed (the per-host limit still applies).
@@ -37,6 +41,8 @@ pub struct WebConfig {
 impl Default for WebConfig {
     fn default() -> Self {
         Self {
+            default_interval_secs: crate::schedule::DEFAULT_INTERVAL_SECS,
+            source_concurrency: 4,
             fetch_articles: true,
             article_concurrency: 4,
             max_entries_per_run: 200,
@@ -146,7 +152,7 @@ impl SourceRun {
             entries: 0,
             unchanged_entries: 0,
             items: Vec::new(),
-                problems: Vec::new(),
+            problems: Vec::new(),
         }
     }
 }
@@ -351,7 +357,10 @@ fn is_html(content_type: &str) -> bool {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    matches!(essence.as_str(), "text/html" | "application/xhtml+xml" | "text/plain" | "")
+    matches!(
+        essence.as_str(),
+        "text/html" | "application/xhtml+xml" | "text/plain" | ""
+    )
 }
 
 fn collect_page(source: &Source, response: Response, started_at: DateTime<Utc>) -> SourceRun {
@@ -387,7 +396,14 @@ fn collect_page(source: &Source, response: Response, started_at: DateTime<Utc>) 
                     input: response.final_url.clone(),
                     reason: format!("{reason}; the whole page's text was kept"),
                 });
-                (page.title, page.author, page.published_at, page.text, page.html, false)
+                (
+                    page.title,
+                    page.author,
+                    page.published_at,
+                    page.text,
+                    page.html,
+                    false,
+                )
             }
         };
     let title = title.unwrap_or_else(|| source.spec.name.clone());

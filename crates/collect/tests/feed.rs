@@ -39,7 +39,10 @@ fn rss_entries_become_items_with_canonical_links_and_reasons_for_the_rest() {
     assert_eq!(feed.title.as_deref(), Some("Example Security News"));
     // The bodiless entry is kept: its page may give the text.
     assert_eq!(feed.entries.len(), 4, "{:?}", feed.rejections);
-    assert_eq!(feed.entries[2].link.as_deref(), Some("https://news.example/empty"));
+    assert_eq!(
+        feed.entries[2].link.as_deref(),
+        Some("https://news.example/empty")
+    );
     let from_feed_text = items(&feed);
     assert_eq!(from_feed_text.len(), 3);
     let first = &from_feed_text[0];
@@ -53,7 +56,10 @@ fn rss_entries_become_items_with_canonical_links_and_reasons_for_the_rest() {
     assert_eq!(first.guid.as_deref(), Some("tag:news.example,2026:1"));
     assert!(first.published_at.is_some());
     assert_eq!(first.source_id, SourceId(3));
-    assert_eq!(from_feed_text[1].canonical_url, "https://news.example/2026/relative");
+    assert_eq!(
+        from_feed_text[1].canonical_url,
+        "https://news.example/2026/relative"
+    );
     // No link: named by the feed's address and the entry's id, so it is still one item.
     assert!(
         from_feed_text[2]

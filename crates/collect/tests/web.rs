@@ -78,7 +78,9 @@ fn rss(server: &HttpServer, entries: &[(&str, &str)]) -> String {
             )
         })
         .collect();
-    format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Loopback news</title>{items}</channel></rss>")
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Loopback news</title>{items}</channel></rss>"
+    )
 }
 
 fn failure(run: &SourceRun) -> (&str, Option<u16>) {
@@ -101,7 +103,10 @@ async fn feed_entries_get_their_pages_main_text_and_a_failed_page_falls_back_wit
     );
     server.route(
         "/a",
-        Reply::ok(HTML, article_page("Story A", "Fancy Bear sent spear-phishing e-mails.")),
+        Reply::ok(
+            HTML,
+            article_page("Story A", "Fancy Bear sent spear-phishing e-mails."),
+        ),
     );
     server.route("/b", Reply::status(403));
     let run = collect(&server, "/feed.xml").await;
@@ -118,8 +123,16 @@ async fn feed_entries_get_their_pages_main_text_and_a_failed_page_falls_back_wit
     assert_eq!((run.entries, run.items.len()), (2, 2));
     let a = &run.items[0];
     assert!(a.full_text);
-    assert!(a.item.text.contains("Fancy Bear sent spear-phishing"), "{}", a.item.text);
-    assert!(!a.item.text.contains("About us"), "navigation kept: {}", a.item.text);
+    assert!(
+        a.item.text.contains("Fancy Bear sent spear-phishing"),
+        "{}",
+        a.item.text
+    );
+    assert!(
+        !a.item.text.contains("About us"),
+        "navigation kept: {}",
+        a.item.text
+    );
     assert!(a.item.html.as_deref().is_some_and(|h| !h.contains("<script")));
     let b = &run.items[1];
     assert!(!b.full_text);
@@ -131,7 +144,9 @@ async fn feed_entries_get_their_pages_main_text_and_a_failed_page_falls_back_wit
     assert!(problem.reason.contains("HTTP 403"), "{}", problem.reason);
     for request in server.requests() {
         assert!(
-            request.header("user-agent").is_some_and(|ua| ua.starts_with("threatdesk/")),
+            request
+                .header("user-agent")
+                .is_some_and(|ua| ua.starts_with("threatdesk/")),
             "{request:?}"
         );
     }
@@ -146,7 +161,10 @@ async fn conditional_get_sends_validators_and_a_304_means_nothing_to_do() {
         {
             Reply::status(304)
         } else {
-            Reply::ok(RSS, "<rss version=\"2.0\"><channel><title>x</title></channel></rss>")
+            Reply::ok(
+                RSS,
+                "<rss version=\"2.0\"><channel><title>x</title></channel></rss>",
+            )
         }
     });
     let validators = Validators {
@@ -175,11 +193,7 @@ async fn entries_seen_unchanged_are_not_fetched_again_and_changed_ones_are() {
     server.route("/a", Reply::ok(HTML, article_page("A", "Sandworm hit the grid.")));
     server.route("/b", Reply::ok(HTML, article_page("B", "Lazarus stole coins.")));
     let first = collect(&server, "/feed.xml").await;
-    let seen: HashMap<String, ContentHash> = first
-        .items
-        .iter()
-        .filter_map(|c| c.entry.clone())
-        .collect();
+    let seen: HashMap<String, ContentHash> = first.items.iter().filter_map(|c| c.entry.clone()).collect();
     assert_eq!(seen.len(), 2);
     server.route(
         "/feed.xml",
@@ -212,7 +226,11 @@ async fn gone_and_missing_feeds_fail_at_once_with_their_status() {
     for (path, status) in [("/gone", 410), ("/missing", 404)] {
         let run = collect(&server, path).await;
         assert_eq!(failure(&run), ("http_status", Some(status)));
-        assert_eq!(server.hits(path).len(), 1, "{path}: client errors are not retried");
+        assert_eq!(
+            server.hits(path).len(),
+            1,
+            "{path}: client errors are not retried"
+        );
     }
 }
 
@@ -235,11 +253,17 @@ async fn server_errors_are_retried_with_backoff_then_reported() {
         if previous == 0 {
             Reply::status(503)
         } else {
-            Reply::ok(RSS, "<rss version=\"2.0\"><channel><title>Back</title></channel></rss>")
+            Reply::ok(
+                RSS,
+                "<rss version=\"2.0\"><channel><title>Back</title></channel></rss>",
+            )
         }
     });
     let run = collect(&server, "/flaky").await;
-    assert!(matches!(run.outcome, RunOutcome::Fetched { status: 200, .. }), "{run:?}");
+    assert!(
+        matches!(run.outcome, RunOutcome::Fetched { status: 200, .. }),
+        "{run:?}"
+    );
 }
 
 #[tokio::test]
@@ -249,7 +273,10 @@ async fn too_many_requests_waits_as_asked_or_leaves_a_time_to_come_back() {
         if previous == 0 {
             Reply::status(429).header("Retry-After", "1")
         } else {
-            Reply::ok(RSS, "<rss version=\"2.0\"><channel><title>ok</title></channel></rss>")
+            Reply::ok(
+                RSS,
+                "<rss version=\"2.0\"><channel><title>ok</title></channel></rss>",
+            )
         }
     });
     let run = collect(&server, "/limited").await;
@@ -268,7 +295,11 @@ async fn too_many_requests_waits_as_asked_or_leaves_a_time_to_come_back() {
     };
     assert_eq!(*status, Some(429));
     assert!(retry_after.is_some_and(|t| t >= before + chrono::Duration::seconds(3590)));
-    assert_eq!(server.hits("/closed").len(), 1, "a long Retry-After is not waited for");
+    assert_eq!(
+        server.hits("/closed").len(),
+        1,
+        "a long Retry-After is not waited for"
+    );
 }
 
 #[tokio::test]
@@ -301,12 +332,18 @@ async fn redirects_are_followed_a_few_times_but_loops_and_long_chains_are_refuse
     server.route("/old", Reply::redirect("/new"));
     server.route(
         "/new",
-        Reply::ok(RSS, "<rss version=\"2.0\"><channel><title>Moved</title></channel></rss>"),
+        Reply::ok(
+            RSS,
+            "<rss version=\"2.0\"><channel><title>Moved</title></channel></rss>",
+        ),
     );
     server.route("/loop-a", Reply::redirect("/loop-b"));
     server.route("/loop-b", Reply::redirect("/loop-a"));
     for i in 0..10 {
-        server.route(&format!("/chain{i}"), Reply::redirect(&format!("/chain{}", i + 1)));
+        server.route(
+            &format!("/chain{i}"),
+            Reply::redirect(&format!("/chain{}", i + 1)),
+        );
     }
     let fetcher = fetcher();
     let get = |path: &str| {
@@ -402,7 +439,10 @@ async fn malformed_feeds_and_entity_bombs_fail_cleanly() {
             .collect::<String>()
     );
     server.route("/bomb.xml", Reply::ok(RSS, bomb));
-    server.route("/page.html", Reply::ok(HTML, article_page("Not a feed", "Just a page.")));
+    server.route(
+        "/page.html",
+        Reply::ok(HTML, article_page("Not a feed", "Just a page.")),
+    );
     let broken = collect(&server, "/broken.xml").await;
     assert_eq!(failure(&broken).0, "parse");
     let page = collect(&server, "/page.html").await;
@@ -421,7 +461,8 @@ async fn malformed_feeds_and_entity_bombs_fail_cleanly() {
 #[tokio::test]
 async fn wrong_and_legacy_charsets_come_out_as_the_right_characters() {
     let server = HttpServer::start().expect("server");
-    let mut latin1_feed = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><title>Caf".to_vec();
+    let mut latin1_feed =
+        b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><title>Caf".to_vec();
     latin1_feed.push(0xE9);
     latin1_feed.extend_from_slice(b"</title><item><title>M");
     latin1_feed.push(0xFC);
@@ -434,15 +475,24 @@ async fn wrong_and_legacy_charsets_come_out_as_the_right_characters() {
     );
     server.route("/latin1.xml", Reply::ok("application/rss+xml", latin1_feed));
     // A windows-1252 page served as UTF-8: the bytes are not UTF-8, so the text is re-detected.
-    let page = article_page("Bericht", "Die Angreifer nutzten eine Lücke in der Software für Behörden.")
-        .replace("ü", "\u{fc}");
+    let page = article_page(
+        "Bericht",
+        "Die Angreifer nutzten eine Lücke in der Software für Behörden.",
+    );
     let (encoded, _, _) = encoding_rs::WINDOWS_1252.encode(&page);
-    server.route("/page-1252", Reply::ok("text/html; charset=utf-8", encoded.into_owned()));
+    server.route(
+        "/page-1252",
+        Reply::ok("text/html; charset=utf-8", encoded.into_owned()),
+    );
     let run = collect(&server, "/latin1.xml").await;
     assert_eq!(run.items.len(), 1, "{run:?}");
     let item = &run.items[0].item;
     assert_eq!(item.title, "München");
-    assert!(item.text.contains("Lücke in der Software für Behörden"), "{}", item.text);
+    assert!(
+        item.text.contains("Lücke in der Software für Behörden"),
+        "{}",
+        item.text
+    );
 }
 
 #[tokio::test]
@@ -465,14 +515,22 @@ async fn entries_without_links_or_dates_are_kept_and_named_by_the_feed() {
     assert_eq!(item.published_at, None);
     assert_eq!(item.text.trim(), "Patch the VPN appliances now.");
     let kinds: Vec<&str> = run.problems.iter().map(|p| p.kind).collect();
-    assert_eq!(kinds, ["entry_rejected", "article_fallback"], "{:?}", run.problems);
+    assert_eq!(
+        kinds,
+        ["entry_rejected", "article_fallback"],
+        "{:?}",
+        run.problems
+    );
     assert!(run.problems[0].input.starts_with("entry 2"));
 }
 
 #[tokio::test]
 async fn private_addresses_are_refused_unless_allowed() {
     let server = HttpServer::start().expect("server");
-    server.route("/feed.xml", Reply::ok(RSS, "<rss version=\"2.0\"><channel/></rss>"));
+    server.route(
+        "/feed.xml",
+        Reply::ok(RSS, "<rss version=\"2.0\"><channel/></rss>"),
+    );
     let guarded = |url: String| async move {
         fetcher()
             .get(FetchRequest {
@@ -495,7 +553,10 @@ async fn private_addresses_are_refused_unless_allowed() {
         matches!(&metadata, Err(FetchError::Blocked(b)) if b.reason == "cloud metadata service"),
         "{metadata:?}"
     );
-    assert!(server.requests().is_empty(), "a refused request reached the server");
+    assert!(
+        server.requests().is_empty(),
+        "a refused request reached the server"
+    );
     let mut source = source(SourceKind::Feed, &server.url("/feed.xml"));
     source.spec.allow_private = false;
     let run = collect_source(&fetcher(), &WebConfig::default(), &source, None, &nothing_seen).await;

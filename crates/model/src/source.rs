@@ -211,7 +211,10 @@ mod tests {
         assert_eq!(HealthState::judge(true, true, 0, 0), HealthState::Healthy);
         assert_eq!(HealthState::judge(true, true, 0, 2), HealthState::Degraded);
         assert_eq!(HealthState::judge(true, true, 1, 0), HealthState::Degraded);
-        assert_eq!(HealthState::judge(true, true, FAILING_AFTER, 0), HealthState::Failing);
+        assert_eq!(
+            HealthState::judge(true, true, FAILING_AFTER, 0),
+            HealthState::Failing
+        );
     }
 
     #[test]

@@ -102,7 +102,13 @@ pub(crate) fn record(tx: &Transaction<'_>, run: &CollectionRun, seen: &[SeenEntr
         "INSERT INTO collection_problems (source_id, at, kind, input, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for p in &run.problems {
-        insert_problem.execute(params![run.source_id.0, to_millis(p.at), p.kind, p.input, p.reason])?;
+        insert_problem.execute(params![
+            run.source_id.0,
+            to_millis(p.at),
+            p.kind,
+            p.input,
+            p.reason
+        ])?;
     }
     let mut insert_seen = tx.prepare_cached(
         "INSERT INTO feed_entries (source_id, identity, entry_hash, seen_at) VALUES (?1, ?2, ?3, ?4)
@@ -134,7 +140,10 @@ pub(crate) fn seen_entries(
         })?;
         for row in rows {
             let (identity, hash) = row?;
-            found.insert(identity, crate::sqlite::parse_hash(&hash, "feed_entries.entry_hash")?);
+            found.insert(
+                identity,
+                crate::sqlite::parse_hash(&hash, "feed_entries.entry_hash")?,
+            );
         }
     }
     Ok(found)
@@ -148,7 +157,9 @@ pub(crate) fn health(conn: &Connection, source: &Source, now: DateTime<Utc>) -> 
             "SELECT count(*) FILTER (WHERE created_at >= ?2), count(*) FILTER (WHERE created_at >= ?3)
              FROM items WHERE source_id = ?1",
         )?
-        .query_row(params![source.id.0, day, week], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        .query_row(params![source.id.0, day, week], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
     type StateRow = (
         Option<String>,
         Option<String>,
@@ -190,7 +201,9 @@ pub(crate) fn health(conn: &Connection, source: &Source, now: DateTime<Utc>) -> 
         items_7d: u64::try_from(items_7d).unwrap_or(0),
         ..SourceHealth::default()
     };
-    if let Some((etag, modified, attempt, success, status, kind, error, failures, next, entries, problems)) = state {
+    if let Some((etag, modified, attempt, success, status, kind, error, failures, next, entries, problems)) =
+        state
+    {
         health.etag = etag;
         health.last_modified = modified;
         health.last_attempt_at = time(attempt, "source_state.last_attempt_at")?;

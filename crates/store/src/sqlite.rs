@@ -178,8 +178,14 @@ impl Store for SqliteStore {
 
     fn remove_source(&self, id: SourceId, with_items: bool) -> Result<u64> {
         self.write(|tx| {
-            let source = source_where(tx, "id = ?1", &id.0)?.ok_or(StoreError::NotFound { what: "source", id: id.0 })?;
-            let items: i64 = tx.query_row("SELECT count(*) FROM items WHERE source_id = ?1", [id.0], |row| row.get(0))?;
+            let source = source_where(tx, "id = ?1", &id.0)?.ok_or(StoreError::NotFound {
+                what: "source",
+                id: id.0,
+            })?;
+            let items: i64 =
+                tx.query_row("SELECT count(*) FROM items WHERE source_id = ?1", [id.0], |row| {
+                    row.get(0)
+                })?;
             let items = u64::try_from(items).unwrap_or(0);
             if items > 0 && !with_items {
                 return Err(StoreError::SourceHasItems {
@@ -629,8 +635,7 @@ impl Store for SqliteStore {
 
 // ---- sources ----
 
-const SOURCE_COLUMNS: &str =
-    "id, name, kind, location, poll_interval_secs, default_tlp, tags, reliability, enabled, created_at, allow_private";
+const SOURCE_COLUMNS: &str = "id, name, kind, location, poll_interval_secs, default_tlp, tags, reliability, enabled, created_at, allow_private";
 
 fn source_where(conn: &Connection, condition: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Source>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE {condition}"))?;
@@ -647,7 +652,8 @@ fn insert_source(tx: &Transaction<'_>, spec: &NewSource) -> Result<Source> {
             spec.name,
             spec.kind.as_str(),
             spec.location,
-            spec.poll_interval_secs.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+            spec.poll_interval_secs
+                .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
             spec.default_tlp.as_str(),
             to_json(&spec.tags),
             spec.reliability.to_string(),
@@ -687,7 +693,10 @@ fn ensure_source_unique(tx: &Transaction<'_>, spec: &NewSource, except: Option<S
 }
 
 /// Upserts items and writes the findings of new and changed ones, in the caller's transaction.
-fn upsert_with_findings(tx: &Transaction<'_>, items: &[(NewItem, Vec<Finding>)]) -> Result<Vec<UpsertOutcome>> {
+fn upsert_with_findings(
+    tx: &Transaction<'_>,
+    items: &[(NewItem, Vec<Finding>)],
+) -> Result<Vec<UpsertOutcome>> {
     let now = now_millis();
     items
         .iter()

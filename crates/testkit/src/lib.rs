@@ -206,7 +206,11 @@ fn serve(stream: TcpStream, routes: &Mutex<HashMap<String, Handler>>, log: &Mute
             at: Instant::now(),
         };
         let key = path.split('?').next().unwrap_or_default().to_owned();
-        let handler = routes.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        let handler = routes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
         let previous = {
             let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
             let previous = log

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use threatdesk_model::{BulletinKind, ItemId, Tlp};
+use threatdesk_model::{BulletinKind, ItemId, Reliability, Tlp};
 
 const EXIT_CODES: &str = "Exit status: 0 success; 1 finished, but some inputs were rejected (each is reported on stderr); 2 error.";
 
@@ -59,8 +59,9 @@ pub enum Format {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create the data folder with a commented configuration file and an empty database.
-    Init,
+    /// Create the data folder with a commented configuration file, a database and the default
+    /// list of public security news and research feeds.
+    Init(InitArgs),
 
     /// Store HTML, Markdown and plain-text files, folders (recursively) or standard input.
     #[command(after_help = EXIT_CODES)]
@@ -93,9 +94,14 @@ pub enum Command {
     #[command(subcommand)]
     Eval(EvalCommand),
 
-    /// List and inspect sources.
+    /// Feeds and web pages: add, list with their health, test, remove, import and export (OPML).
     #[command(subcommand)]
     Sources(SourcesCommand),
+
+    /// Collect feeds and web pages (with each entry's full text), extract indicators and entities,
+    /// and store what is new or changed: on each source's schedule until stopped, or once.
+    #[command(after_help = COLLECT_HELP)]
+    Collect(CollectArgs),
 
     /// Show the data folder, configuration and database state.
     Status,
@@ -327,14 +333,159 @@ pub struct EvalEntitiesArgs {
     pub errors: usize,
 }
 
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Do not add the default feeds (they can be added later with `sources import`).
+    #[arg(long)]
+    pub no_default_sources: bool,
+}
+
+const COLLECT_HELP: &str = "Every source is tried on its own schedule (its --interval, else \
+collect.default_interval_secs, with jitter); a source failing 3 times in a row backs off, doubling its wait up to a \
+day, and a server's Retry-After is honoured. Each failure, skipped entry and page that fell back to the feed's text \
+is recorded with its reason: see `threatdesk sources list` and `sources show NAME`. Exit status (--once): 0 every \
+source collected cleanly; 1 some sources failed or some entries had problems; 2 error.";
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Collect every enabled source once, now, and exit (default: keep collecting on schedule until Ctrl-C).
+    #[arg(long)]
+    pub once: bool,
+    /// Only this source (repeatable).
+    #[arg(long = "source", value_name = "NAME")]
+    pub sources: Vec<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SourcesCommand {
-    /// Every source, by name.
+    /// Every source with its health: state, last success, failures, last error, items in 24 h / 7 d.
     List,
+    /// One source: settings, health, and the latest problems met collecting it.
+    Show {
+        /// The source's name.
+        name: String,
+        /// Problems to list.
+        #[arg(long, default_value_t = 20)]
+        problems: u32,
+    },
+    /// Add a feed (RSS, Atom, JSON Feed) or a web page to collect.
+    Add(SourcesAddArgs),
+    /// Remove a source (refused while it has items, unless --with-items).
+    Remove {
+        /// The source's name.
+        name: String,
+        /// Delete its items and their findings too.
+        #[arg(long)]
+        with_items: bool,
+    },
+    /// Collect a source again.
+    Enable {
+        /// The source's name.
+        name: String,
+    },
+    /// Stop collecting a source; its items stay.
+    Disable {
+        /// The source's name.
+        name: String,
+    },
+    /// Fetch and read a feed or page without storing anything: the entries found and what
+    /// extraction finds in them.
+    Test(SourcesTestArgs),
+    /// Add the feeds and pages of an OPML file (a feed reader's export); names already taken are skipped.
+    Import {
+        /// The OPML file; `-` reads standard input.
+        #[arg(value_name = "FILE")]
+        file: String,
+    },
+    /// Write every feed and page as OPML (to standard output, or a file).
+    Export {
+        /// Write here instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// How a URL is collected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WebKind {
+    /// An RSS, Atom or JSON Feed document; each entry's page is fetched for its full text.
+    Feed,
+    /// A single page, collected as one item that is updated when the page changes.
+    Page,
+}
+
+#[derive(Debug, Args)]
+pub struct SourcesAddArgs {
+    /// The feed's or page's address (http or https).
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// A name for it (default: the address's host and path).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Feed or single web page.
+    #[arg(long, value_enum, default_value_t = WebKind::Feed)]
+    pub kind: WebKind,
+    /// Time between collections: seconds, or 30m, 2h, 1d. [default: collect.default_interval_secs]
+    #[arg(long, value_parser = parse_interval, value_name = "INTERVAL")]
+    pub interval: Option<u64>,
+    /// Marking of its items.
+    #[arg(long, value_parser = parse_tlp, value_name = "TLP", default_value = "CLEAR")]
+    pub tlp: Tlp,
+    /// Labels, comma-separated (vendor,ics).
+    #[arg(long, value_delimiter = ',', value_name = "TAGS")]
+    pub tags: Vec<String>,
+    /// Admiralty source reliability, A (completely reliable) to F (cannot be judged).
+    #[arg(long, value_parser = parse_reliability, value_name = "A-F", default_value = "F")]
+    pub reliability: Reliability,
+    /// Let it reach loopback, private and link-local addresses (refused by default).
+    #[arg(long)]
+    pub allow_private: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SourcesTestArgs {
+    /// The feed's or page's address.
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// Feed or single web page.
+    #[arg(long, value_enum, default_value_t = WebKind::Feed)]
+    pub kind: WebKind,
+    /// Let it reach loopback, private and link-local addresses.
+    #[arg(long)]
+    pub allow_private: bool,
+    /// Only the feed: do not fetch the entries' pages.
+    #[arg(long)]
+    pub no_articles: bool,
 }
 
 fn parse_tlp(s: &str) -> Result<Tlp, String> {
     s.parse().map_err(|e: threatdesk_model::ParseError| e.to_string())
+}
+
+fn parse_reliability(s: &str) -> Result<Reliability, String> {
+    s.parse().map_err(|e: threatdesk_model::ParseError| e.to_string())
+}
+
+/// Parses an interval: seconds (`900`), or a number with `s`, `m`, `h` or `d`.
+pub fn parse_interval(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("expected seconds or a number with s, m, h or d (30m), not {s:?}"))?;
+    let seconds = match unit {
+        "" | "s" => Some(n),
+        "m" | "min" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
+        _ => return Err(format!("unknown unit {unit:?} in {s:?}: use s, m, h or d")),
+    };
+    match seconds {
+        Some(0) => Err("the interval must be at least one second".to_owned()),
+        Some(secs) => Ok(secs),
+        None => Err(format!("interval {s:?} is out of range")),
+    }
 }
 
 fn parse_bulletin_kind(s: &str) -> Result<BulletinKind, String> {
@@ -393,5 +544,15 @@ mod tests {
         assert!(week.is_ok_and(|d| d >= Duration::days(7) && d < Duration::days(7) + Duration::minutes(1)));
         assert!(parse_time("7y").is_err_and(|e| e.contains("unknown age unit")));
         assert!(parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn intervals_accept_seconds_and_units() {
+        assert_eq!(parse_interval("900"), Ok(900));
+        assert_eq!(parse_interval("30m"), Ok(1800));
+        assert_eq!(parse_interval("2h"), Ok(7200));
+        assert_eq!(parse_interval("1d"), Ok(86_400));
+        assert!(parse_interval("0").is_err());
+        assert!(parse_interval("5y").is_err_and(|e| e.contains("unknown unit")));
     }
 }

@@ -8,6 +8,8 @@ use figment::Figment;
 use figment::providers::{Env, Format as _, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use threatdesk_collect::files::{DEFAULT_MAX_FILE_BYTES, FilesConfig};
+use threatdesk_collect::http::HttpConfig;
+use threatdesk_collect::web::WebConfig;
 use threatdesk_model::Tlp;
 
 /// The configuration file's name inside the data folder.
@@ -24,6 +26,10 @@ const NOT_CONFIG_KEYS: [&str; 3] = ["data_dir", "format", "log"];
 pub struct Config {
     /// How `threatdesk ingest` reads files.
     pub ingest: IngestConfig,
+    /// How feeds and web pages are collected.
+    pub collect: WebConfig,
+    /// How collectors speak HTTP.
+    pub http: HttpConfig,
 }
 
 /// The `[ingest]` table.
@@ -155,6 +161,55 @@ const CONFIG_TEMPLATE: &str = r#"# threatdesk configuration.
 
 # Items stored per database transaction.
 # batch_size = 256
+
+[collect]
+# Seconds between collections of a source that sets no interval of its own
+# (`sources add --interval`). Each source's next run gets ±10 % jitter.
+# default_interval_secs = 3600
+
+# Sources collected at the same time.
+# source_concurrency = 4
+
+# Fetch each new feed entry's page and keep its main text; when a page cannot be used,
+# the feed's own text is kept and the reason recorded (`sources show NAME`).
+# fetch_articles = true
+
+# Pages fetched at the same time for one feed (the per-host limit below still applies).
+# article_concurrency = 4
+
+# New entries of one feed fetched per run; the rest wait for the next run.
+# max_entries_per_run = 200
+
+[http]
+# Seconds to wait for a connection, for the next bytes of an answer, and for a whole request.
+# connect_timeout_secs = 10.0
+# read_timeout_secs = 30.0
+# request_timeout_secs = 60.0
+
+# Bodies larger than this many bytes are refused (counted after decompression).
+# max_body_bytes = 10000000
+
+# Redirects followed before giving up (loops are refused at once).
+# max_redirects = 5
+
+# Requests to one host at the same time, and seconds between their starts.
+# per_host_concurrency = 2
+# per_host_delay_secs = 1.0
+
+# Tries after the first on 5xx, 429, timeouts and connection errors, with exponential
+# backoff and jitter starting at retry_base_secs; a server's Retry-After is honoured up to
+# max_retry_after_secs (a longer one moves the source's next run instead).
+# max_retries = 2
+# retry_base_secs = 1.0
+# max_retry_after_secs = 120.0
+
+# Proxy for every request, e.g. "http://proxy.example:3128". Empty: HTTPS_PROXY,
+# HTTP_PROXY, ALL_PROXY and NO_PROXY from the environment are used.
+# proxy = ""
+
+# Let every source reach loopback, private and link-local addresses (the SSRF guard off).
+# Prefer `sources add --allow-private` for the one source that needs it.
+# allow_private = false
 "#;
 
 #[cfg(test)]
@@ -168,16 +223,18 @@ mod tests {
             .extract()
             .unwrap_or_else(|e| panic!("template must parse: {e}"));
         assert_eq!(parsed, Config::default());
-        let defaults = serde_json::to_value(IngestConfig::default()).unwrap_or_default();
-        for key in defaults
-            .as_object()
-            .map(|o| o.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
+        let defaults = serde_json::to_value(Config::default()).unwrap_or_default();
+        for (table, keys) in defaults.as_object().into_iter().flatten() {
             assert!(
-                CONFIG_TEMPLATE.contains(&format!("# {key} = ")),
-                "template misses {key}"
+                CONFIG_TEMPLATE.contains(&format!("[{table}]")),
+                "template misses [{table}]"
             );
+            for key in keys.as_object().into_iter().flatten().map(|(k, _)| k) {
+                assert!(
+                    CONFIG_TEMPLATE.contains(&format!("# {key} = ")),
+                    "template misses {table}.{key}"
+                );
+            }
         }
     }
 
@@ -190,6 +247,7 @@ mod tests {
                 batch_size: 9,
                 ..Default::default()
             },
+            ..Default::default()
         };
         let json = serde_json::to_string(&config).unwrap_or_default();
         let back: Config = Figment::from(Serialized::defaults(Config::default()))

@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches.
 
 mod article;
+mod collect;
 mod eval;
 mod extract;
 mod ingest;
@@ -26,7 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let data = DataDir::new(cli.global.data_dir.clone());
     let global = &cli.global;
     match cli.command {
-        Command::Init => init::run(&data, global),
+        Command::Init(args) => init::run(&data, global, &args),
         Command::Ingest(args) => ingest::run(&data, global, args),
         Command::Items(ItemsCommand::List(args)) => items::list(&data, global, args),
         Command::Items(ItemsCommand::Show { id, html }) => items::show(&data, global, id, html),
@@ -42,7 +43,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Kb(KbCommand::Conflicts { limit }) => kb::conflicts(&data, global, limit),
         Command::Kb(KbCommand::Stats) => kb::stats(&data, global),
         Command::Eval(EvalCommand::Entities(args)) => eval::entities(global, args),
-        Command::Sources(SourcesCommand::List) => sources::list(&data, global),
+        Command::Sources(command) => match command {
+            SourcesCommand::List => sources::list(&data, global),
+            SourcesCommand::Show { name, problems } => sources::show(&data, global, &name, problems),
+            SourcesCommand::Add(args) => sources::add(&data, global, args),
+            SourcesCommand::Remove { name, with_items } => sources::remove(&data, global, &name, with_items),
+            SourcesCommand::Enable { name } => sources::set_enabled(&data, global, &name, true),
+            SourcesCommand::Disable { name } => sources::set_enabled(&data, global, &name, false),
+            SourcesCommand::Test(args) => sources::test(&data, global, args),
+            SourcesCommand::Import { file } => sources::import(&data, global, &file),
+            SourcesCommand::Export { output } => sources::export(&data, output.as_deref()),
+        },
+        Command::Collect(args) => collect::run(&data, global, args),
         Command::Status => status::run(&data, global),
     }
 }

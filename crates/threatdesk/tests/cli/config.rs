@@ -18,7 +18,7 @@ fn init_writes_a_config_once_and_is_safe_to_repeat() {
 #[test]
 fn the_config_file_and_environment_are_applied_in_order() {
     let ws = Workspace::create();
-    ws.run(&["init"]);
+    ws.run(&["init", "--no-default-sources"]);
     std::fs::write(
         ws.data_dir().join("threatdesk.toml"),
         "[ingest]\nsource = \"from-file\"\nmax_file_bytes = 10\n",

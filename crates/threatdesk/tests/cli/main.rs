@@ -4,6 +4,7 @@
 #![allow(missing_docs)]
 
 mod article;
+mod collect;
 mod config;
 mod extract;
 mod ingest;
@@ -48,7 +49,11 @@ impl Workspace {
             .current_dir(self.dir.path())
             .env("THREATDESK_DATA_DIR", self.data_dir())
             .env_remove("THREATDESK_FORMAT")
-            .env_remove("THREATDESK_LOG");
+            .env_remove("THREATDESK_LOG")
+            // Collection against the loopback test server: no politeness delay, quick retries.
+            .env("THREATDESK_HTTP__PER_HOST_DELAY_SECS", "0")
+            .env("THREATDESK_HTTP__RETRY_BASE_SECS", "0.01")
+            .env("THREATDESK_HTTP__MAX_RETRIES", "1");
         cmd
     }
 
