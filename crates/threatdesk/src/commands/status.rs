@@ -1,5 +1,6 @@
 //! `threatdesk status`.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -19,6 +20,8 @@ struct StatusReport {
     database_bytes: u64,
     schema_version_supported: u32,
     store: StoreStats,
+    /// Sources by health state (`healthy`, `degraded`, `failing`, `disabled`, `new`).
+    source_health: BTreeMap<&'static str, u32>,
     config: Config,
 }
 
@@ -31,6 +34,10 @@ pub fn run(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", data.database().display())).ok())
         .map(|m| m.len())
         .sum();
+    let mut source_health = BTreeMap::new();
+    for (_, health) in store.list_source_health()? {
+        *source_health.entry(health.state.as_str()).or_insert(0) += 1;
+    }
     let report = StatusReport {
         version: env!("CARGO_PKG_VERSION"),
         data_dir: data.root().display().to_string(),
@@ -41,6 +48,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         database_bytes,
         schema_version_supported: SCHEMA_VERSION,
         store: store.stats()?,
+        source_health,
         config,
     };
     match global.format {
@@ -64,6 +72,14 @@ pub fn run(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 report.store.items,
                 report.store.bulletins
             );
+            if !report.source_health.is_empty() {
+                let states: Vec<String> = report
+                    .source_health
+                    .iter()
+                    .map(|(state, n)| format!("{n} {state}"))
+                    .collect();
+                crate::outln!("Sources:       {} (`threatdesk sources list`)", states.join(", "));
+            }
         }
     }
     Ok(ExitCode::from(EXIT_OK))

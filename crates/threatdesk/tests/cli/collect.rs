@@ -396,3 +396,45 @@ fn sources_are_added_once_disabled_and_removed_with_their_items_only_when_asked(
     assert_eq!(item_count(&ws), 0);
     assert_eq!(ws.json(&["sources", "list"]).as_array().map(Vec::len), Some(0));
 }
+
+#[test]
+fn without_once_sources_are_collected_again_on_their_schedule() {
+    let server = HttpServer::start().expect("server");
+    server.route_with("/feed.xml", {
+        let first = rss(&server, &[("/a", "First", "One.")]);
+        let second = rss(&server, &[("/a", "First", "One."), ("/b", "Second", "Two.")]);
+        move |_, previous| Reply::ok(RSS, if previous == 0 { first.clone() } else { second.clone() })
+    });
+    server.route("/a", Reply::ok(HTML, page("First", "Text of the first story.")));
+    server.route("/b", Reply::ok(HTML, page("Second", "Text of the second story.")));
+    let ws = initialised();
+    let run = ws.run(&["sources", "add", &server.url("/feed.xml"), "--name", "fast", "--allow-private", "--interval", "1s"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut child = ws
+        .command(&["--format", "json", "collect"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn collect");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while item_count(&ws) < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // The report line follows the commit; give it a moment.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("wait");
+    assert!(
+        !server.hits("/b").is_empty(),
+        "the second run never came: {} feed requests",
+        server.hits("/feed.xml").len()
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(lines.len() >= 2, "one JSON line per source run: {lines:?}");
+    assert_eq!(lines[0]["new"], 1);
+    assert!(lines[1..].iter().any(|l| l["new"] == 1), "{lines:?}");
+    assert_eq!(item_count(&ws), 2);
+}
