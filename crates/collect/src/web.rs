@@ -206,9 +206,24 @@ async fn collect_feed(
         Ok(feed) => feed,
         Err(error) => {
             let hint = match &response.content_type {
-                Some(t) if t.contains("html") => format!(
-                    " (the server sent {t}: a web page, not a feed; add it as a web page, or use the feed's address)"
-                ),
+                Some(t) if t.contains("html") => {
+                    let page = decode(&response.body);
+                    let base = url::Url::parse(&response.final_url).ok();
+                    let feeds: Vec<String> = threatdesk_text::feed_links(&page.text)
+                        .iter()
+                        .filter_map(|href| canonical_url(href, base.as_ref()))
+                        .collect();
+                    if feeds.is_empty() {
+                        format!(
+                            " (the server sent {t}: a web page, not a feed; add it as a web page, or use the feed's address)"
+                        )
+                    } else {
+                        format!(
+                            " (the server sent {t}: a web page, not a feed; the page announces these feeds: {})",
+                            feeds.join(", ")
+                        )
+                    }
+                }
                 _ => String::new(),
             };
             return SourceRun::failed_with(

@@ -441,7 +441,13 @@ async fn malformed_feeds_and_entity_bombs_fail_cleanly() {
     server.route("/bomb.xml", Reply::ok(RSS, bomb));
     server.route(
         "/page.html",
-        Reply::ok(HTML, article_page("Not a feed", "Just a page.")),
+        Reply::ok(
+            HTML,
+            article_page("Not a feed", "Just a page.").replace(
+                "<head>",
+                "<head><link rel=\"alternate\" type=\"application/rss+xml\" href=\"/feed/\">",
+            ),
+        ),
     );
     let broken = collect(&server, "/broken.xml").await;
     assert_eq!(failure(&broken).0, "parse");
@@ -450,6 +456,10 @@ async fn malformed_feeds_and_entity_bombs_fail_cleanly() {
         panic!("{page:?}")
     };
     assert!(message.contains("a web page, not a feed"), "{message}");
+    assert!(
+        message.contains(&format!("announces these feeds: {}", server.url("/feed/"))),
+        "{message}"
+    );
     let started = std::time::Instant::now();
     let bomb = collect(&server, "/bomb.xml").await;
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -610,4 +620,36 @@ async fn a_web_page_source_is_one_item_named_by_its_address() {
     assert_eq!(item.canonical_url, server.url("/advisories"));
     assert!(item.text.contains("CVE-2026-1234"));
     assert!(run.items[0].entry.is_none());
+}
+
+#[tokio::test]
+async fn a_configured_proxy_carries_every_request() {
+    // The loopback server plays the proxy: it receives absolute-form requests for a host
+    // that does not exist, which only a proxy can answer.
+    let proxy = HttpServer::start().expect("proxy");
+    proxy.route(
+        "http://feeds.example/feed.xml",
+        Reply::ok(
+            RSS,
+            "<rss version=\"2.0\"><channel><title>Via proxy</title><item><title>Proxied</title>\
+             <link>http://feeds.example/story</link><description>Summary.</description></item></channel></rss>",
+        ),
+    );
+    proxy.route(
+        "http://feeds.example/story",
+        Reply::ok(HTML, article_page("Proxied", "APT29 used a proxy too.")),
+    );
+    let fetcher = Fetcher::new(HttpConfig {
+        proxy: proxy.url(""),
+        ..http_config()
+    })
+    .expect("client");
+    let mut source = source(SourceKind::Feed, "http://feeds.example/feed.xml");
+    source.spec.allow_private = false;
+    let run = collect_source(&fetcher, &WebConfig::default(), &source, None, &nothing_seen).await;
+    assert!(matches!(run.outcome, RunOutcome::Fetched { .. }), "{run:?}");
+    assert_eq!(run.items.len(), 1);
+    assert!(run.items[0].full_text, "{:?}", run.problems);
+    assert!(run.items[0].item.text.contains("APT29 used a proxy"));
+    assert_eq!(proxy.requests().len(), 2);
 }

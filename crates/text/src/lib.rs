@@ -16,12 +16,14 @@
 
 mod article;
 mod decode;
+mod discover;
 mod document;
 mod hash;
 mod language;
 
 pub use article::{Article, ArticleError, extract_article};
 pub use decode::{BinaryEvidence, Decoded, decode, sniff_binary};
+pub use discover::feed_links;
 pub use document::{Document, DocumentFormat, sanitize_html};
 pub use hash::{content_hash, normalize_whitespace};
 pub use language::detect_language;

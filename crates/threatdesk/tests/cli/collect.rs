@@ -403,12 +403,30 @@ fn without_once_sources_are_collected_again_on_their_schedule() {
     server.route_with("/feed.xml", {
         let first = rss(&server, &[("/a", "First", "One.")]);
         let second = rss(&server, &[("/a", "First", "One."), ("/b", "Second", "Two.")]);
-        move |_, previous| Reply::ok(RSS, if previous == 0 { first.clone() } else { second.clone() })
+        move |_, previous| {
+            Reply::ok(
+                RSS,
+                if previous == 0 {
+                    first.clone()
+                } else {
+                    second.clone()
+                },
+            )
+        }
     });
     server.route("/a", Reply::ok(HTML, page("First", "Text of the first story.")));
     server.route("/b", Reply::ok(HTML, page("Second", "Text of the second story.")));
     let ws = initialised();
-    let run = ws.run(&["sources", "add", &server.url("/feed.xml"), "--name", "fast", "--allow-private", "--interval", "1s"]);
+    let run = ws.run(&[
+        "sources",
+        "add",
+        &server.url("/feed.xml"),
+        "--name",
+        "fast",
+        "--allow-private",
+        "--interval",
+        "1s",
+    ]);
     assert_eq!(run.code, 0, "{run:?}");
     let mut child = ws
         .command(&["--format", "json", "collect"])
