@@ -1,0 +1,517 @@
+//! The in-memory story index: every clustered item's sketch, an LSH table for
+//! near-duplicates, an inverted index for lexical similarity, and each story's running
+//! centroid, entities and indicators. It decides where a new item goes
+//! ([`StoryIndex::assign`]) and explains why; the caller stores the decision and then
+//! records it here ([`StoryIndex::insert`]).
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use threatdesk_model::{ItemId, SourceId, StoryId};
+
+use crate::sketch::{MINHASH_SIZE, Sketch, mix};
+
+/// LSH bands × rows = [`MINHASH_SIZE`]; 16 × 8 finds pairs above a Jaccard of about 0.7
+/// with high probability ((1/16)^(1/8) ≈ 0.71).
+const BANDS: usize = 16;
+const ROWS: usize = MINHASH_SIZE / BANDS;
+/// Per term, entity or indicator, only this many of the latest items are looked at: the
+/// cost of an assignment stays bounded however common a word is, and recent items are the
+/// ones whose stories are still open.
+const MAX_POSTINGS_SCANNED: usize = 4096;
+
+/// Thresholds and weights of story assignment (`[cluster]` in the configuration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Estimated shingle Jaccard at or above which an item is a near-duplicate.
+    pub near_duplicate_jaccard: f32,
+    /// Score at or above which an item joins a story.
+    pub join_threshold: f32,
+    /// Items with fewer words are "short": they need `short_join_threshold`.
+    pub short_text_words: u32,
+    /// The join threshold for short items (a title and a line say little).
+    pub short_join_threshold: f32,
+    /// Only stories seen within this many days take new items.
+    pub window_days: u32,
+    /// Score added per shared specific entity (actor, malware, tool, campaign, CVE), at most two.
+    pub entity_weight: f32,
+    /// Score added per shared indicator (hash, IP, domain, URL), at most two.
+    pub indicator_weight: f32,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            near_duplicate_jaccard: 0.7,
+            join_threshold: 0.5,
+            short_text_words: 60,
+            short_join_threshold: 0.75,
+            window_days: 7,
+            entity_weight: 0.1,
+            indicator_weight: 0.15,
+        }
+    }
+}
+
+/// What clustering needs to know of an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemFeatures {
+    /// The item.
+    pub item: ItemId,
+    /// Its source.
+    pub source: SourceId,
+    /// Published, else collected (milliseconds since the epoch, UTC).
+    pub at_millis: i64,
+    /// Its sketch.
+    pub sketch: Sketch,
+    /// Keys of the specific entities it mentions (actors, malware, tools, campaigns, CVEs).
+    pub entities: Vec<u64>,
+    /// Keys of the non-benign indicators it contains.
+    pub indicators: Vec<u64>,
+}
+
+/// A hashed key for an entity or indicator value (stable across runs).
+pub fn feature_key(kind: &str, value: &str) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for b in kind.bytes().chain([0u8]).chain(value.to_lowercase().bytes()) {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    mix(hash)
+}
+
+/// One reason for a decision, with its weight in the score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    /// `near_duplicate`, `text`, `entities` or `indicators`.
+    pub kind: String,
+    /// Its contribution (for `near_duplicate`: the estimated Jaccard).
+    pub value: f32,
+    /// In words.
+    pub detail: String,
+}
+
+/// Where an item goes, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// The story to join; `None` starts a new story.
+    pub story: Option<StoryId>,
+    /// The item it nearly duplicates, if any.
+    pub near_duplicate_of: Option<ItemId>,
+    /// The winning score (0 for a new story without candidates).
+    pub score: f32,
+    /// The signals behind the best candidate, strongest first.
+    pub signals: Vec<Signal>,
+}
+
+#[derive(Debug, Clone)]
+struct IndexedItem {
+    id: ItemId,
+    story: StoryId,
+    at_millis: i64,
+    sketch: Sketch,
+    weights: Vec<(u32, f32)>,
+    entities: Vec<u64>,
+    indicators: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct StoryState {
+    items: Vec<usize>,
+    term_sums: HashMap<u32, f32>,
+    norm2: f32,
+    entities: HashMap<u64, u32>,
+    indicators: HashMap<u64, u32>,
+    last_millis: i64,
+}
+
+/// The story index. See the module documentation.
+#[derive(Debug, Default)]
+pub struct StoryIndex {
+    config: ClusterConfig,
+    items: Vec<IndexedItem>,
+    by_item: HashMap<ItemId, usize>,
+    buckets: HashMap<u64, Vec<u32>>,
+    postings: HashMap<u32, Vec<(u32, f32)>>,
+    feature_postings: HashMap<u64, Vec<u32>>,
+    document_frequency: HashMap<u32, u32>,
+    stories: HashMap<StoryId, StoryState>,
+}
+
+impl StoryIndex {
+    /// An empty index.
+    pub fn new(config: ClusterConfig) -> Self {
+        Self {
+            config,
+            ..Self::default()
+        }
+    }
+
+    /// Items indexed.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Whether the item is indexed.
+    pub fn contains(&self, item: ItemId) -> bool {
+        self.by_item.contains_key(&item)
+    }
+
+    /// The story an indexed item belongs to.
+    pub fn story_of(&self, item: ItemId) -> Option<StoryId> {
+        self.by_item.get(&item).map(|&i| self.items[i].story)
+    }
+
+    fn idf(&self, term: u32) -> f32 {
+        let n = self.items.len() as f32 + 1.0;
+        let df = self.document_frequency.get(&term).copied().unwrap_or(0) as f32;
+        ((n + 1.0) / (df + 1.0)).ln() + 1.0
+    }
+
+    /// TF-IDF weights of a sketch's terms, L2-normalised, with the current document frequencies.
+    fn weights(&self, sketch: &Sketch) -> Vec<(u32, f32)> {
+        let mut weights: Vec<(u32, f32)> = sketch
+            .terms
+            .iter()
+            .map(|&(t, count)| (t, (1.0 + (count as f32).ln()) * self.idf(t)))
+            .collect();
+        let norm = weights.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            for (_, w) in &mut weights {
+                *w /= norm;
+            }
+        }
+        weights
+    }
+
+    fn band_keys(sketch: &Sketch) -> impl Iterator<Item = u64> + '_ {
+        (0..BANDS).filter_map(move |band| {
+            let rows = sketch.minhash.get(band * ROWS..(band + 1) * ROWS)?;
+            if rows.iter().all(|&v| v == u32::MAX) {
+                return None;
+            }
+            let mut key = mix(band as u64 + 1);
+            for &v in rows {
+                key = mix(key ^ u64::from(v));
+            }
+            Some(key)
+        })
+    }
+
+    /// Decides where an item goes. Does not change the index.
+    pub fn assign(&self, features: &ItemFeatures) -> Assignment {
+        let window_start = features.at_millis - i64::from(self.config.window_days) * 86_400_000;
+        let open = |story: &StoryId| self.stories.get(story).is_some_and(|s| s.last_millis >= window_start);
+
+        // 1. Near-duplicates: LSH candidates, verified on the signature.
+        let mut best_duplicate: Option<(f32, usize)> = None;
+        let mut seen = HashSet::new();
+        for key in Self::band_keys(&features.sketch) {
+            for &candidate in self.buckets.get(&key).into_iter().flatten() {
+                let candidate = candidate as usize;
+                if !seen.insert(candidate) {
+                    continue;
+                }
+                let jaccard = features.sketch.jaccard(&self.items[candidate].sketch);
+                if jaccard >= self.config.near_duplicate_jaccard
+                    && best_duplicate.is_none_or(|(best, _)| jaccard > best)
+                {
+                    best_duplicate = Some((jaccard, candidate));
+                }
+            }
+        }
+        if let Some((jaccard, index)) = best_duplicate {
+            let original = &self.items[index];
+            return Assignment {
+                story: Some(original.story),
+                near_duplicate_of: Some(original.id),
+                score: jaccard,
+                signals: vec![Signal {
+                    kind: "near_duplicate".to_owned(),
+                    value: jaccard,
+                    detail: format!("shares about {:.0}% of its word shingles with item {}", jaccard * 100.0, original.id),
+                }],
+            };
+        }
+
+        // 2. Lexical similarity to story centroids, through the inverted index.
+        let query = self.weights(&features.sketch);
+        let mut dots: HashMap<StoryId, f32> = HashMap::new();
+        for &(term, weight) in &query {
+            for &(item, item_weight) in latest(self.postings.get(&term)) {
+                let story = self.items[item as usize].story;
+                *dots.entry(story).or_insert(0.0) += weight * item_weight;
+            }
+        }
+        let mut candidates: HashSet<StoryId> = dots.keys().copied().collect();
+        // Stories sharing an indicator or an entity are candidates even with little text.
+        for key in features.entities.iter().chain(&features.indicators) {
+            for &item in latest(self.feature_postings.get(key)) {
+                candidates.insert(self.items[item as usize].story);
+            }
+        }
+        let short = features.sketch.words < self.config.short_text_words;
+        // (score, story, signals, threshold): the best candidate that passes its threshold,
+        // else the best candidate, to explain why none was joined.
+        let mut best_passing: Option<(f32, StoryId, Vec<Signal>)> = None;
+        let mut best_failing: Option<(f32, StoryId, f32)> = None;
+        for story_id in candidates.into_iter().filter(|s| open(s)) {
+            let Some(story) = self.stories.get(&story_id) else {
+                continue;
+            };
+            let cosine = match dots.get(&story_id) {
+                Some(dot) if story.norm2 > 0.0 => dot / story.norm2.sqrt(),
+                _ => 0.0,
+            };
+            let shared_entities = features
+                .entities
+                .iter()
+                .filter(|k| story.entities.contains_key(k))
+                .count();
+            let shared_indicators = features
+                .indicators
+                .iter()
+                .filter(|k| story.indicators.contains_key(k))
+                .count();
+            let entity_score = self.config.entity_weight * shared_entities.min(2) as f32;
+            let indicator_score = self.config.indicator_weight * shared_indicators.min(2) as f32;
+            let score = cosine + entity_score + indicator_score;
+            // A short text's words say little; a shared indicator still says a lot.
+            let threshold = if short && shared_indicators == 0 {
+                self.config.short_join_threshold
+            } else {
+                self.config.join_threshold
+            };
+            let better = |current: Option<(f32, StoryId)>| {
+                current.is_none_or(|(s, id)| score > s || (score == s && story_id < id))
+            };
+            if score < threshold {
+                if better(best_failing.map(|(s, id, _)| (s, id))) {
+                    best_failing = Some((score, story_id, threshold));
+                }
+                continue;
+            }
+            if !better(best_passing.as_ref().map(|(s, id, _)| (*s, *id))) {
+                continue;
+            }
+            let mut signals = vec![Signal {
+                kind: "text".to_owned(),
+                value: cosine,
+                detail: format!("cosine {cosine:.2} with the story's centroid"),
+            }];
+            if shared_entities > 0 {
+                signals.push(Signal {
+                    kind: "entities".to_owned(),
+                    value: entity_score,
+                    detail: format!("{shared_entities} actor, malware, tool, campaign or CVE mention(s) in common"),
+                });
+            }
+            if shared_indicators > 0 {
+                signals.push(Signal {
+                    kind: "indicators".to_owned(),
+                    value: indicator_score,
+                    detail: format!("{shared_indicators} indicator(s) in common"),
+                });
+            }
+            signals.sort_by(|a, b| b.value.total_cmp(&a.value));
+            best_passing = Some((score, story_id, signals));
+        }
+        match (best_passing, best_failing) {
+            (Some((score, story, signals)), _) => Assignment {
+                story: Some(story),
+                near_duplicate_of: None,
+                score,
+                signals,
+            },
+            (None, Some((score, story, threshold))) => Assignment {
+                story: None,
+                near_duplicate_of: None,
+                score,
+                signals: vec![Signal {
+                    kind: "below_threshold".to_owned(),
+                    value: threshold,
+                    detail: format!(
+                        "the closest story, {story}, scored {score:.2}, under the {}threshold {threshold:.2}",
+                        if short { "short-text " } else { "" }
+                    ),
+                }],
+            },
+            (None, None) => Assignment {
+                story: None,
+                near_duplicate_of: None,
+                score: 0.0,
+                signals: Vec::new(),
+            },
+        }
+    }
+
+    /// Records an item in `story` (an existing or a newly created one). An item already
+    /// indexed is moved instead.
+    pub fn insert(&mut self, features: ItemFeatures, story: StoryId) {
+        if self.contains(features.item) {
+            self.move_item(features.item, story);
+            return;
+        }
+        for &(term, _) in &features.sketch.terms {
+            *self.document_frequency.entry(term).or_insert(0) += 1;
+        }
+        let weights = self.weights(&features.sketch);
+        let index = self.items.len();
+        let index_u32 = u32::try_from(index).unwrap_or(u32::MAX);
+        for key in Self::band_keys(&features.sketch) {
+            self.buckets.entry(key).or_default().push(index_u32);
+        }
+        for &(term, weight) in &weights {
+            self.postings.entry(term).or_default().push((index_u32, weight));
+        }
+        for &key in features.entities.iter().chain(&features.indicators) {
+            let list = self.feature_postings.entry(key).or_default();
+            if list.last() != Some(&index_u32) {
+                list.push(index_u32);
+            }
+        }
+        self.by_item.insert(features.item, index);
+        self.items.push(IndexedItem {
+            id: features.item,
+            story,
+            at_millis: features.at_millis,
+            sketch: features.sketch,
+            weights,
+            entities: features.entities,
+            indicators: features.indicators,
+        });
+        self.attach(index, story);
+    }
+
+    fn attach(&mut self, index: usize, story_id: StoryId) {
+        let item = &self.items[index];
+        let story = self.stories.entry(story_id).or_default();
+        story.items.push(index);
+        for &(term, weight) in &item.weights {
+            let sum = story.term_sums.entry(term).or_insert(0.0);
+            story.norm2 += 2.0 * *sum * weight + weight * weight;
+            *sum += weight;
+        }
+        for &k in &item.entities {
+            *story.entities.entry(k).or_insert(0) += 1;
+        }
+        for &k in &item.indicators {
+            *story.indicators.entry(k).or_insert(0) += 1;
+        }
+        story.last_millis = story.last_millis.max(item.at_millis);
+    }
+
+    fn detach(&mut self, index: usize) {
+        let item = &self.items[index];
+        let Some(story) = self.stories.get_mut(&item.story) else {
+            return;
+        };
+        story.items.retain(|&i| i != index);
+        for &(term, weight) in &item.weights {
+            if let Some(sum) = story.term_sums.get_mut(&term) {
+                story.norm2 += weight * weight - 2.0 * *sum * weight;
+                *sum -= weight;
+            }
+        }
+        story.norm2 = story.norm2.max(0.0);
+        for k in &item.entities {
+            if let Some(n) = story.entities.get_mut(k) {
+                *n -= 1;
+                if *n == 0 {
+                    story.entities.remove(k);
+                }
+            }
+        }
+        for k in &item.indicators {
+            if let Some(n) = story.indicators.get_mut(k) {
+                *n -= 1;
+                if *n == 0 {
+                    story.indicators.remove(k);
+                }
+            }
+        }
+        let remaining: Vec<usize> = story.items.clone();
+        story.last_millis = remaining.iter().map(|&i| self.items[i].at_millis).max().unwrap_or(0);
+        if remaining.is_empty() {
+            let id = item.story;
+            self.stories.remove(&id);
+        }
+    }
+
+    /// Moves an indexed item to another story (an analyst's decision).
+    pub fn move_item(&mut self, item: ItemId, to: StoryId) {
+        let Some(&index) = self.by_item.get(&item) else {
+            return;
+        };
+        if self.items[index].story == to {
+            return;
+        }
+        self.detach(index);
+        self.items[index].story = to;
+        self.attach(index, to);
+    }
+
+    /// Moves every item of `from` into `into`.
+    pub fn merge(&mut self, from: StoryId, into: StoryId) {
+        let Some(story) = self.stories.get(&from) else {
+            return;
+        };
+        let ids: Vec<ItemId> = story.items.iter().map(|&i| self.items[i].id).collect();
+        for id in ids {
+            self.move_item(id, into);
+        }
+    }
+
+    /// The item of a story closest to its centroid: its headline is the story's title.
+    pub fn representative(&self, story: StoryId) -> Option<ItemId> {
+        let state = self.stories.get(&story)?;
+        state
+            .items
+            .iter()
+            .map(|&i| {
+                let item = &self.items[i];
+                let dot: f32 = item
+                    .weights
+                    .iter()
+                    .map(|(t, w)| w * state.term_sums.get(t).copied().unwrap_or(0.0))
+                    .sum();
+                (dot, item.id)
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
+            .map(|(_, id)| id)
+    }
+
+    /// Approximate heap bytes held (sketches, vectors, tables).
+    pub fn memory_bytes(&self) -> usize {
+        let item = |i: &IndexedItem| {
+            std::mem::size_of::<IndexedItem>()
+                + i.sketch.minhash.capacity() * 4
+                + i.sketch.terms.capacity() * 8
+                + i.weights.capacity() * 8
+                + (i.entities.capacity() + i.indicators.capacity()) * 8
+        };
+        let items: usize = self.items.iter().map(item).sum();
+        let buckets: usize = self.buckets.values().map(|v| v.capacity() * 4 + 40).sum();
+        let postings: usize = self.postings.values().map(|v| v.capacity() * 8 + 36).sum::<usize>()
+            + self.feature_postings.values().map(|v| v.capacity() * 4 + 40).sum::<usize>();
+        let stories: usize = self
+            .stories
+            .values()
+            .map(|s| s.items.capacity() * 8 + s.term_sums.capacity() * 12 + 96)
+            .sum();
+        items + buckets + postings + stories + self.document_frequency.capacity() * 12
+    }
+}
+
+/// The latest [`MAX_POSTINGS_SCANNED`] entries of a posting list.
+fn latest<T>(list: Option<&Vec<T>>) -> &[T] {
+    match list {
+        Some(list) => &list[list.len().saturating_sub(MAX_POSTINGS_SCANNED)..],
+        None => &[],
+    }
+}

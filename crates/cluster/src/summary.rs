@@ -1,0 +1,143 @@
+//! Story titles, extractive summaries and hotness.
+
+use std::collections::HashMap;
+
+use crate::sketch::for_each_word;
+
+/// Sentences longer than this (bytes) are not used in summaries: they are usually tables,
+/// lists of indicators or navigation that slipped through.
+const MAX_SENTENCE_BYTES: usize = 400;
+/// Sentences shorter than this (words) say too little to summarise.
+const MIN_SENTENCE_WORDS: usize = 6;
+
+/// An extractive summary of a story's texts: the `max_sentences` sentences closest to the
+/// centroid of all its sentences' words (term frequency, stop words kept out by length),
+/// skipping near-repeats, in the order they were chosen. Syndicated copies repeat the same
+/// sentences; those count once.
+pub fn summarize(texts: &[&str], max_sentences: usize) -> String {
+    let mut sentences: Vec<(&str, HashMap<u64, f32>)> = Vec::new();
+    let mut repeats: HashMap<&str, f32> = HashMap::new();
+    for text in texts {
+        for sentence in split_sentences(text) {
+            if sentence.len() > MAX_SENTENCE_BYTES {
+                continue;
+            }
+            let mut terms: HashMap<u64, f32> = HashMap::new();
+            let mut words = 0usize;
+            for_each_word(sentence, |hash, len| {
+                words += 1;
+                if len >= 4 {
+                    *terms.entry(hash).or_insert(0.0) += 1.0;
+                }
+            });
+            if words < MIN_SENTENCE_WORDS {
+                continue;
+            }
+            let count = repeats.entry(sentence).or_insert(0.0);
+            *count += 1.0;
+            if *count == 1.0 {
+                sentences.push((sentence, terms));
+            }
+        }
+    }
+    let mut centroid: HashMap<u64, f32> = HashMap::new();
+    // A sentence several sources repeat weighs as many times in the centroid.
+    for (sentence, terms) in &sentences {
+        let weight = repeats.get(sentence).copied().unwrap_or(1.0) / norm(terms);
+        for (t, w) in terms {
+            *centroid.entry(*t).or_insert(0.0) += w * weight;
+        }
+    }
+    let mut scored: Vec<(f32, usize)> = sentences
+        .iter()
+        .enumerate()
+        .map(|(i, (_, terms))| (cosine(terms, &centroid), i))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut chosen: Vec<usize> = Vec::new();
+    for (_, i) in scored {
+        if chosen.len() >= max_sentences {
+            break;
+        }
+        let repeats = chosen
+            .iter()
+            .any(|&c| cosine(&sentences[c].1, &sentences[i].1) > 0.7);
+        if !repeats {
+            chosen.push(i);
+        }
+    }
+    chosen
+        .iter()
+        .map(|&i| sentences[i].0.trim())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn norm(v: &HashMap<u64, f32>) -> f32 {
+    v.values().map(|w| w * w).sum::<f32>().sqrt().max(f32::MIN_POSITIVE)
+}
+
+fn cosine(a: &HashMap<u64, f32>, b: &HashMap<u64, f32>) -> f32 {
+    let dot: f32 = a.iter().map(|(t, w)| w * b.get(t).copied().unwrap_or(0.0)).sum();
+    dot / (norm(a) * norm(b))
+}
+
+/// Sentences: cut after `.`, `!` or `?` followed by whitespace and a capital or digit, and
+/// at line breaks.
+fn split_sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut start = 0;
+        let bytes = line.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            if matches!(b, b'.' | b'!' | b'?')
+                && bytes.get(i + 1) == Some(&b' ')
+                && bytes
+                    .get(i + 2)
+                    .is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            {
+                out.push(line[start..=i].trim());
+                start = i + 1;
+            }
+        }
+        let rest = line[start..].trim();
+        if !rest.is_empty() {
+            out.push(rest);
+        }
+    }
+    out
+}
+
+/// How hot a story is: each distinct source counts by its reliability (weights 0.5–1,
+/// Admiralty A–F), the sum is damped logarithmically, and the whole decays with a half-life
+/// of a day since the story was last seen.
+pub fn hotness(source_weights: &[f64], hours_since_last_seen: f64) -> f64 {
+    let sources: f64 = source_weights.iter().sum();
+    (1.0 + sources).ln() * 0.5f64.powf(hours_since_last_seen.max(0.0) / 24.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_takes_central_sentences_once() {
+        let a = "APT28 sent phishing e-mails to ministries in Europe last week. The e-mails carried \
+                 a malicious document exploiting a known flaw. Subscribe to our newsletter today for more news.";
+        let b = "APT28 sent phishing e-mails to ministries in Europe last week. Ministries confirmed \
+                 the phishing e-mails and the malicious document. Follow us on social media for updates now.";
+        let summary = summarize(&[a, b], 2);
+        assert!(summary.starts_with("APT28 sent phishing e-mails to ministries"), "{summary}");
+        assert_eq!(summary.matches("APT28 sent").count(), 1, "{summary}");
+        assert!(!summary.contains("newsletter") && !summary.contains("social media"), "{summary}");
+        assert_eq!(summarize(&[""], 3), "");
+    }
+
+    #[test]
+    fn hotness_grows_with_sources_and_cools_with_time() {
+        assert!(hotness(&[1.0, 1.0, 1.0], 0.0) > hotness(&[1.0], 0.0));
+        assert!(hotness(&[1.0], 0.0) > hotness(&[0.5], 0.0));
+        let day_old = hotness(&[1.0], 24.0);
+        assert!((day_old - hotness(&[1.0], 0.0) / 2.0).abs() < 1e-9);
+    }
+}
