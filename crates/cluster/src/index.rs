@@ -19,6 +19,9 @@ const ROWS: usize = MINHASH_SIZE / BANDS;
 /// cost of an assignment stays bounded however common a word is, and recent items are the
 /// ones whose stories are still open.
 const MAX_POSTINGS_SCANNED: usize = 4096;
+/// An indicator found in more items than this is infrastructure everybody links to (a
+/// vendor's site, a social network, a CDN), not evidence of one event.
+const MAX_INDICATOR_ITEMS: u32 = 3;
 
 /// Thresholds and weights of story assignment (`[cluster]` in the configuration).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +41,9 @@ pub struct ClusterConfig {
     pub entity_weight: f32,
     /// Score added per shared indicator (hash, IP, domain, URL), at most two.
     pub indicator_weight: f32,
+    /// For items that are not short, entities and indicators count only when the texts
+    /// share at least this cosine: two unrelated reports of one vendor share its links.
+    pub evidence_min_text: f32,
 }
 
 impl Default for ClusterConfig {
@@ -50,6 +56,7 @@ impl Default for ClusterConfig {
             window_days: 7,
             entity_weight: 0.1,
             indicator_weight: 0.15,
+            evidence_min_text: 0.15,
         }
     }
 }
@@ -134,6 +141,7 @@ pub struct StoryIndex {
     buckets: HashMap<u64, Vec<u32>>,
     postings: HashMap<u32, Vec<(u32, f32)>>,
     feature_postings: HashMap<u64, Vec<u32>>,
+    indicator_items: HashMap<u64, u32>,
     document_frequency: HashMap<u32, u32>,
     stories: HashMap<StoryId, StoryState>,
 }
@@ -206,7 +214,11 @@ impl StoryIndex {
     /// Decides where an item goes. Does not change the index.
     pub fn assign(&self, features: &ItemFeatures) -> Assignment {
         let window_start = features.at_millis - i64::from(self.config.window_days) * 86_400_000;
-        let open = |story: &StoryId| self.stories.get(story).is_some_and(|s| s.last_millis >= window_start);
+        let open = |story: &StoryId| {
+            self.stories
+                .get(story)
+                .is_some_and(|s| s.last_millis >= window_start)
+        };
 
         // 1. Near-duplicates: LSH candidates, verified on the signature.
         let mut best_duplicate: Option<(f32, usize)> = None;
@@ -234,7 +246,11 @@ impl StoryIndex {
                 signals: vec![Signal {
                     kind: "near_duplicate".to_owned(),
                     value: jaccard,
-                    detail: format!("shares about {:.0}% of its word shingles with item {}", jaccard * 100.0, original.id),
+                    detail: format!(
+                        "shares about {:.0}% of its word shingles with item {}",
+                        jaccard * 100.0,
+                        original.id
+                    ),
                 }],
             };
         }
@@ -276,8 +292,17 @@ impl StoryIndex {
             let shared_indicators = features
                 .indicators
                 .iter()
-                .filter(|k| story.indicators.contains_key(k))
+                .filter(|k| {
+                    story.indicators.contains_key(k)
+                        && self.indicator_items.get(k).copied().unwrap_or(0) <= MAX_INDICATOR_ITEMS
+                })
                 .count();
+            let evidence_counts = short || cosine >= self.config.evidence_min_text;
+            let (shared_entities, shared_indicators) = if evidence_counts {
+                (shared_entities, shared_indicators)
+            } else {
+                (0, 0)
+            };
             let entity_score = self.config.entity_weight * shared_entities.min(2) as f32;
             let indicator_score = self.config.indicator_weight * shared_indicators.min(2) as f32;
             let score = cosine + entity_score + indicator_score;
@@ -308,7 +333,9 @@ impl StoryIndex {
                 signals.push(Signal {
                     kind: "entities".to_owned(),
                     value: entity_score,
-                    detail: format!("{shared_entities} actor, malware, tool, campaign or CVE mention(s) in common"),
+                    detail: format!(
+                        "{shared_entities} actor, malware, tool, campaign or CVE mention(s) in common"
+                    ),
                 });
             }
             if shared_indicators > 0 {
@@ -368,6 +395,9 @@ impl StoryIndex {
         }
         for &(term, weight) in &weights {
             self.postings.entry(term).or_default().push((index_u32, weight));
+        }
+        for &key in &features.indicators {
+            *self.indicator_items.entry(key).or_insert(0) += 1;
         }
         for &key in features.entities.iter().chain(&features.indicators) {
             let list = self.feature_postings.entry(key).or_default();
@@ -436,7 +466,11 @@ impl StoryIndex {
             }
         }
         let remaining: Vec<usize> = story.items.clone();
-        story.last_millis = remaining.iter().map(|&i| self.items[i].at_millis).max().unwrap_or(0);
+        story.last_millis = remaining
+            .iter()
+            .map(|&i| self.items[i].at_millis)
+            .max()
+            .unwrap_or(0);
         if remaining.is_empty() {
             let id = item.story;
             self.stories.remove(&id);
@@ -497,8 +531,16 @@ impl StoryIndex {
         };
         let items: usize = self.items.iter().map(item).sum();
         let buckets: usize = self.buckets.values().map(|v| v.capacity() * 4 + 40).sum();
-        let postings: usize = self.postings.values().map(|v| v.capacity() * 8 + 36).sum::<usize>()
-            + self.feature_postings.values().map(|v| v.capacity() * 4 + 40).sum::<usize>();
+        let postings: usize = self
+            .postings
+            .values()
+            .map(|v| v.capacity() * 8 + 36)
+            .sum::<usize>()
+            + self
+                .feature_postings
+                .values()
+                .map(|v| v.capacity() * 4 + 40)
+                .sum::<usize>();
         let stories: usize = self
             .stories
             .values()

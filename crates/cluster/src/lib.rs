@@ -18,6 +18,7 @@
 //! them into the index ([`StoryIndex::move_item`], [`StoryIndex::merge`]); automatic
 //! assignment only ever places new items.
 
+mod encode;
 mod index;
 mod sketch;
 mod summary;

@@ -19,7 +19,7 @@ pub fn summarize(texts: &[&str], max_sentences: usize) -> String {
     let mut repeats: HashMap<&str, f32> = HashMap::new();
     for text in texts {
         for sentence in split_sentences(text) {
-            if sentence.len() > MAX_SENTENCE_BYTES {
+            if sentence.len() > MAX_SENTENCE_BYTES || !is_prose(sentence) {
                 continue;
             }
             let mut terms: HashMap<u64, f32> = HashMap::new();
@@ -73,8 +73,31 @@ pub fn summarize(texts: &[&str], max_sentences: usize) -> String {
         .join(" ")
 }
 
+/// Prose, not markup, links, tables or headings: mostly letters, no link syntax, and a
+/// full stop (or `!`, `?`) at the end.
+fn is_prose(sentence: &str) -> bool {
+    if ["](", "://", "www.", "|"].iter().any(|m| sentence.contains(m)) {
+        return false;
+    }
+    let ends = sentence
+        .trim_end_matches(['"', '\'', '”', '’', ')'])
+        .ends_with(['.', '!', '?']);
+    if !ends {
+        return false;
+    }
+    let letters = sentence
+        .chars()
+        .filter(|c| c.is_alphabetic() || *c == ' ')
+        .count();
+    letters * 10 >= sentence.chars().count() * 8
+}
+
 fn norm(v: &HashMap<u64, f32>) -> f32 {
-    v.values().map(|w| w * w).sum::<f32>().sqrt().max(f32::MIN_POSITIVE)
+    v.values()
+        .map(|w| w * w)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::MIN_POSITIVE)
 }
 
 fn cosine(a: &HashMap<u64, f32>, b: &HashMap<u64, f32>) -> f32 {
@@ -127,10 +150,23 @@ mod tests {
         let b = "APT28 sent phishing e-mails to ministries in Europe last week. Ministries confirmed \
                  the phishing e-mails and the malicious document. Follow us on social media for updates now.";
         let summary = summarize(&[a, b], 2);
-        assert!(summary.starts_with("APT28 sent phishing e-mails to ministries"), "{summary}");
+        assert!(
+            summary.starts_with("APT28 sent phishing e-mails to ministries"),
+            "{summary}"
+        );
         assert_eq!(summary.matches("APT28 sent").count(), 1, "{summary}");
-        assert!(!summary.contains("newsletter") && !summary.contains("social media"), "{summary}");
+        assert!(
+            !summary.contains("newsletter") && !summary.contains("social media"),
+            "{summary}"
+        );
         assert_eq!(summarize(&[""], 3), "");
+        let markup = "![](https://cdn.example/figure-1.png) ![](https://cdn.example/figure-2.png) image here now.\n\
+                      | Hash | Family | First seen | Last seen | Count | Notes |\n\
+                      The loader was delivered by e-mail to finance staff at several firms.";
+        assert_eq!(
+            summarize(&[markup], 3),
+            "The loader was delivered by e-mail to finance staff at several firms."
+        );
     }
 
     #[test]

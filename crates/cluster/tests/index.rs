@@ -21,7 +21,14 @@ const RANSOM: &str = "A ransomware gang encrypted the servers of a regional hosp
     its leak site and threatened to release the rest within a week. Investigators said the intruders \
     entered through a VPN appliance that lacked multi-factor authentication.";
 
-fn features(id: i64, day: i64, title: &str, text: &str, entities: &[&str], indicators: &[&str]) -> ItemFeatures {
+fn features(
+    id: i64,
+    day: i64,
+    title: &str,
+    text: &str,
+    entities: &[&str],
+    indicators: &[&str],
+) -> ItemFeatures {
     ItemFeatures {
         item: ItemId(id),
         source: SourceId(id),
@@ -43,15 +50,35 @@ fn add(index: &mut StoryIndex, f: ItemFeatures) -> (StoryId, threatdesk_cluster:
 #[test]
 fn one_event_from_several_sources_is_one_story_and_other_events_are_not() {
     let mut index = StoryIndex::new(ClusterConfig::default());
-    let (first, _) = add(&mut index, features(1, 0, "APT28 phishes ministries", APT28_A, &["APT28", "HeadLace"], &[]));
+    let (first, _) = add(
+        &mut index,
+        features(
+            1,
+            0,
+            "APT28 phishes ministries",
+            APT28_A,
+            &["APT28", "HeadLace"],
+            &[],
+        ),
+    );
     let (second, why) = add(
         &mut index,
-        features(2, 1, "Fancy Bear hit foreign ministries", APT28_B, &["APT28", "HeadLace"], &[]),
+        features(
+            2,
+            1,
+            "Fancy Bear hit foreign ministries",
+            APT28_B,
+            &["APT28", "HeadLace"],
+            &[],
+        ),
     );
     assert_eq!(second, first, "{why:?}");
     assert!(why.signals.iter().any(|s| s.kind == "entities"), "{why:?}");
     assert!(why.signals.iter().any(|s| s.kind == "text"), "{why:?}");
-    let (third, why) = add(&mut index, features(3, 1, "Hospital ransomware", RANSOM, &[], &[]));
+    let (third, why) = add(
+        &mut index,
+        features(3, 1, "Hospital ransomware", RANSOM, &[], &[]),
+    );
     assert_ne!(third, first, "{why:?}");
     assert_eq!(index.len(), 3);
 }
@@ -59,9 +86,15 @@ fn one_event_from_several_sources_is_one_story_and_other_events_are_not() {
 #[test]
 fn syndicated_copies_are_near_duplicates_of_the_original() {
     let mut index = StoryIndex::new(ClusterConfig::default());
-    let (story, _) = add(&mut index, features(1, 0, "APT28 phishes ministries", APT28_A, &[], &[]));
+    let (story, _) = add(
+        &mut index,
+        features(1, 0, "APT28 phishes ministries", APT28_A, &[], &[]),
+    );
     let copy = format!("This article first appeared on our partner site. {APT28_A} Share this story.");
-    let (joined, why) = add(&mut index, features(2, 0, "APT28 phishes ministries", &copy, &[], &[]));
+    let (joined, why) = add(
+        &mut index,
+        features(2, 0, "APT28 phishes ministries", &copy, &[], &[]),
+    );
     assert_eq!(joined, story);
     assert_eq!(why.near_duplicate_of, Some(ItemId(1)));
     assert_eq!(why.signals[0].kind, "near_duplicate");
@@ -70,20 +103,50 @@ fn syndicated_copies_are_near_duplicates_of_the_original() {
 #[test]
 fn short_items_need_strong_evidence() {
     let mut index = StoryIndex::new(ClusterConfig::default());
-    add(&mut index, features(1, 0, "APT28 phishes ministries", APT28_A, &["APT28"], &[]));
-    add(&mut index, features(2, 0, "Hospital ransomware", RANSOM, &[], &[]));
+    add(
+        &mut index,
+        features(1, 0, "APT28 phishes ministries", APT28_A, &["APT28"], &[]),
+    );
+    add(
+        &mut index,
+        features(2, 0, "Hospital ransomware", RANSOM, &[], &[]),
+    );
     // A headline-only item that shares a word or two with both stories starts its own.
-    let (story, why) = add(&mut index, features(3, 0, "Ministries and hospitals", "Phishing and ransomware news.", &[], &[]));
+    let (story, why) = add(
+        &mut index,
+        features(
+            3,
+            0,
+            "Ministries and hospitals",
+            "Phishing and ransomware news.",
+            &[],
+            &[],
+        ),
+    );
     assert_eq!(story, StoryId(3), "{why:?}");
     // Two shared indicators and an actor are strong evidence even for a short item.
     let mut index = StoryIndex::new(ClusterConfig::default());
     add(
         &mut index,
-        features(1, 0, "APT28 phishes ministries", APT28_A, &["APT28", "HeadLace"], &["203.0.113.7", "203.0.113.8"]),
+        features(
+            1,
+            0,
+            "APT28 phishes ministries",
+            APT28_A,
+            &["APT28", "HeadLace"],
+            &["203.0.113.7", "203.0.113.8"],
+        ),
     );
     let (story, why) = add(
         &mut index,
-        features(2, 0, "APT28 indicators", "Block 203.0.113.7 and 203.0.113.8 now.", &["APT28", "HeadLace"], &["203.0.113.7", "203.0.113.8"]),
+        features(
+            2,
+            0,
+            "APT28 indicators",
+            "Block 203.0.113.7 and 203.0.113.8 now.",
+            &["APT28", "HeadLace"],
+            &["203.0.113.7", "203.0.113.8"],
+        ),
     );
     assert_eq!(story, StoryId(1), "{why:?}");
     assert!(why.signals.iter().any(|s| s.kind == "indicators"));
@@ -92,10 +155,27 @@ fn short_items_need_strong_evidence() {
 #[test]
 fn stories_outside_the_window_take_no_new_items() {
     let mut index = StoryIndex::new(ClusterConfig::default());
-    add(&mut index, features(1, 0, "APT28 phishes ministries", APT28_A, &["APT28", "HeadLace"], &[]));
+    add(
+        &mut index,
+        features(
+            1,
+            0,
+            "APT28 phishes ministries",
+            APT28_A,
+            &["APT28", "HeadLace"],
+            &[],
+        ),
+    );
     let (story, why) = add(
         &mut index,
-        features(2, 30, "Fancy Bear hit foreign ministries", APT28_B, &["APT28", "HeadLace"], &[]),
+        features(
+            2,
+            30,
+            "Fancy Bear hit foreign ministries",
+            APT28_B,
+            &["APT28", "HeadLace"],
+            &[],
+        ),
     );
     assert_eq!(story, StoryId(2), "a month later is another story: {why:?}");
 }
@@ -103,13 +183,26 @@ fn stories_outside_the_window_take_no_new_items() {
 #[test]
 fn analysts_moves_and_merges_change_the_stories_later_items_join() {
     let mut index = StoryIndex::new(ClusterConfig::default());
-    add(&mut index, features(1, 0, "APT28 phishes ministries", APT28_A, &["APT28"], &[]));
-    add(&mut index, features(2, 0, "Hospital ransomware", RANSOM, &[], &[]));
+    add(
+        &mut index,
+        features(1, 0, "APT28 phishes ministries", APT28_A, &["APT28"], &[]),
+    );
+    add(
+        &mut index,
+        features(2, 0, "Hospital ransomware", RANSOM, &[], &[]),
+    );
     index.merge(StoryId(2), StoryId(1));
     assert_eq!(index.story_of(ItemId(2)), Some(StoryId(1)));
     index.move_item(ItemId(2), StoryId(9));
     assert_eq!(index.story_of(ItemId(2)), Some(StoryId(9)));
-    let (story, _) = add(&mut index, features(3, 0, "Hospital ransomware, day two", RANSOM, &[], &[]));
-    assert_eq!(story, StoryId(9), "the copy follows its original to the analyst's story");
+    let (story, _) = add(
+        &mut index,
+        features(3, 0, "Hospital ransomware, day two", RANSOM, &[], &[]),
+    );
+    assert_eq!(
+        story,
+        StoryId(9),
+        "the copy follows its original to the analyst's story"
+    );
     assert_eq!(index.representative(StoryId(1)), Some(ItemId(1)));
 }

@@ -191,7 +191,7 @@ pub fn write_opml(title: &str, sources: &[Source]) -> String {
         out.push_str(&format!(
             "    <outline text=\"{name}\" title=\"{name}\" {address} tlp=\"{tlp}\" reliability=\"{reliability}\"",
             name = escape(&s.name),
-            tlp = s.default_tlp,
+            tlp = s.default_tlp.as_str(),
             reliability = s.reliability,
         ));
         if let Some(interval) = s.poll_interval_secs {

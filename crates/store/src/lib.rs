@@ -20,13 +20,14 @@ mod error;
 mod migrate;
 mod search;
 mod sqlite;
+mod stories;
 mod time;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use threatdesk_model::{
     Bulletin, BulletinId, BulletinKind, BulletinStatus, ContentHash, Entity, Finding, FindingKind, Item,
-    ItemId, NewBulletin, NewItem, NewSource, Source, SourceHealth, SourceId, Tlp,
+    ItemId, NewBulletin, NewItem, NewSource, Source, SourceHealth, SourceId, StoryId, Tlp,
 };
 
 pub use collection::{CollectionProblem, CollectionRun, SeenEntry};
@@ -34,6 +35,7 @@ pub use error::{Result, StoreError};
 pub use migrate::SCHEMA_VERSION;
 pub use search::{ParsedQuery, Snippet};
 pub use sqlite::SqliteStore;
+pub use stories::{StoryAuditEntry, StoryFilter, StoryMember, StoryPlacement, StorySummary};
 
 /// What storing one collected item did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -278,6 +280,38 @@ pub trait Store: Send + Sync {
     fn item_findings(&self, item: ItemId) -> Result<Vec<Finding>>;
     /// The items in which a value of this kind was found, most recent first.
     fn items_with_finding(&self, kind: FindingKind, value: &str) -> Result<Vec<ItemId>>;
+
+    /// Stores where clustering put each item (creating stories as needed), with its reasons
+    /// and features, in one transaction. Items an analyst placed are left where they are.
+    /// Returns each item's story.
+    fn place_items(&self, placements: &[StoryPlacement]) -> Result<Vec<StoryId>>;
+    /// Sets a story's title, summary and hotness.
+    fn set_story_digest(&self, story: StoryId, title: &str, summary: &str, hotness: f64) -> Result<()>;
+    /// Stories, newest (or hottest) first.
+    fn list_stories(&self, filter: &StoryFilter) -> Result<Vec<StorySummary>>;
+    /// One story.
+    fn story(&self, id: StoryId) -> Result<Option<StorySummary>>;
+    /// A story's items, oldest first, with why each is there.
+    fn story_members(&self, id: StoryId) -> Result<Vec<StoryMember>>;
+    /// Moves every item of `from` into `into` (pinned), records it, and removes `from`.
+    fn merge_stories(&self, from: StoryId, into: StoryId, actor: &str) -> Result<u64>;
+    /// Moves items to a story, or to a new one (`None`), pinned; `action` (`move`, `split`)
+    /// names the change in the audit trail. Returns the target story.
+    fn move_to_story(
+        &self,
+        items: &[ItemId],
+        to: Option<StoryId>,
+        actor: &str,
+        action: &str,
+    ) -> Result<StoryId>;
+    /// The analysts' changes that concern a story, oldest first.
+    fn story_audit(&self, id: StoryId) -> Result<Vec<StoryAuditEntry>>;
+    /// The clustering features of items dated at or after `since`, with their story.
+    fn clustered_since(&self, since: DateTime<Utc>) -> Result<Vec<(ItemId, StoryId, Vec<u8>)>>;
+    /// The story an item is in.
+    fn story_of_item(&self, item: ItemId) -> Result<Option<StoryId>>;
+    /// Items in no story yet, oldest first.
+    fn unclustered_items(&self, limit: u32) -> Result<Vec<ItemId>>;
 
     /// The stored knowledge base, by id; `None` when nothing was ever imported (callers then
     /// use the built-in one).

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_findings.sql"),
     include_str!("../migrations/0003_knowledge_base.sql"),
     include_str!("../migrations/0004_collection.sql"),
+    include_str!("../migrations/0005_stories.sql"),
 ];
 
 /// The schema version this build writes.

@@ -15,6 +15,7 @@ use threatdesk_model::{
 
 use crate::collection::{self, CollectionProblem, CollectionRun, SeenEntry};
 use crate::search::ParsedQuery;
+use crate::stories::{self, StoryAuditEntry, StoryFilter, StoryMember, StoryPlacement, StorySummary};
 use crate::time::{from_millis, now_millis, to_millis};
 use crate::{
     DocumentFilter, HitKind, ItemFilter, ItemSummary, Result, SearchHit, SearchQuery, SearchResults,
@@ -195,6 +196,7 @@ impl Store for SqliteStore {
             }
             tx.execute("DELETE FROM items WHERE source_id = ?1", [id.0])?;
             tx.execute("DELETE FROM sources WHERE id = ?1", [id.0])?;
+            stories::drop_empty(tx)?;
             Ok(items)
         })
     }
@@ -224,6 +226,68 @@ impl Store for SqliteStore {
             collection::record(tx, run, seen)?;
             Ok(outcomes)
         })
+    }
+
+    fn place_items(&self, placements: &[StoryPlacement]) -> Result<Vec<StoryId>> {
+        self.write(|tx| placements.iter().map(|p| stories::place(tx, p)).collect())
+    }
+
+    fn set_story_digest(&self, story: StoryId, title: &str, summary: &str, hotness: f64) -> Result<()> {
+        self.write(|tx| stories::set_digest(tx, story, title, summary, hotness))
+    }
+
+    fn list_stories(&self, filter: &StoryFilter) -> Result<Vec<StorySummary>> {
+        self.read(|conn| stories::list(conn, filter))
+    }
+
+    fn story(&self, id: StoryId) -> Result<Option<StorySummary>> {
+        self.read(|conn| stories::get(conn, id))
+    }
+
+    fn story_members(&self, id: StoryId) -> Result<Vec<StoryMember>> {
+        self.read(|conn| stories::members(conn, id))
+    }
+
+    fn merge_stories(&self, from: StoryId, into: StoryId, actor: &str) -> Result<u64> {
+        self.write(|tx| stories::merge(tx, from, into, actor))
+    }
+
+    fn move_to_story(
+        &self,
+        items: &[ItemId],
+        to: Option<StoryId>,
+        actor: &str,
+        action: &str,
+    ) -> Result<StoryId> {
+        self.write(|tx| stories::move_items(tx, items, to, actor, action))
+    }
+
+    fn story_audit(&self, id: StoryId) -> Result<Vec<StoryAuditEntry>> {
+        self.read(|conn| stories::audit_log(conn, id))
+    }
+
+    fn clustered_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(ItemId, StoryId, Vec<u8>)>> {
+        self.read(|conn| stories::features_since(conn, since))
+    }
+
+    fn story_of_item(&self, item: ItemId) -> Result<Option<StoryId>> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT story_id FROM story_items WHERE item_id = ?1",
+                    [item.0],
+                    |row| row.get::<_, i64>(0),
+                )
+                .optional()?
+                .map(StoryId))
+        })
+    }
+
+    fn unclustered_items(&self, limit: u32) -> Result<Vec<ItemId>> {
+        self.read(|conn| stories::unclustered(conn, limit))
     }
 
     fn seen_entries(&self, source: SourceId, identities: &[String]) -> Result<HashMap<String, ContentHash>> {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use threatdesk_model::{BulletinKind, ItemId, Reliability, Tlp};
+use threatdesk_model::{BulletinKind, ItemId, Reliability, StoryId, Tlp};
 
 const EXIT_CODES: &str = "Exit status: 0 success; 1 finished, but some inputs were rejected (each is reported on stderr); 2 error.";
 
@@ -97,6 +97,10 @@ pub enum Command {
     /// Feeds and web pages: add, list with their health, test, remove, import and export (OPML).
     #[command(subcommand)]
     Sources(SourcesCommand),
+
+    /// Stories: items about the same event, grouped as they arrive; list, show, merge, move, split.
+    #[command(subcommand)]
+    Stories(StoriesCommand),
 
     /// Collect feeds and web pages (with each entry's full text), extract indicators and entities,
     /// and store what is new or changed: on each source's schedule until stopped, or once.
@@ -331,6 +335,60 @@ pub struct EvalEntitiesArgs {
     /// Also print, per type, the N most frequent false positives and misses (exact spans).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub errors: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoriesCommand {
+    /// Stories, newest first (--hot: hottest first).
+    List(StoriesListArgs),
+    /// One story: summary, items with why each joined, entities, indicators, changes.
+    Show {
+        /// The story's id.
+        id: StoryId,
+    },
+    /// Move every item of one story into another.
+    Merge {
+        /// The story to empty.
+        from: StoryId,
+        /// The story that takes its items.
+        into: StoryId,
+    },
+    /// Move items to another story, or to a new one.
+    Move {
+        /// The items' ids.
+        #[arg(required = true)]
+        items: Vec<ItemId>,
+        /// The story that takes them.
+        #[arg(long, conflicts_with = "new", required_unless_present = "new")]
+        to: Option<StoryId>,
+        /// Start a new story with them.
+        #[arg(long)]
+        new: bool,
+    },
+    /// Split items out of their story into a new one.
+    Split {
+        /// The items that make the new story.
+        #[arg(required = true)]
+        items: Vec<ItemId>,
+    },
+    /// Place every item that is in no story yet (ingest and collect do it as items arrive).
+    Cluster,
+}
+
+#[derive(Debug, Args)]
+pub struct StoriesListArgs {
+    /// Only stories seen at or after: 2025-03-01, an RFC 3339 time, or an age (36h, 7d).
+    #[arg(long, value_parser = parse_time, value_name = "WHEN")]
+    pub since: Option<DateTime<Utc>>,
+    /// Hottest first (sources, their reliability, recency).
+    #[arg(long)]
+    pub hot: bool,
+    /// Only stories whose items are all marked at most this restrictively.
+    #[arg(long, value_parser = parse_tlp, value_name = "TLP")]
+    pub tlp_max: Option<Tlp>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format as _, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use threatdesk_cluster::ClusterConfig;
 use threatdesk_collect::files::{DEFAULT_MAX_FILE_BYTES, FilesConfig};
 use threatdesk_collect::http::HttpConfig;
 use threatdesk_collect::web::WebConfig;
@@ -30,6 +31,8 @@ pub struct Config {
     pub collect: WebConfig,
     /// How collectors speak HTTP.
     pub http: HttpConfig,
+    /// How items are grouped into stories.
+    pub cluster: ClusterConfig,
 }
 
 /// The `[ingest]` table.
@@ -210,6 +213,29 @@ const CONFIG_TEMPLATE: &str = r#"# threatdesk configuration.
 # Let every source reach loopback, private and link-local addresses (the SSRF guard off).
 # Prefer `sources add --allow-private` for the one source that needs it.
 # allow_private = false
+
+[cluster]
+# Every new item joins the story it scores best with, or starts a new one. The score is
+# the TF-IDF cosine with the story's centroid, plus entity_weight per shared actor,
+# malware, campaign or CVE and indicator_weight per shared indicator (each counted up to
+# two). `threatdesk stories show ID` lists each item's signals.
+
+# Estimated shingle Jaccard at or above which an item is a near-duplicate (it joins its
+# original's story, whatever its age).
+# near_duplicate_jaccard = 0.7
+
+# Score at or above which an item joins a story.
+# join_threshold = 0.5
+
+# Items with fewer words need short_join_threshold, unless they share an indicator.
+# short_text_words = 60
+# short_join_threshold = 0.75
+
+# Only stories seen within this many days take new items.
+# window_days = 7
+
+# entity_weight = 0.1
+# indicator_weight = 0.15
 "#;
 
 #[cfg(test)]

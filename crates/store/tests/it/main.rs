@@ -5,6 +5,7 @@ mod items;
 mod knowledge_base;
 mod open;
 mod search;
+mod stories;
 
 use chrono::{DateTime, TimeZone, Utc};
 use tempfile::TempDir;

@@ -54,6 +54,8 @@ struct SourceReport {
     unchanged: u32,
     duplicates: u32,
     findings: u64,
+    /// Stories its new items started.
+    new_stories: u64,
     problems: Vec<threatdesk_collect::web::Problem>,
     consecutive_failures: u32,
     next_attempt_at: DateTime<Utc>,
@@ -81,6 +83,7 @@ struct Collector<'a> {
     config: &'a WebConfig,
     fetcher: Fetcher,
     recognizer: &'a Recognizer,
+    clusterer: std::cell::RefCell<super::stories::Clusterer>,
 }
 
 pub fn run(data: &DataDir, global: &GlobalArgs, args: CollectArgs) -> anyhow::Result<ExitCode> {
@@ -94,6 +97,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: CollectArgs) -> anyhow::Re
         config: &config.collect,
         fetcher: Fetcher::new(config.http.clone())?,
         recognizer: &recognizer,
+        clusterer: std::cell::RefCell::new(super::stories::Clusterer::load(&store, config.cluster.clone())?),
     };
     let runtime = runtime()?;
     if args.once {
@@ -216,7 +220,11 @@ impl Collector<'_> {
             })
             .buffer_unordered(self.config.source_concurrency.max(1));
         while let Some((source, health, run, started)) = runs.next().await {
-            let report = self.persist(&source, &health, run, started)?;
+            let mut report = self.persist(&source, &health, run, started)?;
+            if report.new + report.updated > 0 {
+                let clustered = self.clusterer.borrow_mut().cluster_pending(self.store)?;
+                report.new_stories = clustered.new_stories;
+            }
             on_report(report);
         }
         Ok(())
@@ -317,6 +325,7 @@ impl Collector<'_> {
             unchanged: run.unchanged_entries,
             duplicates: 0,
             findings: 0,
+            new_stories: 0,
             problems: run.problems,
             consecutive_failures: failures,
             next_attempt_at: next,

@@ -44,11 +44,22 @@ struct Totals {
     entity_mentions: u64,
 }
 
+#[derive(Debug, Default, Serialize)]
+struct StoryTotals {
+    /// Items placed in stories.
+    clustered: u64,
+    /// Of those, starting a new story.
+    new_stories: u64,
+    /// Of those, near-duplicates of stored items.
+    near_duplicates: u64,
+}
+
 #[derive(Debug, Serialize)]
 struct IngestReport {
     data_dir: String,
     source: String,
     totals: Totals,
+    stories: StoryTotals,
     elapsed_ms: u128,
     files: Vec<FileReport>,
 }
@@ -88,6 +99,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
             skipped_hidden: discovery.skipped_hidden,
             ..Default::default()
         },
+        stories: StoryTotals::default(),
         elapsed_ms: 0,
         files: Vec::new(),
     };
@@ -120,6 +132,13 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
     }
     store_batch(&store, &recognizer, &mut batch, &mut report)?;
     progress.finish_and_clear();
+    let mut clusterer = super::stories::Clusterer::load(&store, data.load_config()?.cluster)?;
+    let clustered = clusterer.cluster_pending(&store)?;
+    report.stories = StoryTotals {
+        clustered: clustered.clustered,
+        new_stories: clustered.new_stories,
+        near_duplicates: clustered.near_duplicates,
+    };
 
     report.totals.inputs = report.files.len() as u64;
     report.elapsed_ms = started.elapsed().as_millis();
@@ -288,6 +307,19 @@ fn print_summary(report: &IngestReport) -> anyhow::Result<()> {
         t.entity_mentions,
         report.elapsed_ms as f64 / 1000.0,
     );
+    if report.stories.clustered > 0 {
+        crate::outln!(
+            "Placed {} item(s) in stories: {} new stor{}, {} near-duplicate(s).",
+            report.stories.clustered,
+            report.stories.new_stories,
+            if report.stories.new_stories == 1 {
+                "y"
+            } else {
+                "ies"
+            },
+            report.stories.near_duplicates
+        );
+    }
     if t.skipped_hidden > 0 {
         crate::outln!(
             "Skipped {} hidden file(s) or folder(s); use --include-hidden to read them.",

@@ -12,6 +12,7 @@ mod reextract;
 mod search;
 mod sources;
 mod status;
+mod stories;
 
 use std::process::ExitCode;
 
@@ -19,7 +20,9 @@ use anyhow::{Context, bail};
 use threatdesk_model::SourceId;
 use threatdesk_store::{DocumentFilter, SqliteStore, Store};
 
-use crate::cli::{Cli, Command, EvalCommand, FilterArgs, ItemsCommand, KbCommand, SourcesCommand};
+use crate::cli::{
+    Cli, Command, EvalCommand, FilterArgs, ItemsCommand, KbCommand, SourcesCommand, StoriesCommand,
+};
 use crate::config::DataDir;
 
 /// Runs the parsed command line.
@@ -55,6 +58,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             SourcesCommand::Export { output } => sources::export(&data, output.as_deref()),
         },
         Command::Collect(args) => collect::run(&data, global, args),
+        Command::Stories(command) => match command {
+            StoriesCommand::List(args) => stories::list(&data, global, &args),
+            StoriesCommand::Show { id } => stories::show(&data, global, id),
+            StoriesCommand::Merge { from, into } => stories::merge(&data, global, from, into),
+            StoriesCommand::Move { items, to, .. } => stories::move_items(&data, global, &items, to, "move"),
+            StoriesCommand::Split { items } => stories::move_items(&data, global, &items, None, "split"),
+            StoriesCommand::Cluster => stories::cluster(&data, global),
+        },
         Command::Status => status::run(&data, global),
     }
 }

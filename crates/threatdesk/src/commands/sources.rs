@@ -133,7 +133,7 @@ pub fn show(data: &DataDir, global: &GlobalArgs, name: &str, limit: u32) -> anyh
             .unwrap_or_else(|| "default interval".to_owned())
     );
     crate::outln!(
-        "  marking:         TLP:{}, reliability {}{}{}",
+        "  marking:         {}, reliability {}{}{}",
         s.default_tlp,
         s.reliability,
         if s.tags.is_empty() {

@@ -10,6 +10,7 @@ mod extract;
 mod ingest;
 mod kb;
 mod read;
+mod stories;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,465 @@
+//! Stories: items about one event, why each item joined, and analysts' changes.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+use threatdesk_model::{ItemId, SourceId, StoryId, Tlp};
+
+use crate::time::{from_millis, now_millis, to_millis};
+use crate::{Result, StoreError};
+
+/// Where clustering put an item, to be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoryPlacement {
+    /// The item.
+    pub item: ItemId,
+    /// The story it joins; `None` creates one, titled `new_title`.
+    pub story: Option<StoryId>,
+    /// The title of a new story.
+    pub new_title: String,
+    /// The decision's score.
+    pub score: f64,
+    /// The decision's signals, as JSON.
+    pub reasons: String,
+    /// The item it nearly duplicates.
+    pub near_duplicate_of: Option<ItemId>,
+    /// The item's clustering features (opaque to the store).
+    pub features: Vec<u8>,
+}
+
+/// A story in a listing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StorySummary {
+    /// The story.
+    pub id: StoryId,
+    /// Its best headline.
+    pub title: String,
+    /// Its extractive summary.
+    pub summary: String,
+    /// Items in it.
+    pub items: u32,
+    /// Distinct sources that reported it.
+    pub sources: u32,
+    /// Its first item's date (published, else collected).
+    pub first_seen: DateTime<Utc>,
+    /// Its latest item's date.
+    pub last_seen: DateTime<Utc>,
+    /// Ranking score: sources, their reliability, recency.
+    pub hotness: f64,
+    /// The most restrictive marking among its items.
+    pub tlp: Tlp,
+}
+
+/// One item of a story, with why it is there.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoryMember {
+    /// The item.
+    pub item: ItemId,
+    /// Its headline.
+    pub title: String,
+    /// Its source.
+    pub source_id: SourceId,
+    /// Its source's name.
+    pub source_name: String,
+    /// Its address.
+    pub canonical_url: String,
+    /// Published, else collected.
+    pub date: DateTime<Utc>,
+    /// The score it joined with.
+    pub score: f64,
+    /// The signals behind the decision (JSON array of `{kind, value, detail}`).
+    pub reasons: serde_json::Value,
+    /// The item it nearly duplicates.
+    pub near_duplicate_of: Option<ItemId>,
+    /// Placed by an analyst.
+    pub pinned: bool,
+}
+
+/// One recorded analyst change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoryAuditEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: String,
+    /// `merge`, `move` or `split`.
+    pub action: String,
+    /// The story it concerns.
+    pub story: Option<StoryId>,
+    /// What changed (JSON).
+    pub detail: serde_json::Value,
+}
+
+/// Which stories [`crate::Store::list_stories`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct StoryFilter {
+    /// Only stories seen at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Hottest first instead of newest first.
+    pub by_hotness: bool,
+    /// Only stories whose items are all marked at most this restrictively.
+    pub tlp_ceiling: Option<Tlp>,
+    /// At most this many (default 50).
+    pub limit: Option<u32>,
+}
+
+pub(crate) fn place(tx: &Transaction<'_>, placement: &StoryPlacement) -> Result<StoryId> {
+    let now = now_millis();
+    let story = match placement.story {
+        Some(story) => {
+            let exists: Option<i64> = tx
+                .query_row("SELECT id FROM stories WHERE id = ?1", [story.0], |row| {
+                    row.get(0)
+                })
+                .optional()?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound {
+                    what: "story",
+                    id: story.0,
+                });
+            }
+            story
+        }
+        None => create(tx, &placement.new_title, now)?,
+    };
+    tx.execute(
+        "INSERT INTO story_items (item_id, story_id, joined_at, score, reasons, near_duplicate_of)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (item_id) DO UPDATE SET story_id = excluded.story_id, joined_at = excluded.joined_at,
+             score = excluded.score, reasons = excluded.reasons, near_duplicate_of = excluded.near_duplicate_of
+         WHERE story_items.pinned = 0",
+        params![
+            placement.item.0,
+            story.0,
+            now,
+            placement.score,
+            placement.reasons,
+            placement.near_duplicate_of.map(|i| i.0)
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO item_sketches (item_id, features) VALUES (?1, ?2)
+         ON CONFLICT (item_id) DO UPDATE SET features = excluded.features",
+        params![placement.item.0, placement.features],
+    )?;
+    // A pinned item stays where the analyst put it.
+    let actual: i64 = tx.query_row(
+        "SELECT story_id FROM story_items WHERE item_id = ?1",
+        [placement.item.0],
+        |row| row.get(0),
+    )?;
+    tx.execute(
+        "UPDATE stories SET updated_at = ?2 WHERE id = ?1",
+        params![actual, now],
+    )?;
+    drop_empty(tx)?;
+    Ok(StoryId(actual))
+}
+
+fn create(tx: &Transaction<'_>, title: &str, now: i64) -> Result<StoryId> {
+    tx.execute(
+        "INSERT INTO stories (title, created_at, updated_at) VALUES (?1, ?2, ?2)",
+        params![title, now],
+    )?;
+    Ok(StoryId(tx.last_insert_rowid()))
+}
+
+/// Stories left without items (after moves, merges or deleted items) are removed.
+pub(crate) fn drop_empty(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute(
+        "DELETE FROM stories WHERE NOT EXISTS (SELECT 1 FROM story_items si WHERE si.story_id = stories.id)",
+        [],
+    )?;
+    Ok(())
+}
+
+fn audit(
+    tx: &Transaction<'_>,
+    actor: &str,
+    action: &str,
+    story: StoryId,
+    detail: serde_json::Value,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO story_audit (at, actor, action, story_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![now_millis(), actor, action, story.0, detail.to_string()],
+    )?;
+    Ok(())
+}
+
+fn ensure_story(tx: &Transaction<'_>, story: StoryId) -> Result<()> {
+    let found: Option<i64> = tx
+        .query_row("SELECT id FROM stories WHERE id = ?1", [story.0], |row| {
+            row.get(0)
+        })
+        .optional()?;
+    found.map(|_| ()).ok_or(StoreError::NotFound {
+        what: "story",
+        id: story.0,
+    })
+}
+
+pub(crate) fn merge(tx: &Transaction<'_>, from: StoryId, into: StoryId, actor: &str) -> Result<u64> {
+    ensure_story(tx, from)?;
+    ensure_story(tx, into)?;
+    if from == into {
+        return Ok(0);
+    }
+    let moved = tx.execute(
+        "UPDATE story_items SET story_id = ?2, pinned = 1 WHERE story_id = ?1",
+        params![from.0, into.0],
+    )?;
+    audit(
+        tx,
+        actor,
+        "merge",
+        into,
+        serde_json::json!({"from": from.0, "into": into.0, "items": moved}),
+    )?;
+    drop_empty(tx)?;
+    Ok(moved as u64)
+}
+
+pub(crate) fn move_items(
+    tx: &Transaction<'_>,
+    items: &[ItemId],
+    to: Option<StoryId>,
+    actor: &str,
+    action: &str,
+) -> Result<StoryId> {
+    let mut from = Vec::new();
+    for item in items {
+        let story: Option<i64> = tx
+            .query_row(
+                "SELECT story_id FROM story_items WHERE item_id = ?1",
+                [item.0],
+                |row| row.get(0),
+            )
+            .optional()?;
+        match story {
+            Some(s) => from.push(s),
+            None => {
+                return Err(StoreError::NotFound {
+                    what: "clustered item",
+                    id: item.0,
+                });
+            }
+        }
+    }
+    let target = match to {
+        Some(story) => {
+            ensure_story(tx, story)?;
+            story
+        }
+        None => {
+            let title: String = tx.query_row(
+                "SELECT title FROM items WHERE id = ?1",
+                [items.first().map_or(0, |i| i.0)],
+                |row| row.get(0),
+            )?;
+            create(tx, &title, now_millis())?
+        }
+    };
+    for item in items {
+        tx.execute(
+            "UPDATE story_items SET story_id = ?2, pinned = 1, near_duplicate_of = NULL WHERE item_id = ?1",
+            params![item.0, target.0],
+        )?;
+    }
+    let ids: Vec<i64> = items.iter().map(|i| i.0).collect();
+    audit(
+        tx,
+        actor,
+        action,
+        target,
+        serde_json::json!({"items": ids, "from": from, "to": target.0}),
+    )?;
+    drop_empty(tx)?;
+    Ok(target)
+}
+
+pub(crate) fn set_digest(
+    tx: &Transaction<'_>,
+    story: StoryId,
+    title: &str,
+    summary: &str,
+    hotness: f64,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE stories SET title = ?2, summary = ?3, hotness = ?4 WHERE id = ?1",
+        params![story.0, title, summary, hotness],
+    )?;
+    Ok(())
+}
+
+const STORY_SELECT: &str = "SELECT s.id, s.title, s.summary, s.hotness, count(*), count(DISTINCT i.source_id),
+        min(coalesce(i.published_at, i.fetched_at)), max(coalesce(i.published_at, i.fetched_at)),
+        max(CASE i.tlp WHEN 'CLEAR' THEN 0 WHEN 'GREEN' THEN 1 WHEN 'AMBER' THEN 2 WHEN 'AMBER+STRICT' THEN 3 ELSE 4 END)
+     FROM stories s JOIN story_items si ON si.story_id = s.id JOIN items i ON i.id = si.item_id";
+
+/// A story row: id, title, summary, hotness, items, sources, first and last date, TLP rank.
+type StoryRow = (i64, String, String, f64, i64, i64, i64, i64, i64);
+
+fn story_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoryRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+fn summary_of(raw: StoryRow) -> Result<StorySummary> {
+    let (id, title, summary, hotness, items, sources, first, last, tlp) = raw;
+    Ok(StorySummary {
+        id: StoryId(id),
+        title,
+        summary,
+        items: u32::try_from(items).unwrap_or(0),
+        sources: u32::try_from(sources).unwrap_or(0),
+        first_seen: from_millis(first, "items.published_at")?,
+        last_seen: from_millis(last, "items.published_at")?,
+        hotness,
+        tlp: Tlp::ALL
+            .get(usize::try_from(tlp).unwrap_or(4))
+            .copied()
+            .unwrap_or(Tlp::Red),
+    })
+}
+
+pub(crate) fn list(conn: &Connection, filter: &StoryFilter) -> Result<Vec<StorySummary>> {
+    let mut sql = format!("{STORY_SELECT} GROUP BY s.id HAVING 1 = 1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(since) = filter.since {
+        sql.push_str(" AND max(coalesce(i.published_at, i.fetched_at)) >= ?");
+        args.push(rusqlite::types::Value::Integer(to_millis(since)));
+    }
+    if let Some(ceiling) = filter.tlp_ceiling {
+        let rank = Tlp::ALL.iter().position(|t| *t == ceiling).unwrap_or(4);
+        sql.push_str(&format!(
+            " AND max(CASE i.tlp WHEN 'CLEAR' THEN 0 WHEN 'GREEN' THEN 1 WHEN 'AMBER' THEN 2 \
+             WHEN 'AMBER+STRICT' THEN 3 ELSE 4 END) <= {rank}"
+        ));
+    }
+    sql.push_str(if filter.by_hotness {
+        " ORDER BY s.hotness DESC, s.id DESC"
+    } else {
+        " ORDER BY max(coalesce(i.published_at, i.fetched_at)) DESC, s.id DESC"
+    });
+    sql.push_str(" LIMIT ?");
+    args.push(rusqlite::types::Value::Integer(i64::from(
+        filter.limit.unwrap_or(50),
+    )));
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), story_from_row)?;
+    rows.map(|raw| summary_of(raw?)).collect()
+}
+
+pub(crate) fn get(conn: &Connection, id: StoryId) -> Result<Option<StorySummary>> {
+    let sql = format!("{STORY_SELECT} WHERE s.id = ?1 GROUP BY s.id");
+    let raw = conn.query_row(&sql, [id.0], story_from_row).optional()?;
+    raw.map(summary_of).transpose()
+}
+
+pub(crate) fn members(conn: &Connection, id: StoryId) -> Result<Vec<StoryMember>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.id, i.title, i.source_id, src.name, i.canonical_url, coalesce(i.published_at, i.fetched_at),
+                si.score, si.reasons, si.near_duplicate_of, si.pinned
+         FROM story_items si JOIN items i ON i.id = si.item_id JOIN sources src ON src.id = i.source_id
+         WHERE si.story_id = ?1 ORDER BY coalesce(i.published_at, i.fetched_at), i.id",
+    )?;
+    let rows = stmt.query_map([id.0], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, i64>(2)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, String>(4)?,
+            row.get::<_, i64>(5)?,
+            row.get::<_, f64>(6)?,
+            row.get::<_, String>(7)?,
+            row.get::<_, Option<i64>>(8)?,
+            row.get::<_, bool>(9)?,
+        ))
+    })?;
+    rows.map(|row| {
+        let (item, title, source, source_name, url, date, score, reasons, duplicate, pinned) = row?;
+        Ok(StoryMember {
+            item: ItemId(item),
+            title,
+            source_id: SourceId(source),
+            source_name,
+            canonical_url: url,
+            date: from_millis(date, "items.published_at")?,
+            score,
+            reasons: serde_json::from_str(&reasons).unwrap_or(serde_json::Value::Null),
+            near_duplicate_of: duplicate.map(ItemId),
+            pinned,
+        })
+    })
+    .collect()
+}
+
+pub(crate) fn audit_log(conn: &Connection, id: StoryId) -> Result<Vec<StoryAuditEntry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at, actor, action, story_id, detail FROM story_audit
+         WHERE story_id = ?1 OR EXISTS (SELECT 1 FROM json_each(detail, '$.from') WHERE value = ?1)
+         ORDER BY at, id",
+    )?;
+    let rows = stmt.query_map([id.0], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, Option<i64>>(3)?,
+            row.get::<_, String>(4)?,
+        ))
+    })?;
+    rows.map(|row| {
+        let (at, actor, action, story, detail) = row?;
+        Ok(StoryAuditEntry {
+            at: from_millis(at, "story_audit.at")?,
+            actor,
+            action,
+            story: story.map(StoryId),
+            detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+        })
+    })
+    .collect()
+}
+
+/// Stored features of clustered items dated at or after `since`, with their story, oldest first.
+pub(crate) fn features_since(
+    conn: &Connection,
+    since: DateTime<Utc>,
+) -> Result<Vec<(ItemId, StoryId, Vec<u8>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT si.item_id, si.story_id, sk.features
+         FROM story_items si JOIN item_sketches sk ON sk.item_id = si.item_id JOIN items i ON i.id = si.item_id
+         WHERE coalesce(i.published_at, i.fetched_at) >= ?1
+         ORDER BY coalesce(i.published_at, i.fetched_at), si.item_id",
+    )?;
+    let rows = stmt.query_map([to_millis(since)], |row| {
+        Ok((
+            ItemId(row.get(0)?),
+            StoryId(row.get(1)?),
+            row.get::<_, Vec<u8>>(2)?,
+        ))
+    })?;
+    rows.map(|row| row.map_err(Into::into)).collect()
+}
+
+/// Items not in any story yet, oldest first.
+pub(crate) fn unclustered(conn: &Connection, limit: u32) -> Result<Vec<ItemId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.id FROM items i WHERE NOT EXISTS (SELECT 1 FROM story_items si WHERE si.item_id = i.id)
+         ORDER BY coalesce(i.published_at, i.fetched_at), i.id LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit], |row| row.get::<_, i64>(0))?;
+    rows.map(|row| Ok(ItemId(row?))).collect()
+}

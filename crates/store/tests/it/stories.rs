@@ -1,0 +1,75 @@
+//! Stories in the store: placement, analysts' pins, ids never reused, clean-up.
+
+use threatdesk_model::{ItemId, StoryId};
+use threatdesk_store::{Store, StoryFilter, StoryPlacement, UpsertOutcome};
+
+use crate::{file_source, item, temp_store};
+
+fn placement(item: ItemId, story: Option<StoryId>) -> StoryPlacement {
+    StoryPlacement {
+        item,
+        story,
+        new_title: format!("story of {item}"),
+        score: 0.6,
+        reasons: "[]".to_owned(),
+        near_duplicate_of: None,
+        features: vec![1, 2, 3],
+    }
+}
+
+#[test]
+fn placements_make_stories_and_pinned_items_stay_where_analysts_put_them() {
+    let (_dir, store) = temp_store();
+    let source = file_source(&store, "reports");
+    let ids: Vec<ItemId> = store
+        .upsert_items(&[
+            item(&source, "file:///a", "A", "alpha text"),
+            item(&source, "file:///b", "B", "beta text"),
+            item(&source, "file:///c", "C", "gamma text"),
+        ])
+        .expect("items")
+        .iter()
+        .map(UpsertOutcome::item_id)
+        .collect();
+    assert_eq!(store.unclustered_items(10).expect("pending").len(), 3);
+    let first = store.place_items(&[placement(ids[0], None)]).expect("place")[0];
+    let placed = store
+        .place_items(&[placement(ids[1], Some(first)), placement(ids[2], None)])
+        .expect("place");
+    assert_eq!(placed[0], first);
+    let third = placed[1];
+    assert_ne!(third, first);
+    assert!(store.unclustered_items(10).expect("pending").is_empty());
+    assert_eq!(
+        store.list_stories(&StoryFilter::default()).expect("list").len(),
+        2
+    );
+    assert_eq!(store.clustered_since(crate::day(1)).expect("features").len(), 3);
+
+    // The analyst moves B out; re-placing it automatically changes nothing.
+    let own = store
+        .move_to_story(&[ids[1]], None, "analyst", "split")
+        .expect("split");
+    assert!(own.0 > third.0, "a new id, never a reused one");
+    let again = store
+        .place_items(&[placement(ids[1], Some(first))])
+        .expect("place");
+    assert_eq!(again, [own]);
+    assert_eq!(store.story_of_item(ids[1]).expect("story"), Some(own));
+
+    // Merging the third story away removes it; its id is not handed out again.
+    assert_eq!(store.merge_stories(third, first, "analyst").expect("merge"), 1);
+    assert!(store.story(third).expect("story").is_none());
+    let audit = store.story_audit(first).expect("audit");
+    assert_eq!(audit.last().map(|a| a.action.as_str()), Some("merge"));
+    assert!(store.merge_stories(StoryId(999), first, "analyst").is_err());
+
+    // Deleting a source's items leaves no empty story behind.
+    store.remove_source(source.id, true).expect("remove");
+    assert!(
+        store
+            .list_stories(&StoryFilter::default())
+            .expect("list")
+            .is_empty()
+    );
+}

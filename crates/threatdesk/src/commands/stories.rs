@@ -1,0 +1,474 @@
+//! `threatdesk stories …`, and the clustering that `ingest` and `collect` run on every new item.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{Duration, Utc};
+use serde::Serialize;
+use threatdesk_cluster::{ClusterConfig, ItemFeatures, Sketch, StoryIndex, feature_key, hotness, summarize};
+use threatdesk_model::{Finding, FindingKind, Item, ItemId, StoryId};
+use threatdesk_store::{Store, StoryFilter, StoryMember, StoryPlacement};
+
+use crate::EXIT_OK;
+use crate::cli::{Format, GlobalArgs, StoriesListArgs};
+use crate::config::DataDir;
+use crate::output::{print_json, short_time, truncate};
+
+/// The analyst recorded in the audit trail for CLI changes.
+fn actor() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .map(|u| format!("cli:{u}"))
+        .unwrap_or_else(|_| "cli".to_owned())
+}
+
+/// Items placed per run of [`Clusterer::cluster_pending`] before digests are refreshed.
+const BATCH: u32 = 500;
+/// Items whose texts feed a story's summary.
+const SUMMARY_ITEMS: usize = 12;
+
+/// What a clustering pass did.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub(crate) struct ClusterReport {
+    /// Items placed.
+    pub clustered: u64,
+    /// Of those, in new stories.
+    pub new_stories: u64,
+    /// Of those, near-duplicates of an item already stored.
+    pub near_duplicates: u64,
+}
+
+/// The story index of a data folder, rebuilt from the stored features of recent items.
+pub(crate) struct Clusterer {
+    index: StoryIndex,
+}
+
+impl Clusterer {
+    /// Loads the features of items within the clustering window.
+    pub(crate) fn load(store: &dyn Store, config: ClusterConfig) -> anyhow::Result<Self> {
+        let since = Utc::now() - Duration::days(i64::from(config.window_days) * 2);
+        let mut index = StoryIndex::new(config.clone());
+        let mut unreadable = 0usize;
+        for (item, story, bytes) in store.clustered_since(since)? {
+            match ItemFeatures::decode(&bytes) {
+                Some(features) if features.item == item => index.insert(features, story),
+                _ => unreadable += 1,
+            }
+        }
+        if unreadable > 0 {
+            tracing::warn!(
+                unreadable,
+                "Some stored clustering features could not be read; those items are left out of the index"
+            );
+        }
+        Ok(Self { index })
+    }
+
+    /// Places every item that is in no story yet, and refreshes the digests of the stories
+    /// that changed.
+    pub(crate) fn cluster_pending(&mut self, store: &dyn Store) -> anyhow::Result<ClusterReport> {
+        let mut report = ClusterReport::default();
+        loop {
+            let pending = store.unclustered_items(BATCH)?;
+            if pending.is_empty() {
+                break;
+            }
+            let mut touched = BTreeSet::new();
+            for id in pending {
+                let Some(item) = store.item(id)? else {
+                    continue;
+                };
+                let features = features_of(&item, &store.item_findings(id)?);
+                let assignment = self.index.assign(&features);
+                let placement = StoryPlacement {
+                    item: id,
+                    story: assignment.story,
+                    new_title: item.content.title.clone(),
+                    score: f64::from(assignment.score),
+                    reasons: serde_json::to_string(&assignment.signals)?,
+                    near_duplicate_of: assignment.near_duplicate_of,
+                    features: features.encode(),
+                };
+                let story = store
+                    .place_items(std::slice::from_ref(&placement))?
+                    .first()
+                    .copied()
+                    .context("the store placed no item")?;
+                report.clustered += 1;
+                report.new_stories += u64::from(assignment.story.is_none());
+                report.near_duplicates += u64::from(assignment.near_duplicate_of.is_some());
+                self.index.insert(features, story);
+                touched.insert(story);
+            }
+            for story in touched {
+                refresh_digest(store, &self.index, story)?;
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// What clustering takes from an item: its sketch, the specific entities it mentions
+/// (actors, malware, campaigns, CVEs: tools, places and sectors are shared by too many
+/// unrelated events) and its non-benign indicators.
+fn features_of(item: &Item, findings: &[Finding]) -> ItemFeatures {
+    let own_site = site_of_url(&item.content.canonical_url);
+    let mut entities = BTreeSet::new();
+    let mut indicators = BTreeSet::new();
+    for f in findings {
+        match f.kind {
+            FindingKind::EntityMention => {
+                let specific = f.flags.iter().any(|flag| {
+                    matches!(
+                        flag.as_str(),
+                        "entity:threat_actor" | "entity:malware" | "entity:campaign" | "entity:vulnerability"
+                    )
+                });
+                if specific {
+                    entities.insert(feature_key("entity", &f.value));
+                }
+            }
+            FindingKind::Cve => {
+                entities.insert(feature_key("cve", &f.value));
+            }
+            _ if f.flags.iter().any(|flag| flag.starts_with("benign:")) => {}
+            // Addresses, hashes and wallets are evidence wherever they appear.
+            FindingKind::Ipv4
+            | FindingKind::Ipv6
+            | FindingKind::Md5
+            | FindingKind::Sha1
+            | FindingKind::Sha256
+            | FindingKind::Sha512
+            | FindingKind::BitcoinAddress
+            | FindingKind::EthereumAddress
+            | FindingKind::MoneroAddress
+            | FindingKind::OnionAddress => {
+                indicators.insert(feature_key(f.kind.as_str(), &f.value));
+            }
+            // Domains, URLs and e-mail addresses are mostly links (a publisher's site, its
+            // social accounts): they count when defanged, as reports write indicators, and
+            // never when they point at the publisher's own site.
+            FindingKind::Domain | FindingKind::Url | FindingKind::Email
+                if f.flags.iter().any(|flag| flag == "defanged") =>
+            {
+                let host_site = match f.kind {
+                    FindingKind::Domain => site_of_host(&f.value),
+                    FindingKind::Url => site_of_url(&f.value),
+                    _ => f.value.rsplit_once('@').and_then(|(_, host)| site_of_host(host)),
+                };
+                if own_site.is_none() || host_site != own_site {
+                    indicators.insert(feature_key(f.kind.as_str(), &f.value));
+                }
+            }
+            _ => {}
+        }
+    }
+    let content = &item.content;
+    ItemFeatures {
+        item: item.id,
+        source: content.source_id,
+        at_millis: content
+            .published_at
+            .unwrap_or(content.fetched_at)
+            .timestamp_millis(),
+        sketch: Sketch::of(&content.title, &content.text),
+        entities: entities.into_iter().collect(),
+        indicators: indicators.into_iter().collect(),
+    }
+}
+
+/// The site a URL belongs to (see [`site_of_host`]); `None` for other schemes.
+fn site_of_url(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !matches!(scheme, "http" | "https") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    site_of_host(host.split(':').next()?)
+}
+
+/// A host's site: its last two labels, or three under a short second-level label
+/// (`bbc.co.uk`): close enough to the registrable domain to tell a publisher's own links.
+fn site_of_host(host: &str) -> Option<String> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = host.split('.').filter(|l| !l.is_empty()).collect();
+    let keep = match labels.as_slice() {
+        [.., second, tld] if tld.len() == 2 && second.len() <= 3 && labels.len() >= 3 => 3,
+        _ => 2,
+    };
+    (labels.len() >= 2).then(|| labels[labels.len().saturating_sub(keep)..].join("."))
+}
+
+/// Title (the headline of the item nearest the centroid), summary and hotness of a story.
+fn refresh_digest(store: &dyn Store, index: &StoryIndex, story: StoryId) -> anyhow::Result<()> {
+    let members = store.story_members(story)?;
+    if members.is_empty() {
+        return Ok(());
+    }
+    let representative = index.representative(story);
+    let title = members
+        .iter()
+        .find(|m| Some(m.item) == representative)
+        .or(members.first())
+        .map(|m| m.title.clone())
+        .unwrap_or_default();
+    let mut texts = Vec::new();
+    for member in members
+        .iter()
+        .filter(|m| m.near_duplicate_of.is_none())
+        .take(SUMMARY_ITEMS)
+    {
+        if let Some(item) = store.item(member.item)? {
+            texts.push(item.content.text);
+        }
+    }
+    let summary = summarize(&texts.iter().map(String::as_str).collect::<Vec<_>>(), 3);
+    let mut reliability: HashMap<threatdesk_model::SourceId, f64> = HashMap::new();
+    for member in &members {
+        if let Some(source) = store.source(member.source_id)? {
+            reliability.insert(member.source_id, source.spec.reliability.weight());
+        }
+    }
+    let last_seen = members.iter().map(|m| m.date).max().unwrap_or_else(Utc::now);
+    let hours = (Utc::now() - last_seen).num_minutes() as f64 / 60.0;
+    let weights: Vec<f64> = reliability.into_values().collect();
+    store.set_story_digest(story, &title, &summary, hotness(&weights, hours))?;
+    Ok(())
+}
+
+/// `stories cluster`: places every item not yet in a story.
+pub fn cluster(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let store = super::open_existing(data)?;
+    let mut clusterer = Clusterer::load(&store, data.load_config()?.cluster)?;
+    let started = std::time::Instant::now();
+    let report = clusterer.cluster_pending(&store)?;
+    if global.format == Format::Text {
+        crate::outln!(
+            "Clustered {} item(s): {} in new stories, {} near-duplicate(s) ({:.2} s).",
+            report.clustered,
+            report.new_stories,
+            report.near_duplicates,
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        print_json(&report)?;
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// `stories list`.
+pub fn list(data: &DataDir, global: &GlobalArgs, args: &StoriesListArgs) -> anyhow::Result<ExitCode> {
+    let store = super::open_existing(data)?;
+    let stories = store.list_stories(&StoryFilter {
+        since: args.since,
+        by_hotness: args.hot,
+        tlp_ceiling: args.tlp_max,
+        limit: Some(args.limit),
+    })?;
+    if global.format != Format::Text {
+        print_json(&stories)?;
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    if stories.is_empty() {
+        crate::outln!("No stories yet: `threatdesk collect` or `threatdesk ingest` makes them.");
+    }
+    for s in &stories {
+        crate::outln!(
+            "{:>5}  {}  {:>3} item(s) {:>3} source(s)  hot {:>5.2}  {}",
+            s.id,
+            short_time(s.last_seen),
+            s.items,
+            s.sources,
+            s.hotness,
+            truncate(&s.title, 90)
+        );
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+#[derive(Serialize)]
+struct StoryDetail {
+    #[serde(flatten)]
+    story: threatdesk_store::StorySummary,
+    members: Vec<StoryMember>,
+    /// Entities mentioned across its items: canonical name → items mentioning it.
+    entities: BTreeMap<String, u32>,
+    /// Indicators across its items (benign ones left out): `kind:value` → items.
+    indicators: BTreeMap<String, u32>,
+    audit: Vec<threatdesk_store::StoryAuditEntry>,
+}
+
+/// `stories show ID`.
+pub fn show(data: &DataDir, global: &GlobalArgs, id: StoryId) -> anyhow::Result<ExitCode> {
+    let store = super::open_existing(data)?;
+    let story = store
+        .story(id)?
+        .with_context(|| format!("no story {id} (see `threatdesk stories list`)"))?;
+    let members = store.story_members(id)?;
+    let mut entities = BTreeMap::new();
+    let mut indicators = BTreeMap::new();
+    for member in &members {
+        let mut seen = BTreeSet::new();
+        for f in store.item_findings(member.item)? {
+            let key = if f.kind == FindingKind::EntityMention {
+                f.value.clone()
+            } else if f.flags.iter().any(|flag| flag.starts_with("benign:")) {
+                continue;
+            } else {
+                format!("{}:{}", f.kind.as_str(), f.value)
+            };
+            if seen.insert(key.clone()) {
+                let map = if f.kind == FindingKind::EntityMention {
+                    &mut entities
+                } else {
+                    &mut indicators
+                };
+                *map.entry(key).or_insert(0u32) += 1;
+            }
+        }
+    }
+    let detail = StoryDetail {
+        story,
+        members,
+        entities,
+        indicators,
+        audit: store.story_audit(id)?,
+    };
+    if global.format != Format::Text {
+        print_json(&detail)?;
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    let s = &detail.story;
+    crate::outln!("Story {}: {}", s.id, s.title);
+    crate::outln!(
+        "{} item(s) from {} source(s), {} – {}, hotness {:.2}, {}",
+        s.items,
+        s.sources,
+        short_time(s.first_seen),
+        short_time(s.last_seen),
+        s.hotness,
+        s.tlp
+    );
+    if !s.summary.is_empty() {
+        crate::outln!("\n{}", s.summary);
+    }
+    crate::outln!("\nItems:");
+    for m in &detail.members {
+        let why = m
+            .reasons
+            .as_array()
+            .and_then(|r| r.first())
+            .and_then(|r| r["detail"].as_str())
+            .unwrap_or("first item");
+        crate::outln!(
+            "  {:>5}  {}  {:<20}  {}{}",
+            m.item,
+            short_time(m.date),
+            truncate(&m.source_name, 20),
+            truncate(&m.title, 70),
+            if m.pinned { "  [placed by an analyst]" } else { "" }
+        );
+        crate::outln!("         why: {why}");
+    }
+    let top = |map: &BTreeMap<String, u32>| {
+        let mut v: Vec<(&String, &u32)> = map.iter().collect();
+        v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        v.iter()
+            .take(15)
+            .map(|(k, n)| format!("{k} ({n})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !detail.entities.is_empty() {
+        crate::outln!("\nEntities: {}", top(&detail.entities));
+    }
+    if !detail.indicators.is_empty() {
+        crate::outln!("Indicators: {}", top(&detail.indicators));
+    }
+    for a in &detail.audit {
+        crate::outln!(
+            "Audit: {} {} {} {}",
+            short_time(a.at),
+            a.actor,
+            a.action,
+            a.detail
+        );
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+fn after_change(data: &DataDir, store: &dyn Store, stories: &[StoryId]) -> anyhow::Result<()> {
+    let clusterer = Clusterer::load(store, data.load_config()?.cluster)?;
+    for &story in stories {
+        if store.story(story)?.is_some() {
+            refresh_digest(store, &clusterer.index, story)?;
+        }
+    }
+    Ok(())
+}
+
+/// `stories merge FROM INTO`.
+pub fn merge(data: &DataDir, global: &GlobalArgs, from: StoryId, into: StoryId) -> anyhow::Result<ExitCode> {
+    let store = super::open_existing(data)?;
+    let moved = store.merge_stories(from, into, &actor())?;
+    after_change(data, &store, &[into])?;
+    report_change(
+        global,
+        &format!("Merged story {from} into {into} ({moved} item(s))."),
+        into,
+    )
+}
+
+/// `stories move ITEM… --to STORY | --new`.
+pub fn move_items(
+    data: &DataDir,
+    global: &GlobalArgs,
+    items: &[ItemId],
+    to: Option<StoryId>,
+    action: &str,
+) -> anyhow::Result<ExitCode> {
+    let store = super::open_existing(data)?;
+    let mut changed = Vec::new();
+    for &item in items {
+        changed.extend(store.story_of_item(item)?);
+    }
+    let target = store.move_to_story(items, to, &actor(), action)?;
+    changed.push(target);
+    after_change(data, &store, &changed)?;
+    report_change(
+        global,
+        &format!("Moved {} item(s) to story {target}.", items.len()),
+        target,
+    )
+}
+
+fn report_change(global: &GlobalArgs, message: &str, story: StoryId) -> anyhow::Result<ExitCode> {
+    if global.format == Format::Text {
+        crate::outln!("{message}");
+    } else {
+        print_json(&serde_json::json!({"story": story, "message": message}))?;
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sites_are_the_registrable_part_of_hosts() {
+        assert_eq!(
+            site_of_url("https://www.Vendor.com/blog/post?id=1").as_deref(),
+            Some("vendor.com")
+        );
+        assert_eq!(
+            site_of_url("http://user@news.bbc.co.uk:8080/x").as_deref(),
+            Some("bbc.co.uk")
+        );
+        assert_eq!(site_of_url("file:///tmp/report.txt"), None);
+        assert_eq!(site_of_host("evil.example.net").as_deref(), Some("example.net"));
+        assert_eq!(site_of_host("localhost"), None);
+    }
+}

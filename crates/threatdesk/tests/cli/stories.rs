@@ -1,0 +1,166 @@
+//! Stories end to end: items grouped as they are ingested, explained, and changed by analysts.
+
+use serde_json::Value;
+
+use crate::Workspace;
+
+const APT28_A: &str = "APT28 phishes foreign ministries\n\nAPT28, the group also known as Fancy Bear, sent \
+    spear-phishing e-mails to foreign ministries in Poland, Lithuania and Slovakia during October. The messages \
+    carried a weaponised document that exploited CVE-2026-21001 in the document viewer and installed the HeadLace \
+    backdoor, which called back to 185.225.17.9. HeadLace collected credentials and screenshots and sent them to \
+    servers rented from a hosting provider. Responders at the national CERT published indicators and asked \
+    ministries to patch the viewer.";
+const APT28_B: &str = "Fancy Bear hit foreign ministries, officials say\n\nPolish and Lithuanian officials \
+    confirmed that Fancy Bear targeted their foreign ministries with phishing messages this autumn. According to \
+    the CERT, the attackers abused CVE-2026-21001 to drop HeadLace, a backdoor that steals credentials and takes \
+    screenshots of infected workstations; it contacted 185.225.17.9. Government agencies were told to install the \
+    update for the document viewer immediately and to look for the published indicators in their logs.";
+const RANSOM: &str = "Ransomware hits a hospital group\n\nA ransomware gang encrypted the servers of a regional \
+    hospital group on Sunday and demanded a payment in cryptocurrency. Emergency patients were diverted to nearby \
+    hospitals while administrators restored systems from backups. The gang published samples of stolen patient \
+    records on its leak site and threatened to release the rest within a week. Investigators said the intruders \
+    entered through a VPN appliance that lacked multi-factor authentication.";
+
+fn stories(ws: &Workspace) -> Vec<Value> {
+    ws.json(&["stories", "list"])
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn story_of(ws: &Workspace, title_start: &str) -> Value {
+    stories(ws)
+        .into_iter()
+        .find(|s| {
+            let id = s["id"].to_string();
+            ws.json(&["stories", "show", &id])["members"]
+                .as_array()
+                .is_some_and(|m| {
+                    m.iter()
+                        .any(|i| i["title"].as_str().is_some_and(|t| t.starts_with(title_start)))
+                })
+        })
+        .unwrap_or_else(|| panic!("no story holds {title_start:?}"))
+}
+
+fn seeded() -> Workspace {
+    let ws = Workspace::create();
+    ws.write("a/apt28.txt", APT28_A);
+    ws.write("b/apt28.txt", APT28_B);
+    ws.write("c/ransom.txt", RANSOM);
+    for (source, path) in [("vendor-a", "a"), ("vendor-b", "b"), ("news", "c")] {
+        let run = ws.run(&["ingest", "--source", source, path]);
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+    ws
+}
+
+#[test]
+fn reports_of_one_event_from_two_sources_make_one_story_with_reasons() {
+    let ws = seeded();
+    let list = stories(&ws);
+    assert_eq!(list.len(), 2, "{list:?}");
+    let apt28 = story_of(&ws, "APT28 phishes");
+    assert_eq!(apt28["items"], 2);
+    assert_eq!(apt28["sources"], 2);
+    let detail = ws.json(&["stories", "show", &apt28["id"].to_string()]);
+    let second = &detail["members"][1];
+    let kinds: Vec<&str> = second["reasons"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|s| s["kind"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        kinds.contains(&"text") && kinds.contains(&"indicators"),
+        "{detail}"
+    );
+    assert!(
+        detail["entities"].get("APT28").is_some_and(|n| n == 2),
+        "entity roll-up: {detail}"
+    );
+    assert_eq!(detail["indicators"]["ipv4:185.225.17.9"], 2);
+    assert!(
+        detail["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("foreign ministries") && !s.contains("officials say")),
+        "{detail}"
+    );
+    let text = ws.run(&["stories", "show", &apt28["id"].to_string()]);
+    assert!(text.stdout.contains("why:"), "{}", text.stdout);
+}
+
+#[test]
+fn a_syndicated_copy_is_marked_as_a_near_duplicate() {
+    let ws = seeded();
+    ws.write(
+        "d/copy.txt",
+        format!("{APT28_A}\n\nThis article first appeared on a partner site. Subscribe for more."),
+    );
+    let report = ws.json(&["ingest", "--source", "aggregator", "d"]);
+    assert_eq!(report["stories"]["near_duplicates"], 1, "{report}");
+    let apt28 = story_of(&ws, "APT28 phishes");
+    assert_eq!(apt28["items"], 3);
+    let detail = ws.json(&["stories", "show", &apt28["id"].to_string()]);
+    assert!(
+        detail["members"].as_array().is_some_and(|m| m
+            .iter()
+            .filter(|i| i["near_duplicate_of"].is_number())
+            .count()
+            == 1),
+        "{detail}"
+    );
+}
+
+#[test]
+fn analysts_merge_move_and_split_stories_and_every_change_is_recorded() {
+    let ws = seeded();
+    let apt28 = story_of(&ws, "APT28 phishes")["id"].to_string();
+    let ransom = story_of(&ws, "Ransomware hits")["id"].to_string();
+
+    assert_eq!(ws.run(&["stories", "merge", &ransom, &apt28]).code, 0);
+    assert_eq!(stories(&ws).len(), 1);
+    let merged = ws.json(&["stories", "show", &apt28]);
+    assert_eq!(merged["items"], 3);
+    assert_eq!(merged["audit"][0]["action"], "merge");
+
+    let ransom_item = merged["members"]
+        .as_array()
+        .and_then(|m| {
+            m.iter()
+                .find(|i| i["title"].as_str().is_some_and(|t| t.starts_with("Ransomware")))
+        })
+        .map(|i| i["item"].to_string())
+        .unwrap_or_default();
+    let split = ws.json(&["stories", "split", &ransom_item]);
+    let new_story = split["story"].to_string();
+    assert_ne!(new_story, apt28);
+    let shown = ws.json(&["stories", "show", &new_story]);
+    assert_eq!(shown["members"][0]["pinned"], true);
+    assert_eq!(shown["audit"][0]["action"], "split");
+    assert_eq!(ws.json(&["stories", "show", &apt28])["items"], 2);
+
+    // A later copy of the ransomware report follows the analyst's story.
+    ws.write(
+        "e/ransom-copy.txt",
+        format!("{RANSOM}\n\nReported by our newsroom."),
+    );
+    ws.run(&["ingest", "--source", "wire", "e"]);
+    assert_eq!(ws.json(&["stories", "show", &new_story])["items"], 2);
+
+    let moved = ws.run(&["stories", "move", &ransom_item, "--to", &apt28]);
+    assert_eq!(moved.code, 0, "{moved:?}");
+    assert_eq!(ws.json(&["stories", "show", &apt28])["items"], 3);
+    let missing = ws.run(&["stories", "move", "99999", "--to", &apt28]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("does not exist"), "{}", missing.stderr);
+}
+
+#[test]
+fn stories_cluster_places_items_left_out_and_is_idempotent() {
+    let ws = seeded();
+    let report = ws.json(&["stories", "cluster"]);
+    assert_eq!(
+        report["clustered"], 0,
+        "ingest already placed everything: {report}"
+    );
+    assert_eq!(stories(&ws).len(), 2);
+}
