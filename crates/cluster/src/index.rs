@@ -5,6 +5,38 @@
 //! records it here ([`StoryIndex::insert`]).
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Keys here are hashes or small ids already: a multiply-and-mix beats SipHash by far.
+#[derive(Debug, Default, Clone, Copy)]
+struct MixHasher(u64);
+
+impl Hasher for MixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = mix(self.0 ^ n);
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<MixHasher>>;
+type FastSet<K> = HashSet<K, BuildHasherDefault<MixHasher>>;
 
 use serde::{Deserialize, Serialize};
 use threatdesk_model::{ItemId, SourceId, StoryId};
@@ -18,7 +50,10 @@ const ROWS: usize = MINHASH_SIZE / BANDS;
 /// Per term, entity or indicator, only this many of the latest items are looked at: the
 /// cost of an assignment stays bounded however common a word is, and recent items are the
 /// ones whose stories are still open.
-const MAX_POSTINGS_SCANNED: usize = 4096;
+const MAX_POSTINGS_SCANNED: usize = 1024;
+/// A new item is compared through its this-many highest-weighted terms: the rare words
+/// that tell one event from another; common words would only cost time.
+const QUERY_TERMS: usize = 24;
 /// An indicator found in more items than this is infrastructure everybody links to (a
 /// vendor's site, a social network, a CDN), not evidence of one event.
 const MAX_INDICATOR_ITEMS: u32 = 3;
@@ -115,9 +150,13 @@ pub struct Assignment {
 struct IndexedItem {
     id: ItemId,
     story: StoryId,
+    /// The story's dense slot, for accumulating scores in an array.
+    slot: u32,
     at_millis: i64,
-    sketch: Sketch,
-    weights: Vec<(u32, f32)>,
+    /// The signature's low 16 bits (b-bit MinHash): half the memory, and a chance
+    /// agreement of 1 in 65,536 per value, far below the estimate's own error.
+    minhash: Box<[u16]>,
+    weights: Box<[(u32, f32)]>,
     entities: Vec<u64>,
     indicators: Vec<u64>,
 }
@@ -125,10 +164,12 @@ struct IndexedItem {
 #[derive(Debug, Clone, Default)]
 struct StoryState {
     items: Vec<usize>,
-    term_sums: HashMap<u32, f32>,
+    /// The sum of its items' weights, sorted by term (most stories are one item: a sorted
+    /// vector costs a third of a hash map).
+    term_sums: Vec<(u32, f32)>,
     norm2: f32,
-    entities: HashMap<u64, u32>,
-    indicators: HashMap<u64, u32>,
+    entities: FastMap<u64, u32>,
+    indicators: FastMap<u64, u32>,
     last_millis: i64,
 }
 
@@ -137,13 +178,24 @@ struct StoryState {
 pub struct StoryIndex {
     config: ClusterConfig,
     items: Vec<IndexedItem>,
-    by_item: HashMap<ItemId, usize>,
-    buckets: HashMap<u64, Vec<u32>>,
-    postings: HashMap<u32, Vec<(u32, f32)>>,
-    feature_postings: HashMap<u64, Vec<u32>>,
-    indicator_items: HashMap<u64, u32>,
-    document_frequency: HashMap<u32, u32>,
-    stories: HashMap<StoryId, StoryState>,
+    by_item: FastMap<ItemId, usize>,
+    /// LSH band key → the latest item with that key; `band_links` chains to earlier ones.
+    buckets: FastMap<u64, u32>,
+    /// Per item and band: the previous item with the same band key (`u32::MAX`: none).
+    band_links: Vec<[u32; BANDS]>,
+    /// Term → (item, weight) of every item with that term; its length is the term's
+    /// document frequency.
+    postings: FastMap<u32, Postings>,
+    feature_postings: FastMap<u64, Vec<u32>>,
+    indicator_items: FastMap<u64, u32>,
+    stories: FastMap<StoryId, StoryState>,
+    slots: FastMap<StoryId, u32>,
+    /// Each item's story slot, packed: the hot loop of `assign` reads only this.
+    item_slots: Vec<u32>,
+    slot_ids: Vec<StoryId>,
+    /// Reused per assignment: score accumulators by slot (interior mutability keeps
+    /// `assign` a read-only query).
+    scratch: std::cell::RefCell<Vec<f32>>,
 }
 
 impl StoryIndex {
@@ -175,18 +227,19 @@ impl StoryIndex {
         self.by_item.get(&item).map(|&i| self.items[i].story)
     }
 
-    fn idf(&self, term: u32) -> f32 {
-        let n = self.items.len() as f32 + 1.0;
-        let df = self.document_frequency.get(&term).copied().unwrap_or(0) as f32;
+    /// Inverse document frequency; `extra` counts an item about to be added.
+    fn idf(&self, term: u32, extra: usize) -> f32 {
+        let n = (self.items.len() + extra) as f32;
+        let df = (self.postings.get(&term).map_or(0, Postings::len) + extra) as f32;
         ((n + 1.0) / (df + 1.0)).ln() + 1.0
     }
 
     /// TF-IDF weights of a sketch's terms, L2-normalised, with the current document frequencies.
-    fn weights(&self, sketch: &Sketch) -> Vec<(u32, f32)> {
+    fn weights_with(&self, sketch: &Sketch, extra: usize) -> Vec<(u32, f32)> {
         let mut weights: Vec<(u32, f32)> = sketch
             .terms
             .iter()
-            .map(|&(t, count)| (t, (1.0 + (count as f32).ln()) * self.idf(t)))
+            .map(|&(t, count)| (t, (1.0 + (count as f32).ln()) * self.idf(t, extra)))
             .collect();
         let norm = weights.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
         if norm > 0.0 {
@@ -197,7 +250,7 @@ impl StoryIndex {
         weights
     }
 
-    fn band_keys(sketch: &Sketch) -> impl Iterator<Item = u64> + '_ {
+    fn band_keys(sketch: &Sketch) -> impl Iterator<Item = (usize, u64)> + '_ {
         (0..BANDS).filter_map(move |band| {
             let rows = sketch.minhash.get(band * ROWS..(band + 1) * ROWS)?;
             if rows.iter().all(|&v| v == u32::MAX) {
@@ -207,7 +260,7 @@ impl StoryIndex {
             for &v in rows {
                 key = mix(key ^ u64::from(v));
             }
-            Some(key)
+            Some((band, key))
         })
     }
 
@@ -222,14 +275,16 @@ impl StoryIndex {
 
         // 1. Near-duplicates: LSH candidates, verified on the signature.
         let mut best_duplicate: Option<(f32, usize)> = None;
-        let mut seen = HashSet::new();
-        for key in Self::band_keys(&features.sketch) {
-            for &candidate in self.buckets.get(&key).into_iter().flatten() {
+        let mut seen = FastSet::default();
+        for (band, key) in Self::band_keys(&features.sketch) {
+            let mut next = self.buckets.get(&key).copied();
+            while let Some(candidate) = next.filter(|&c| c != u32::MAX) {
+                next = self.band_links.get(candidate as usize).map(|links| links[band]);
                 let candidate = candidate as usize;
                 if !seen.insert(candidate) {
                     continue;
                 }
-                let jaccard = features.sketch.jaccard(&self.items[candidate].sketch);
+                let jaccard = short_jaccard(&features.sketch.minhash, &self.items[candidate].minhash);
                 if jaccard >= self.config.near_duplicate_jaccard
                     && best_duplicate.is_none_or(|(best, _)| jaccard > best)
                 {
@@ -256,15 +311,36 @@ impl StoryIndex {
         }
 
         // 2. Lexical similarity to story centroids, through the inverted index.
-        let query = self.weights(&features.sketch);
-        let mut dots: HashMap<StoryId, f32> = HashMap::new();
+        // The full vector's weights, but only the heaviest terms that other items have are
+        // looked up: common words add little to a cosine and cost the most to scan.
+        let mut query: Vec<(u32, f32)> = self
+            .weights_with(&features.sketch, 0)
+            .into_iter()
+            .filter(|(t, _)| self.postings.contains_key(t))
+            .collect();
+        query.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
+        query.truncate(QUERY_TERMS);
+        let mut scratch = self.scratch.borrow_mut();
+        scratch.clear();
+        scratch.resize(self.slot_ids.len(), 0.0);
+        let mut touched: Vec<u32> = Vec::new();
         for &(term, weight) in &query {
-            for &(item, item_weight) in latest(self.postings.get(&term)) {
-                let story = self.items[item as usize].story;
-                *dots.entry(story).or_insert(0.0) += weight * item_weight;
+            for &(item, item_weight) in latest_postings(self.postings.get(&term)) {
+                let slot = self.item_slots[item as usize];
+                let dot = &mut scratch[slot as usize];
+                if *dot == 0.0 {
+                    touched.push(slot);
+                }
+                // Weights are positive, so a touched slot never reads as untouched.
+                *dot += weight * item_weight;
             }
         }
-        let mut candidates: HashSet<StoryId> = dots.keys().copied().collect();
+        let dots: FastMap<StoryId, f32> = touched
+            .iter()
+            .map(|&slot| (self.slot_ids[slot as usize], scratch[slot as usize]))
+            .collect();
+        drop(scratch);
+        let mut candidates: FastSet<StoryId> = dots.keys().copied().collect();
         // Stories sharing an indicator or an entity are candidates even with little text.
         for key in features.entities.iter().chain(&features.indicators) {
             for &item in latest(self.feature_postings.get(key)) {
@@ -384,17 +460,22 @@ impl StoryIndex {
             self.move_item(features.item, story);
             return;
         }
-        for &(term, _) in &features.sketch.terms {
-            *self.document_frequency.entry(term).or_insert(0) += 1;
-        }
-        let weights = self.weights(&features.sketch);
+        // Weighted with the item counted in its terms' document frequencies.
+        let weights = self.weights_with(&features.sketch, 1);
         let index = self.items.len();
         let index_u32 = u32::try_from(index).unwrap_or(u32::MAX);
-        for key in Self::band_keys(&features.sketch) {
-            self.buckets.entry(key).or_default().push(index_u32);
+        let mut links = [u32::MAX; BANDS];
+        for (band, key) in Self::band_keys(&features.sketch) {
+            links[band] = self.buckets.insert(key, index_u32).unwrap_or(u32::MAX);
         }
+        self.band_links.push(links);
         for &(term, weight) in &weights {
-            self.postings.entry(term).or_default().push((index_u32, weight));
+            match self.postings.get_mut(&term) {
+                Some(list) => list.push((index_u32, weight)),
+                None => {
+                    self.postings.insert(term, Postings::One([(index_u32, weight)]));
+                }
+            }
         }
         for &key in &features.indicators {
             *self.indicator_items.entry(key).or_insert(0) += 1;
@@ -406,12 +487,15 @@ impl StoryIndex {
             }
         }
         self.by_item.insert(features.item, index);
+        let slot = self.slot_of(story);
+        self.item_slots.push(slot);
         self.items.push(IndexedItem {
             id: features.item,
             story,
+            slot,
             at_millis: features.at_millis,
-            sketch: features.sketch,
-            weights,
+            minhash: features.sketch.minhash.iter().map(|&v| v as u16).collect(),
+            weights: weights.into_boxed_slice(),
             entities: features.entities,
             indicators: features.indicators,
         });
@@ -422,10 +506,18 @@ impl StoryIndex {
         let item = &self.items[index];
         let story = self.stories.entry(story_id).or_default();
         story.items.push(index);
-        for &(term, weight) in &item.weights {
-            let sum = story.term_sums.entry(term).or_insert(0.0);
-            story.norm2 += 2.0 * *sum * weight + weight * weight;
-            *sum += weight;
+        for &(term, weight) in item.weights.iter() {
+            match story.term_sums.binary_search_by_key(&term, |t| t.0) {
+                Ok(at) => {
+                    let sum = &mut story.term_sums[at].1;
+                    story.norm2 += 2.0 * *sum * weight + weight * weight;
+                    *sum += weight;
+                }
+                Err(at) => {
+                    story.norm2 += weight * weight;
+                    story.term_sums.insert(at, (term, weight));
+                }
+            }
         }
         for &k in &item.entities {
             *story.entities.entry(k).or_insert(0) += 1;
@@ -442,8 +534,9 @@ impl StoryIndex {
             return;
         };
         story.items.retain(|&i| i != index);
-        for &(term, weight) in &item.weights {
-            if let Some(sum) = story.term_sums.get_mut(&term) {
+        for &(term, weight) in item.weights.iter() {
+            if let Ok(at) = story.term_sums.binary_search_by_key(&term, |t| t.0) {
+                let sum = &mut story.term_sums[at].1;
                 story.norm2 += weight * weight - 2.0 * *sum * weight;
                 *sum -= weight;
             }
@@ -477,6 +570,16 @@ impl StoryIndex {
         }
     }
 
+    fn slot_of(&mut self, story: StoryId) -> u32 {
+        if let Some(&slot) = self.slots.get(&story) {
+            return slot;
+        }
+        let slot = u32::try_from(self.slot_ids.len()).unwrap_or(u32::MAX);
+        self.slot_ids.push(story);
+        self.slots.insert(story, slot);
+        slot
+    }
+
     /// Moves an indexed item to another story (an analyst's decision).
     pub fn move_item(&mut self, item: ItemId, to: StoryId) {
         let Some(&index) = self.by_item.get(&item) else {
@@ -486,7 +589,10 @@ impl StoryIndex {
             return;
         }
         self.detach(index);
+        let slot = self.slot_of(to);
         self.items[index].story = to;
+        self.items[index].slot = slot;
+        self.item_slots[index] = slot;
         self.attach(index, to);
     }
 
@@ -512,7 +618,13 @@ impl StoryIndex {
                 let dot: f32 = item
                     .weights
                     .iter()
-                    .map(|(t, w)| w * state.term_sums.get(t).copied().unwrap_or(0.0))
+                    .map(|(t, w)| {
+                        let sum = state
+                            .term_sums
+                            .binary_search_by_key(t, |s| s.0)
+                            .map_or(0.0, |at| state.term_sums[at].1);
+                        w * sum
+                    })
                     .sum();
                 (dot, item.id)
             })
@@ -524,18 +636,13 @@ impl StoryIndex {
     pub fn memory_bytes(&self) -> usize {
         let item = |i: &IndexedItem| {
             std::mem::size_of::<IndexedItem>()
-                + i.sketch.minhash.capacity() * 4
-                + i.sketch.terms.capacity() * 8
-                + i.weights.capacity() * 8
+                + i.minhash.len() * 2
+                + i.weights.len() * 8
                 + (i.entities.capacity() + i.indicators.capacity()) * 8
         };
         let items: usize = self.items.iter().map(item).sum();
-        let buckets: usize = self.buckets.values().map(|v| v.capacity() * 4 + 40).sum();
-        let postings: usize = self
-            .postings
-            .values()
-            .map(|v| v.capacity() * 8 + 36)
-            .sum::<usize>()
+        let buckets = self.buckets.capacity() * 13 + self.band_links.capacity() * BANDS * 4;
+        let postings: usize = self.postings.values().map(|v| v.heap_bytes() + 28).sum::<usize>()
             + self
                 .feature_postings
                 .values()
@@ -544,16 +651,77 @@ impl StoryIndex {
         let stories: usize = self
             .stories
             .values()
-            .map(|s| s.items.capacity() * 8 + s.term_sums.capacity() * 12 + 96)
+            .map(|s| s.items.capacity() * 8 + s.term_sums.capacity() * 8 + 96)
             .sum();
-        items + buckets + postings + stories + self.document_frequency.capacity() * 12
+        items + buckets + postings + stories
     }
+}
+
+/// The estimated Jaccard of a full signature and a stored 16-bit one.
+fn short_jaccard(full: &[u32], short: &[u16]) -> f32 {
+    if full.len() != short.len() || full.is_empty() {
+        return 0.0;
+    }
+    let same = full
+        .iter()
+        .zip(short)
+        .filter(|(a, b)| **a != u32::MAX && **a as u16 == **b)
+        .count();
+    same as f32 / full.len() as f32
 }
 
 /// The latest [`MAX_POSTINGS_SCANNED`] entries of a posting list.
 fn latest<T>(list: Option<&Vec<T>>) -> &[T] {
     match list {
         Some(list) => &list[list.len().saturating_sub(MAX_POSTINGS_SCANNED)..],
+        None => &[],
+    }
+}
+
+/// A term's posting list: most terms are in one item only, and need no allocation.
+#[derive(Debug, Clone)]
+enum Postings {
+    One([(u32, f32); 1]),
+    Many(Vec<(u32, f32)>),
+}
+
+impl Postings {
+    fn len(&self) -> usize {
+        match self {
+            Postings::One(_) => 1,
+            Postings::Many(v) => v.len(),
+        }
+    }
+
+    fn as_slice(&self) -> &[(u32, f32)] {
+        match self {
+            Postings::One(one) => one,
+            Postings::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, entry: (u32, f32)) {
+        match self {
+            Postings::One([first]) => *self = Postings::Many(vec![*first, entry]),
+            Postings::Many(v) => v.push(entry),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Postings::One(_) => 0,
+            Postings::Many(v) => v.capacity() * 8,
+        }
+    }
+}
+
+/// The latest [`MAX_POSTINGS_SCANNED`] entries of a term's postings.
+fn latest_postings(list: Option<&Postings>) -> &[(u32, f32)] {
+    match list {
+        Some(list) => {
+            let all = list.as_slice();
+            &all[all.len().saturating_sub(MAX_POSTINGS_SCANNED)..]
+        }
         None => &[],
     }
 }

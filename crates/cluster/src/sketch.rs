@@ -9,7 +9,7 @@ pub const MINHASH_SIZE: usize = 128;
 pub const SHINGLE_WORDS: usize = 4;
 /// Distinct terms kept per item (the most frequent), enough to compare reports while
 /// keeping 100,000 items' vectors in tens of megabytes.
-pub const MAX_TERMS: usize = 100;
+pub const MAX_TERMS: usize = 64;
 
 /// What clustering keeps of an item's text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,13 +51,18 @@ impl Sketch {
 
     /// The estimated Jaccard similarity of the two texts' shingle sets.
     pub fn jaccard(&self, other: &Sketch) -> f32 {
-        if self.minhash.is_empty() || self.minhash.len() != other.minhash.len() {
+        self.jaccard_with(&other.minhash)
+    }
+
+    /// [`Sketch::jaccard`] against another text's signature.
+    pub fn jaccard_with(&self, other: &[u32]) -> f32 {
+        if self.minhash.is_empty() || self.minhash.len() != other.len() {
             return 0.0;
         }
         let same = self
             .minhash
             .iter()
-            .zip(&other.minhash)
+            .zip(other)
             .filter(|(a, b)| a == b && **a != u32::MAX)
             .count();
         same as f32 / self.minhash.len() as f32
