@@ -236,6 +236,10 @@ const CONFIG_TEMPLATE: &str = r#"# threatdesk configuration.
 
 # entity_weight = 0.1
 # indicator_weight = 0.15
+
+# For items that are not short, the entity and indicator bonuses count only when the texts'
+# cosine reaches this: two unrelated reports of one vendor share its links and names.
+# evidence_min_text = 0.15
 "#;
 
 #[cfg(test)]
