@@ -85,7 +85,7 @@ impl Default for ClusterConfig {
     fn default() -> Self {
         Self {
             near_duplicate_jaccard: 0.7,
-            join_threshold: 0.5,
+            join_threshold: 0.45,
             short_text_words: 60,
             short_join_threshold: 0.75,
             window_days: 7,

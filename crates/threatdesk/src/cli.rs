@@ -315,6 +315,8 @@ pub enum KbCommand {
 pub enum EvalCommand {
     /// Entity recognition and ATT&CK linking against AnnoCTR (and CyNER): precision, recall, F1 per type.
     Entities(EvalEntitiesArgs),
+    /// Story clustering on a labelled set built from AnnoCTR reports: pairwise and B-cubed P/R/F1.
+    Stories(EvalStoriesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -412,6 +414,16 @@ pub struct CollectArgs {
     /// Only this source (repeatable).
     #[arg(long = "source", value_name = "NAME")]
     pub sources: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalStoriesArgs {
+    /// The AnnoCTR folder (holding text/).
+    #[arg(long, value_name = "DIR")]
+    pub annoctr: PathBuf,
+    /// Which split's reports: dev (report) or train (development).
+    #[arg(long, default_value = "dev", value_parser = ["dev", "train"])]
+    pub split: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -225,7 +225,7 @@ const CONFIG_TEMPLATE: &str = r#"# threatdesk configuration.
 # near_duplicate_jaccard = 0.7
 
 # Score at or above which an item joins a story.
-# join_threshold = 0.5
+# join_threshold = 0.45
 
 # Items with fewer words need short_join_threshold, unless they share an indicator.
 # short_text_words = 60

@@ -3,6 +3,7 @@
 mod article;
 mod collect;
 mod eval;
+mod eval_stories;
 mod extract;
 mod ingest;
 mod init;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Kb(KbCommand::Conflicts { limit }) => kb::conflicts(&data, global, limit),
         Command::Kb(KbCommand::Stats) => kb::stats(&data, global),
         Command::Eval(EvalCommand::Entities(args)) => eval::entities(global, args),
+        Command::Eval(EvalCommand::Stories(args)) => eval_stories::run(&data, global, args),
         Command::Sources(command) => match command {
             SourcesCommand::List => sources::list(&data, global),
             SourcesCommand::Show { name, problems } => sources::show(&data, global, &name, problems),

@@ -113,7 +113,30 @@ impl Clusterer {
 /// (actors, malware, campaigns, CVEs: tools, places and sectors are shared by too many
 /// unrelated events) and its non-benign indicators.
 fn features_of(item: &Item, findings: &[Finding]) -> ItemFeatures {
-    let own_site = site_of_url(&item.content.canonical_url);
+    let content = &item.content;
+    features_from(
+        item.id,
+        content.source_id,
+        content
+            .published_at
+            .unwrap_or(content.fetched_at)
+            .timestamp_millis(),
+        (&content.title, &content.text),
+        &content.canonical_url,
+        findings,
+    )
+}
+
+/// [`features_of`] from the parts: id, source, date, (title, text), address, findings.
+pub(crate) fn features_from(
+    item: ItemId,
+    source: threatdesk_model::SourceId,
+    at_millis: i64,
+    (title, text): (&str, &str),
+    canonical_url: &str,
+    findings: &[Finding],
+) -> ItemFeatures {
+    let own_site = site_of_url(canonical_url);
     let mut entities = BTreeSet::new();
     let mut indicators = BTreeSet::new();
     for f in findings {
@@ -164,15 +187,11 @@ fn features_of(item: &Item, findings: &[Finding]) -> ItemFeatures {
             _ => {}
         }
     }
-    let content = &item.content;
     ItemFeatures {
-        item: item.id,
-        source: content.source_id,
-        at_millis: content
-            .published_at
-            .unwrap_or(content.fetched_at)
-            .timestamp_millis(),
-        sketch: Sketch::of(&content.title, &content.text),
+        item,
+        source,
+        at_millis,
+        sketch: Sketch::of(title, text),
         entities: entities.into_iter().collect(),
         indicators: indicators.into_iter().collect(),
     }

@@ -164,3 +164,26 @@ fn stories_cluster_places_items_left_out_and_is_idempotent() {
     );
     assert_eq!(stories(&ws).len(), 2);
 }
+
+#[test]
+fn the_story_evaluation_meets_its_floors_on_annoctr_dev() {
+    let Some(train) = crate::annoctr_train() else {
+        eprintln!("skipped: ../shared/eval/ner/annoctr is not beside the checkout");
+        return;
+    };
+    let annoctr = train.join("../..");
+    let ws = Workspace::create();
+    let report = ws.json(&["eval", "stories", "--annoctr", &annoctr.display().to_string()]);
+    let full = &report["methods"][0];
+    assert_eq!(full["method"], "threatdesk");
+    let number = |v: &Value| v.as_f64().unwrap_or(0.0);
+    // Floors at the measured dev scores (docs/accuracy.md), so a regression fails.
+    assert!(number(&full["pairwise_precision"]) >= 0.95, "{full}");
+    assert!(number(&full["bcubed_f1"]) >= 0.80, "{full}");
+    assert_eq!(full["near_duplicates_found"], full["syndicated_copies"], "{full}");
+    let text_only = &report["methods"][1];
+    assert!(
+        number(&full["bcubed_f1"]) > number(&text_only["bcubed_f1"]),
+        "entities and indicators help: {report}"
+    );
+}
