@@ -68,6 +68,7 @@ fn main() {
             sketch: Sketch::of("", &text),
             entities: vec![feature_key("entity", &format!("actor{}", next(&mut rng) % 500))],
             indicators: Vec::new(),
+            embedding: Vec::new(),
         };
         let assignment = index.assign(&features);
         let story = assignment.story.unwrap_or_else(|| {

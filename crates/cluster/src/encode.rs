@@ -6,7 +6,8 @@ use threatdesk_model::{ItemId, SourceId};
 use crate::index::ItemFeatures;
 use crate::sketch::{MINHASH_SIZE, Sketch};
 
-const VERSION: u8 = 1;
+/// Version 2 added the sentence embedding (bytes, ×127); version 1 is still read.
+const VERSION: u8 = 2;
 
 impl ItemFeatures {
     /// The stored form.
@@ -33,13 +34,21 @@ impl ItemFeatures {
                 out.extend_from_slice(&k.to_le_bytes());
             }
         }
+        let n = self.embedding.len().min(usize::from(u16::MAX));
+        out.extend_from_slice(&(n as u16).to_le_bytes());
+        out.extend(
+            self.embedding[..n]
+                .iter()
+                .map(|v| (v * 127.0).round().clamp(-127.0, 127.0) as i8 as u8),
+        );
         out
     }
 
     /// Reads the stored form; `None` for anything else (another version, truncated bytes).
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let mut r = Reader(bytes);
-        if r.take::<1>()?[0] != VERSION {
+        let version = r.take::<1>()?[0];
+        if !(1..=VERSION).contains(&version) {
             return None;
         }
         let item = i64::from_le_bytes(r.take()?);
@@ -59,6 +68,13 @@ impl ItemFeatures {
                 .collect::<Option<Vec<u64>>>()?;
         }
         let [entities, indicators] = lists;
+        let embedding = if version >= 2 {
+            (0..u16::from_le_bytes(r.take()?))
+                .map(|_| r.take::<1>().map(|b| f32::from(b[0] as i8) / 127.0))
+                .collect::<Option<Vec<f32>>>()?
+        } else {
+            Vec::new()
+        };
         r.0.is_empty().then_some(Self {
             item: ItemId(item),
             source: SourceId(source),
@@ -70,6 +86,7 @@ impl ItemFeatures {
             },
             entities,
             indicators,
+            embedding,
         })
     }
 }
@@ -100,9 +117,18 @@ mod tests {
             ),
             entities: vec![1, 2],
             indicators: vec![u64::MAX],
+            embedding: vec![0.5, -1.0, 0.0],
         };
         let bytes = features.encode();
-        assert_eq!(ItemFeatures::decode(&bytes), Some(features));
+        let back = ItemFeatures::decode(&bytes).expect("decodes");
+        assert_eq!(back.sketch, features.sketch);
+        assert_eq!(
+            (back.entities.clone(), back.indicators.clone()),
+            (features.entities.clone(), features.indicators.clone())
+        );
+        for (a, b) in back.embedding.iter().zip(&features.embedding) {
+            assert!((a - b).abs() < 0.01, "{a} {b}");
+        }
         assert_eq!(ItemFeatures::decode(&bytes[..bytes.len() - 1]), None);
         let mut other_version = bytes.clone();
         other_version[0] = 9;

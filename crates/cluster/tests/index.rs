@@ -36,6 +36,7 @@ fn features(
         sketch: Sketch::of(title, text),
         entities: entities.iter().map(|e| feature_key("entity", e)).collect(),
         indicators: indicators.iter().map(|i| feature_key("ipv4", i)).collect(),
+        embedding: Vec::new(),
     }
 }
 
@@ -205,4 +206,66 @@ fn analysts_moves_and_merges_change_the_stories_later_items_join() {
         "the copy follows its original to the analyst's story"
     );
     assert_eq!(index.representative(StoryId(1)), Some(ItemId(1)));
+}
+
+#[test]
+fn embeddings_join_reports_that_share_meaning_but_few_words() {
+    let unit = |v: &[f32]| {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect::<Vec<f32>>()
+    };
+    let with = |mut f: ItemFeatures, e: &[f32]| {
+        f.embedding = unit(e);
+        f
+    };
+    let mut index = StoryIndex::new(ClusterConfig::default());
+    add(
+        &mut index,
+        with(
+            features(1, 0, "APT28 phishes ministries", APT28_A, &[], &[]),
+            &[1.0, 0.2, 0.0],
+        ),
+    );
+    add(
+        &mut index,
+        with(
+            features(2, 0, "Hospital ransomware", RANSOM, &[], &[]),
+            &[0.0, 0.2, 1.0],
+        ),
+    );
+    // Other words, same meaning (cosine 0.99 with the first story).
+    let (story, why) = add(
+        &mut index,
+        with(
+            features(
+                3,
+                0,
+                "Diplomats lured",
+                "Envoys across the continent opened booby-trapped invitations \
+                that dropped an implant; investigators blame a Kremlin-linked crew and urged embassies to update \
+                their readers, saying the intruders siphoned passwords and took pictures of desktops for weeks.",
+                &[],
+                &[],
+            ),
+            &[1.0, 0.3, 0.05],
+        ),
+    );
+    assert_eq!(story, StoryId(1), "{why:?}");
+    assert!(why.signals.iter().any(|s| s.kind == "meaning"), "{why:?}");
+    // Same words' absence, other meaning: a new story.
+    let (story, why) = add(
+        &mut index,
+        with(
+            features(
+                4,
+                0,
+                "Crypto exchange drained",
+                "Thieves emptied hot wallets of an exchange.",
+                &[],
+                &[],
+            ),
+            &[-0.5, 1.0, -0.5],
+        ),
+    );
+    assert_eq!(story, StoryId(4), "{why:?}");
 }

@@ -424,6 +424,9 @@ pub struct EvalStoriesArgs {
     /// Which split's reports: dev (report) or train (development).
     #[arg(long, default_value = "dev", value_parser = ["dev", "train"])]
     pub split: String,
+    /// A sentence-embedding model folder to score with (default: the configured one, if any).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -33,6 +33,34 @@ pub struct Config {
     pub http: HttpConfig,
     /// How items are grouped into stories.
     pub cluster: ClusterConfig,
+    /// The sentence-embedding model clustering uses when it is there.
+    pub embeddings: EmbeddingsConfig,
+}
+
+/// The `[embeddings]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingsConfig {
+    /// Use the model when there is one.
+    pub enabled: bool,
+    /// The model folder (config.json, tokenizer.json, model.safetensors); empty means
+    /// `models/all-minilm-l6-v2` in the data folder.
+    pub model_dir: String,
+    /// Tokens of each text the model reads (at most 512): the headline and lead.
+    pub max_tokens: usize,
+    /// Texts embedded per model call.
+    pub batch_size: usize,
+}
+
+impl Default for EmbeddingsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            model_dir: String::new(),
+            max_tokens: 64,
+            batch_size: 32,
+        }
+    }
 }
 
 /// The `[ingest]` table.
@@ -240,6 +268,25 @@ const CONFIG_TEMPLATE: &str = r#"# threatdesk configuration.
 # For items that are not short, the entity and indicator bonuses count only when the texts'
 # cosine reaches this: two unrelated reports of one vendor share its links and names.
 # evidence_min_text = 0.15
+
+# With a sentence-embedding model, an embedding cosine under this counts as no similarity;
+# above it, the cosine is rescaled to 0-1 and the larger of it and the lexical cosine counts.
+# embedding_floor = 0.6
+
+[embeddings]
+# Sentence embeddings (all-MiniLM-L6-v2, run on the CPU) help clustering see that two
+# reports tell the same event in other words. Without a model, clustering is lexical only
+# (`threatdesk status` says which). Fetch the model with
+# `scripts/get-model.sh threatdesk-data/models/all-minilm-l6-v2`.
+# enabled = true
+
+# The model folder; empty means models/all-minilm-l6-v2 in the data folder.
+# model_dir = ""
+
+# Tokens of each text the model reads (at most 512): the headline and lead. 64 scored best
+# on the AnnoCTR train set and runs 2.6 times faster than 128 (docs/stories.md).
+# max_tokens = 64
+# batch_size = 32
 "#;
 
 #[cfg(test)]

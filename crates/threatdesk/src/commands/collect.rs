@@ -97,7 +97,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: CollectArgs) -> anyhow::Re
         config: &config.collect,
         fetcher: Fetcher::new(config.http.clone())?,
         recognizer: &recognizer,
-        clusterer: std::cell::RefCell::new(super::stories::Clusterer::load(&store, config.cluster.clone())?),
+        clusterer: std::cell::RefCell::new(super::stories::Clusterer::open(&store, data, &config)?),
     };
     let runtime = runtime()?;
     if args.once {

@@ -43,6 +43,8 @@ struct LabelledItem {
     gold: usize,
     variant: Variant,
     features: ItemFeatures,
+    /// What the embedding model reads: headline and the start of the text.
+    embedded_text: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,6 +71,8 @@ struct StoriesReport {
     reports: usize,
     items: usize,
     split: String,
+    /// Which similarity the configured clustering uses.
+    clustering: String,
     methods: Vec<MethodScore>,
 }
 
@@ -86,10 +90,36 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: EvalStoriesArgs) -> anyhow
         bail!("no reports in {}", folder.display());
     }
     let recognizer = threatdesk_extract::Recognizer::builtin();
-    let items = labelled_items(&paths, recognizer)?;
-    let base = data.load_config()?.cluster;
-    let methods = vec![
-        score("threatdesk", &items, base.clone()),
+    let mut items = labelled_items(&paths, recognizer)?;
+    let config = data.load_config()?;
+    let base = config.cluster.clone();
+    let mut embeddings = config.embeddings.clone();
+    if let Some(model) = &args.model {
+        embeddings.model_dir = model.display().to_string();
+    }
+    let (model, clustering) = super::stories::embedding_model(data, &embeddings);
+    let mut methods = Vec::new();
+    if let Some(model) = &model {
+        let started = std::time::Instant::now();
+        for chunk in items.chunks_mut(embeddings.batch_size.max(1)) {
+            let texts: Vec<&str> = chunk.iter().map(|i| i.embedded_text.as_str()).collect();
+            let vectors = model.embed(&texts)?;
+            for (item, vector) in chunk.iter_mut().zip(vectors) {
+                item.features.embedding = vector;
+            }
+        }
+        tracing::info!(
+            items = items.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "Embedded"
+        );
+        methods.push(score("threatdesk, lexical and embeddings", &items, base.clone()));
+        for item in &mut items {
+            item.features.embedding.clear();
+        }
+    }
+    methods.extend([
+        score("threatdesk, lexical only", &items, base.clone()),
         score(
             "text only (no entity or indicator evidence)",
             &items,
@@ -108,11 +138,12 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: EvalStoriesArgs) -> anyhow
                 ..base
             },
         ),
-    ];
+    ]);
     let report = StoriesReport {
         reports: paths.len(),
         items: items.len(),
         split: args.split.clone(),
+        clustering,
         methods,
     };
     if global.format == Format::Text {
@@ -156,10 +187,15 @@ fn labelled_items(
             let source = SourceId(variant as i64 + 1);
             let url = format!("https://source{}.example/{}", source.0, path_stem(path));
             let features = super::stories::features_from(id, source, 0, (&title, &text), &url, &findings);
+            let mut end = text.len().min(2_000);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
             items.push(LabelledItem {
                 gold,
                 variant,
                 features,
+                embedded_text: format!("{title}\n{}", &text[..end]),
             });
         }
     }
@@ -300,8 +336,8 @@ fn score(method: &'static str, items: &[LabelledItem], config: ClusterConfig) ->
 
 fn print_report(report: &StoriesReport) {
     println!(
-        "AnnoCTR {} reports: {} gold stories of 4 items each ({} items)",
-        report.split, report.reports, report.items
+        "AnnoCTR {} reports: {} gold stories of 4 items each ({} items); configured clustering: {}",
+        report.split, report.reports, report.items, report.clustering
     );
     println!(
         "{:<46} {:>7} {:>6} {:>6} {:>6}   {:>6} {:>6} {:>6}   {:>9}  {:>7} {:>7} {:>7}",

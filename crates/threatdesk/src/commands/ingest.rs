@@ -132,7 +132,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
     }
     store_batch(&store, &recognizer, &mut batch, &mut report)?;
     progress.finish_and_clear();
-    let mut clusterer = super::stories::Clusterer::load(&store, data.load_config()?.cluster)?;
+    let mut clusterer = super::stories::Clusterer::open(&store, data, &data.load_config()?)?;
     let clustered = clusterer.cluster_pending(&store)?;
     report.stories = StoryTotals {
         clustered: clustered.clustered,

@@ -22,6 +22,8 @@ struct StatusReport {
     store: StoreStats,
     /// Sources by health state (`healthy`, `degraded`, `failing`, `disabled`, `new`).
     source_health: BTreeMap<&'static str, u32>,
+    /// What story clustering compares: lexical vectors, and embeddings when a model is there.
+    clustering: String,
     config: Config,
 }
 
@@ -38,6 +40,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     for (_, health) in store.list_source_health()? {
         *source_health.entry(health.state.as_str()).or_insert(0) += 1;
     }
+    let (_, clustering) = super::stories::embedding_model(data, &config.embeddings);
     let report = StatusReport {
         version: env!("CARGO_PKG_VERSION"),
         data_dir: data.root().display().to_string(),
@@ -49,6 +52,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         schema_version_supported: SCHEMA_VERSION,
         store: store.stats()?,
         source_health,
+        clustering,
         config,
     };
     match global.format {
@@ -72,6 +76,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 report.store.items,
                 report.store.bulletins
             );
+            crate::outln!("Clustering:    {}", report.clustering);
             if !report.source_health.is_empty() {
                 let states: Vec<String> = report
                     .source_health

@@ -7,12 +7,13 @@ use anyhow::Context;
 use chrono::{Duration, Utc};
 use serde::Serialize;
 use threatdesk_cluster::{ClusterConfig, ItemFeatures, Sketch, StoryIndex, feature_key, hotness, summarize};
+use threatdesk_embed::MiniLm;
 use threatdesk_model::{Finding, FindingKind, Item, ItemId, StoryId};
 use threatdesk_store::{Store, StoryFilter, StoryMember, StoryPlacement};
 
 use crate::EXIT_OK;
 use crate::cli::{Format, GlobalArgs, StoriesListArgs};
-use crate::config::DataDir;
+use crate::config::{Config, DataDir, EmbeddingsConfig};
 use crate::output::{print_json, short_time, truncate};
 
 /// The analyst recorded in the audit trail for CLI changes.
@@ -39,13 +40,70 @@ pub(crate) struct ClusterReport {
     pub near_duplicates: u64,
 }
 
-/// The story index of a data folder, rebuilt from the stored features of recent items.
+/// The story index of a data folder, rebuilt from the stored features of recent items,
+/// with the sentence-embedding model when there is one.
 pub(crate) struct Clusterer {
     index: StoryIndex,
+    embedder: Option<MiniLm>,
+    /// Texts embedded per model call.
+    batch: usize,
+}
+
+/// Bytes of an item's text given to the embedding model (it reads 256 tokens at most;
+/// cutting first saves tokenising whole reports).
+const EMBEDDED_TEXT_BYTES: usize = 2_000;
+
+/// The embedding model of a data folder: `embeddings.model_dir`, else
+/// `DATA/models/all-minilm-l6-v2`. Returns the model (if any) and a line saying which
+/// similarity clustering uses, for `status` and warnings.
+pub(crate) fn embedding_model(data: &DataDir, config: &EmbeddingsConfig) -> (Option<MiniLm>, String) {
+    if !config.enabled {
+        return (None, "lexical only (embeddings.enabled = false)".to_owned());
+    }
+    let folder = if config.model_dir.trim().is_empty() {
+        data.root().join("models").join("all-minilm-l6-v2")
+    } else {
+        std::path::PathBuf::from(config.model_dir.trim())
+    };
+    if !threatdesk_embed::looks_like_model(&folder) && config.model_dir.trim().is_empty() {
+        return (
+            None,
+            format!(
+                "lexical only: no embedding model in {} (scripts/get-model.sh {} fetches all-MiniLM-L6-v2)",
+                folder.display(),
+                folder.display()
+            ),
+        );
+    }
+    match MiniLm::load(&folder, config.max_tokens) {
+        Ok(model) => (
+            Some(model),
+            format!(
+                "lexical and sentence embeddings (all-MiniLM-L6-v2 from {})",
+                folder.display()
+            ),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "The embedding model cannot be used; clustering falls back to lexical similarity");
+            (
+                None,
+                format!("lexical only: the embedding model cannot be used ({error})"),
+            )
+        }
+    }
 }
 
 impl Clusterer {
-    /// Loads the features of items within the clustering window.
+    /// The clusterer of a data folder, with its embedding model if one is there.
+    pub(crate) fn open(store: &dyn Store, data: &DataDir, config: &Config) -> anyhow::Result<Self> {
+        let (embedder, _) = embedding_model(data, &config.embeddings);
+        let mut clusterer = Self::load(store, config.cluster.clone())?;
+        clusterer.embedder = embedder;
+        clusterer.batch = config.embeddings.batch_size.max(1);
+        Ok(clusterer)
+    }
+
+    /// Loads the features of items within the clustering window (no embedding model).
     pub(crate) fn load(store: &dyn Store, config: ClusterConfig) -> anyhow::Result<Self> {
         let since = Utc::now() - Duration::days(i64::from(config.window_days) * 2);
         let mut index = StoryIndex::new(config.clone());
@@ -62,7 +120,42 @@ impl Clusterer {
                 "Some stored clustering features could not be read; those items are left out of the index"
             );
         }
-        Ok(Self { index })
+        Ok(Self {
+            index,
+            embedder: None,
+            batch: 32,
+        })
+    }
+
+    /// Sets each item's embedding, a batch at a time; without a model, nothing.
+    fn embed(&self, items: &mut [(Item, ItemFeatures)]) {
+        let Some(model) = &self.embedder else {
+            return;
+        };
+        for chunk in items.chunks_mut(self.batch) {
+            let texts: Vec<String> = chunk
+                .iter()
+                .map(|(item, _)| {
+                    let text = &item.content.text;
+                    let mut end = text.len().min(EMBEDDED_TEXT_BYTES);
+                    while !text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    format!("{}\n{}", item.content.title, &text[..end])
+                })
+                .collect();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            match model.embed(&refs) {
+                Ok(vectors) => {
+                    for ((_, features), vector) in chunk.iter_mut().zip(vectors) {
+                        features.embedding = vector;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "Embedding failed for a batch; those items are placed on lexical similarity")
+                }
+            }
+        }
     }
 
     /// Places every item that is in no story yet, and refreshes the digests of the stories
@@ -75,11 +168,20 @@ impl Clusterer {
                 break;
             }
             let mut touched = BTreeSet::new();
+            let mut batch: Vec<(Item, ItemFeatures)> = Vec::with_capacity(pending.len());
             for id in pending {
                 let Some(item) = store.item(id)? else {
                     continue;
                 };
                 let features = features_of(&item, &store.item_findings(id)?);
+                batch.push((item, features));
+            }
+            if batch.is_empty() {
+                break;
+            }
+            self.embed(&mut batch);
+            for (item, features) in batch {
+                let id = item.id;
                 let assignment = self.index.assign(&features);
                 let placement = StoryPlacement {
                     item: id,
@@ -194,6 +296,7 @@ pub(crate) fn features_from(
         sketch: Sketch::of(title, text),
         entities: entities.into_iter().collect(),
         indicators: indicators.into_iter().collect(),
+        embedding: Vec::new(),
     }
 }
 
@@ -260,7 +363,7 @@ fn refresh_digest(store: &dyn Store, index: &StoryIndex, story: StoryId) -> anyh
 /// `stories cluster`: places every item not yet in a story.
 pub fn cluster(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_existing(data)?;
-    let mut clusterer = Clusterer::load(&store, data.load_config()?.cluster)?;
+    let mut clusterer = Clusterer::open(&store, data, &data.load_config()?)?;
     let started = std::time::Instant::now();
     let report = clusterer.cluster_pending(&store)?;
     if global.format == Format::Text {

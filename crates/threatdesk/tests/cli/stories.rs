@@ -173,17 +173,83 @@ fn the_story_evaluation_meets_its_floors_on_annoctr_dev() {
     };
     let annoctr = train.join("../..");
     let ws = Workspace::create();
-    let report = ws.json(&["eval", "stories", "--annoctr", &annoctr.display().to_string()]);
-    let full = &report["methods"][0];
-    assert_eq!(full["method"], "threatdesk");
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/models/all-minilm-l6-v2");
+    let mut args = vec![
+        "eval".to_owned(),
+        "stories".to_owned(),
+        "--annoctr".to_owned(),
+        annoctr.display().to_string(),
+    ];
+    if model.join("model.safetensors").is_file() {
+        args.extend(["--model".to_owned(), model.display().to_string()]);
+    } else {
+        eprintln!("no embedding model (scripts/get-model.sh): scoring lexical clustering only");
+    }
+    let report = ws.json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let method = |name: &str| {
+        report["methods"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["method"] == name).cloned())
+            .unwrap_or_else(|| panic!("no method {name}: {report}"))
+    };
+    let full = method("threatdesk, lexical only");
     let number = |v: &Value| v.as_f64().unwrap_or(0.0);
     // Floors at the measured dev scores (docs/accuracy.md), so a regression fails.
     assert!(number(&full["pairwise_precision"]) >= 0.95, "{full}");
     assert!(number(&full["bcubed_f1"]) >= 0.80, "{full}");
     assert_eq!(full["near_duplicates_found"], full["syndicated_copies"], "{full}");
-    let text_only = &report["methods"][1];
+    let text_only = method("text only (no entity or indicator evidence)");
     assert!(
         number(&full["bcubed_f1"]) > number(&text_only["bcubed_f1"]),
         "entities and indicators help: {report}"
     );
+    if model.join("model.safetensors").is_file() {
+        let embedded = method("threatdesk, lexical and embeddings");
+        assert!(number(&embedded["pairwise_precision"]) >= 0.95, "{embedded}");
+        assert!(number(&embedded["bcubed_f1"]) >= 0.95, "{embedded}");
+    }
+}
+
+#[test]
+fn without_a_usable_model_clustering_is_lexical_and_says_so() {
+    let ws = seeded();
+    let status = ws.json(&["status"]);
+    assert!(
+        status["clustering"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("lexical only: no embedding model")),
+        "{status}"
+    );
+    let broken = ws.dir.path().join("broken-model");
+    std::fs::create_dir_all(&broken).expect("folder");
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::write(broken.join(file), "garbage").expect("write");
+    }
+    let dir = broken.display().to_string();
+    let status = ws
+        .command(&["--format", "json", "status"])
+        .env("THREATDESK_EMBEDDINGS__MODEL_DIR", &dir)
+        .output()
+        .expect("status");
+    let status: Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert!(
+        status["clustering"]
+            .as_str()
+            .is_some_and(|c| c.contains("cannot be used") && c.contains("config.json")),
+        "{status}"
+    );
+    ws.write("f/more.txt", format!("{RANSOM}\n\nUpdate: systems are back."));
+    let ingest = ws
+        .command(&["ingest", "--source", "late", "f"])
+        .env("THREATDESK_EMBEDDINGS__MODEL_DIR", &dir)
+        .output()
+        .expect("ingest");
+    assert_eq!(
+        ingest.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ingest.stderr).contains("falls back to lexical"));
+    assert_eq!(story_of(&ws, "Ransomware hits")["items"], 2);
 }
