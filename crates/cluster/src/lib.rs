@@ -25,4 +25,4 @@ mod summary;
 
 pub use index::{Assignment, ClusterConfig, ItemFeatures, Signal, StoryIndex, feature_key};
 pub use sketch::{MAX_TERMS, MINHASH_SIZE, SHINGLE_WORDS, Sketch};
-pub use summary::{hotness, summarize};
+pub use summary::{MIN_LEAD_WORDS, hotness, lead, summarize};

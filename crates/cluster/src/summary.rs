@@ -73,6 +73,50 @@ pub fn summarize(texts: &[&str], max_sentences: usize) -> String {
         .join(" ")
 }
 
+/// What a sentence-embedding model should read of an item: its headline and the first
+/// sentences of prose, up to `max_bytes`; `None` when that is under [`MIN_LEAD_WORDS`] words.
+/// Markup, links, image references and tables are left out, and so are items with too
+/// little prose: embedded, they look alike whatever the story (an empty text always gives
+/// the same vector), and would glue stories together.
+pub fn lead(title: &str, text: &str, max_bytes: usize) -> Option<String> {
+    let mut out = String::new();
+    if is_text_like(title) {
+        out.push_str(title.trim());
+    }
+    for sentence in split_sentences(text) {
+        if out.len() >= max_bytes {
+            break;
+        }
+        if sentence.split_whitespace().count() >= 4 && is_text_like(sentence) {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(sentence);
+        }
+    }
+    let mut end = out.len().min(max_bytes);
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.truncate(end);
+    (out.split_whitespace().count() >= MIN_LEAD_WORDS).then_some(out)
+}
+
+/// A lead of fewer words is not embedded.
+pub const MIN_LEAD_WORDS: usize = 8;
+
+/// Words, not markup: no link syntax, mostly letters.
+fn is_text_like(sentence: &str) -> bool {
+    if ["](", "://", "www.", "|"].iter().any(|m| sentence.contains(m)) {
+        return false;
+    }
+    let letters = sentence
+        .chars()
+        .filter(|c| c.is_alphabetic() || *c == ' ')
+        .count();
+    letters > 0 && letters * 10 >= sentence.chars().count() * 8
+}
+
 /// Prose, not markup, links, tables or headings: mostly letters, no link syntax, and a
 /// full stop (or `!`, `?`) at the end.
 fn is_prose(sentence: &str) -> bool {
@@ -167,6 +211,22 @@ mod tests {
             summarize(&[markup], 3),
             "The loader was delivered by e-mail to finance staff at several firms."
         );
+    }
+
+    #[test]
+    fn the_lead_is_headline_and_prose_without_markup() {
+        let text = "![](https://cdn.example/logo.png) ![](https://cdn.example/banner.png)\n\
+                    | Hash | Family |\n\
+                    The loader reached finance staff by e-mail. It stole browser passwords.";
+        assert_eq!(
+            lead("New loader targets finance", text, 1000).as_deref(),
+            Some(
+                "New loader targets finance\nThe loader reached finance staff by e-mail.\nIt stole browser passwords."
+            )
+        );
+        assert_eq!(lead("![](x://y)", "![](https://cdn.example/a.png)", 1000), None);
+        assert_eq!(lead("Short", "Too few words.", 1000), None);
+        assert!(lead("T", &"Word after word again. ".repeat(200), 100).is_some_and(|l| l.len() <= 100));
     }
 
     #[test]

@@ -6,9 +6,10 @@
 //! - a **syndicated copy**: the same text with another outlet's header and footer
 //!   (a near-duplicate);
 //! - a **teaser**: its first 60 % of lines (what a feed's summary or a short re-post gives);
-//! - an **other outlet's account**: every second sentence only, under another headline
-//!   (the same event in half the words, sharing few shingles with the original: it must be
-//!   joined by vocabulary, entities and indicators, not as a copy).
+//! - an **other outlet's account**: every second sentence only, headed by its own first
+//!   words (the same event in half the words, sharing few shingles and not the headline
+//!   with the original: it must be joined by vocabulary, meaning, entities and indicators,
+//!   not as a copy).
 //!
 //! Different reports are different stories, including reports on the same actor: the hard
 //! negatives. Items arrive in a fixed pseudo-random order. Scores: pairwise precision,
@@ -43,8 +44,8 @@ struct LabelledItem {
     gold: usize,
     variant: Variant,
     features: ItemFeatures,
-    /// What the embedding model reads: headline and the start of the text.
-    embedded_text: String,
+    /// What the embedding model reads: headline and lead, if there is enough prose.
+    embedded_text: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -101,8 +102,10 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: EvalStoriesArgs) -> anyhow
     let mut methods = Vec::new();
     if let Some(model) = &model {
         let started = std::time::Instant::now();
-        for chunk in items.chunks_mut(embeddings.batch_size.max(1)) {
-            let texts: Vec<&str> = chunk.iter().map(|i| i.embedded_text.as_str()).collect();
+        let mut embedded: Vec<&mut LabelledItem> =
+            items.iter_mut().filter(|i| i.embedded_text.is_some()).collect();
+        for chunk in embedded.chunks_mut(embeddings.batch_size.max(1)) {
+            let texts: Vec<&str> = chunk.iter().filter_map(|i| i.embedded_text.as_deref()).collect();
             let vectors = model.embed(&texts)?;
             for (item, vector) in chunk.iter_mut().zip(vectors) {
                 item.features.embedding = vector;
@@ -179,7 +182,15 @@ fn labelled_items(
                 ),
             ),
             (Variant::Teaser, title.clone(), teaser),
-            (Variant::OtherOutlet, format!("Report: {title}"), other.join(". ")),
+            (
+                Variant::OtherOutlet,
+                // Its own headline: its first words, not the original's headline.
+                other
+                    .first()
+                    .map(|s| s.split_whitespace().take(12).collect::<Vec<_>>().join(" "))
+                    .unwrap_or_default(),
+                other.join(". "),
+            ),
         ];
         for (variant, title, text) in variants {
             let id = ItemId(items.len() as i64 + 1);
@@ -187,15 +198,11 @@ fn labelled_items(
             let source = SourceId(variant as i64 + 1);
             let url = format!("https://source{}.example/{}", source.0, path_stem(path));
             let features = super::stories::features_from(id, source, 0, (&title, &text), &url, &findings);
-            let mut end = text.len().min(2_000);
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
             items.push(LabelledItem {
                 gold,
                 variant,
                 features,
-                embedded_text: format!("{title}\n{}", &text[..end]),
+                embedded_text: threatdesk_cluster::lead(&title, &text, 2_000),
             });
         }
     }

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{Duration, Utc};
 use serde::Serialize;
-use threatdesk_cluster::{ClusterConfig, ItemFeatures, Sketch, StoryIndex, feature_key, hotness, summarize};
+use threatdesk_cluster::{
+    ClusterConfig, ItemFeatures, Sketch, StoryIndex, feature_key, hotness, lead, summarize,
+};
 use threatdesk_embed::MiniLm;
 use threatdesk_model::{Finding, FindingKind, Item, ItemId, StoryId};
 use threatdesk_store::{Store, StoryFilter, StoryMember, StoryPlacement};
@@ -49,7 +51,7 @@ pub(crate) struct Clusterer {
     batch: usize,
 }
 
-/// Bytes of an item's text given to the embedding model (it reads 256 tokens at most;
+/// Bytes of an item's lead given to the embedding model (it reads `max_tokens` tokens;
 /// cutting first saves tokenising whole reports).
 const EMBEDDED_TEXT_BYTES: usize = 2_000;
 
@@ -132,28 +134,26 @@ impl Clusterer {
         let Some(model) = &self.embedder else {
             return;
         };
-        for chunk in items.chunks_mut(self.batch) {
-            let texts: Vec<String> = chunk
-                .iter()
-                .map(|(item, _)| {
-                    let text = &item.content.text;
-                    let mut end = text.len().min(EMBEDDED_TEXT_BYTES);
-                    while !text.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    format!("{}\n{}", item.content.title, &text[..end])
-                })
-                .collect();
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        // Items with too little prose keep no embedding (see `lead`).
+        let mut leads: Vec<(usize, String)> = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (item, _))| {
+                lead(&item.content.title, &item.content.text, EMBEDDED_TEXT_BYTES).map(|l| (i, l))
+            })
+            .collect();
+        for chunk in leads.chunks_mut(self.batch) {
+            let refs: Vec<&str> = chunk.iter().map(|(_, l)| l.as_str()).collect();
             match model.embed(&refs) {
                 Ok(vectors) => {
-                    for ((_, features), vector) in chunk.iter_mut().zip(vectors) {
-                        features.embedding = vector;
+                    for ((i, _), vector) in chunk.iter().zip(vectors) {
+                        items[*i].1.embedding = vector;
                     }
                 }
-                Err(error) => {
-                    tracing::warn!(%error, "Embedding failed for a batch; those items are placed on lexical similarity")
-                }
+                Err(error) => tracing::warn!(
+                    %error,
+                    "Embedding failed for a batch; those items are placed on lexical similarity"
+                ),
             }
         }
     }
