@@ -1,6 +1,5 @@
 //! `threatdesk article`: the main article of a saved web page.
 
-use std::io::Read;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -19,15 +18,7 @@ struct ArticleOutput<'a> {
 }
 
 pub fn run(global: &GlobalArgs, args: ArticleArgs) -> anyhow::Result<ExitCode> {
-    let bytes = if args.path == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("cannot read standard input")?;
-        bytes
-    } else {
-        std::fs::read(&args.path).with_context(|| format!("cannot read {}", args.path))?
-    };
+    let bytes = super::read_input(&args.path)?;
     let decoded = threatdesk_text::decode(&bytes);
     if let Some(note) = decoded.note() {
         eprintln!("threatdesk: note: {}: {note}", args.path);

@@ -1,7 +1,6 @@
 //! `threatdesk sources …`: the feeds and pages threatdesk collects, and how they are doing.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -312,15 +311,7 @@ pub(crate) fn import_opml(
 /// `sources import FILE`.
 pub fn import(data: &DataDir, global: &GlobalArgs, file: &str) -> anyhow::Result<ExitCode> {
     let store = open_or_create(data)?;
-    let bytes = if file == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("cannot read standard input")?;
-        bytes
-    } else {
-        std::fs::read(file).with_context(|| format!("cannot read {file}"))?
-    };
+    let bytes = super::read_input(file)?;
     let interval = data.load_config()?.collect.default_interval_secs;
     let report = import_opml(&store, &bytes, interval).with_context(|| file.to_owned())?;
     for rejected in &report.rejected {
