@@ -115,7 +115,8 @@ fn resolve_sources(store: &dyn Store, names: &[String]) -> anyhow::Result<Vec<So
 fn read_input(path: &str) -> anyhow::Result<Vec<u8>> {
     if path == "-" {
         let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).context("cannot read standard input")?;
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+            .context("cannot read standard input")?;
         Ok(bytes)
     } else {
         std::fs::read(path).with_context(|| format!("cannot read {path}"))
