@@ -100,6 +100,7 @@ fn main() {
             "items_per_second_last_10pct": (n / 10) as f64 / tail_secs,
             "items_per_second_overall": n as f64 / total_secs,
             "index_bytes_estimate": index.memory_bytes(),
+            "index_bytes_by_part": index.memory(),
             "rss_bytes": rss_kb * 1024,
         })
     );

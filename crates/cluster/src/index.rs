@@ -701,6 +701,13 @@ impl StoryIndex {
 
     /// Approximate heap bytes held (sketches, vectors, tables).
     pub fn memory_bytes(&self) -> usize {
+        self.memory().values().sum()
+    }
+
+    /// [`StoryIndex::memory_bytes`] by part: `items` (sketches, weight vectors, entity and
+    /// indicator keys, embeddings), `lsh`, `postings` (inverted indexes) and `stories`
+    /// (centroids, member lists).
+    pub fn memory(&self) -> std::collections::BTreeMap<&'static str, usize> {
         let item = |i: &IndexedItem| {
             std::mem::size_of::<IndexedItem>()
                 + i.minhash.len() * 2
@@ -723,7 +730,14 @@ impl StoryIndex {
                 s.items.capacity() * 8 + s.term_sums.capacity() * 8 + s.embedding_sum.capacity() * 4 + 120
             })
             .sum();
-        items + buckets + postings + stories
+        [
+            ("items", items),
+            ("lsh", buckets),
+            ("postings", postings),
+            ("stories", stories),
+        ]
+        .into_iter()
+        .collect()
     }
 }
 
