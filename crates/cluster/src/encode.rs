@@ -3,7 +3,7 @@
 
 use threatdesk_model::{ItemId, SourceId};
 
-use crate::index::ItemFeatures;
+use crate::index::{ItemFeatures, dequantize, quantize};
 use crate::sketch::{MINHASH_SIZE, Sketch};
 
 /// Version 2 added the sentence embedding (bytes, ×127); version 1 is still read.
@@ -36,11 +36,7 @@ impl ItemFeatures {
         }
         let n = self.embedding.len().min(usize::from(u16::MAX));
         out.extend_from_slice(&(n as u16).to_le_bytes());
-        out.extend(
-            self.embedding[..n]
-                .iter()
-                .map(|v| (v * 127.0).round().clamp(-127.0, 127.0) as i8 as u8),
-        );
+        out.extend(self.embedding[..n].iter().map(|&v| quantize(v) as u8));
         out
     }
 
@@ -70,7 +66,7 @@ impl ItemFeatures {
         let [entities, indicators] = lists;
         let embedding = if version >= 2 {
             (0..u16::from_le_bytes(r.take()?))
-                .map(|_| r.take::<1>().map(|b| f32::from(b[0] as i8) / 127.0))
+                .map(|_| r.take::<1>().map(|b| dequantize(b[0] as i8)))
                 .collect::<Option<Vec<f32>>>()?
         } else {
             Vec::new()

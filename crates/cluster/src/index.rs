@@ -158,8 +158,6 @@ pub struct Assignment {
 struct IndexedItem {
     id: ItemId,
     story: StoryId,
-    /// The story's dense slot, for accumulating scores in an array.
-    slot: u32,
     at_millis: i64,
     /// The signature's low 16 bits (b-bit MinHash): half the memory, and a chance
     /// agreement of 1 in 65,536 per value, far below the estimate's own error.
@@ -337,7 +335,7 @@ impl StoryIndex {
         scratch.resize(self.slot_ids.len(), 0.0);
         let mut touched: Vec<u32> = Vec::new();
         for &(term, weight) in &query {
-            for &(item, item_weight) in latest_postings(self.postings.get(&term)) {
+            for &(item, item_weight) in latest(self.postings.get(&term).map(Postings::as_slice)) {
                 let slot = self.item_slots[item as usize];
                 let dot = &mut scratch[slot as usize];
                 if *dot == 0.0 {
@@ -355,7 +353,7 @@ impl StoryIndex {
         let mut candidates: FastSet<StoryId> = dots.keys().copied().collect();
         // Stories sharing an indicator or an entity are candidates even with little text.
         for key in features.entities.iter().chain(&features.indicators) {
-            for &item in latest(self.feature_postings.get(key)) {
+            for &item in latest(self.feature_postings.get(key).map(Vec::as_slice)) {
                 candidates.insert(self.items[item as usize].story);
             }
         }
@@ -541,17 +539,12 @@ impl StoryIndex {
         self.items.push(IndexedItem {
             id: features.item,
             story,
-            slot,
             at_millis: features.at_millis,
             minhash: features.sketch.minhash.iter().map(|&v| v as u16).collect(),
             weights: weights.into_boxed_slice(),
             entities: features.entities,
             indicators: features.indicators,
-            embedding: features
-                .embedding
-                .iter()
-                .map(|v| (v * 127.0).round().clamp(-127.0, 127.0) as i8)
-                .collect(),
+            embedding: features.embedding.iter().map(|&v| quantize(v)).collect(),
         });
         self.attach(index, story);
     }
@@ -565,7 +558,7 @@ impl StoryIndex {
                 story.embedding_sum = vec![0.0; item.embedding.len()];
             }
             for (sum, &v) in story.embedding_sum.iter_mut().zip(item.embedding.iter()) {
-                *sum += f32::from(v) / 127.0;
+                *sum += dequantize(v);
             }
         }
         for &(term, weight) in item.weights.iter() {
@@ -606,7 +599,7 @@ impl StoryIndex {
         story.norm2 = story.norm2.max(0.0);
         if story.embedding_sum.len() == item.embedding.len() {
             for (sum, &v) in story.embedding_sum.iter_mut().zip(item.embedding.iter()) {
-                *sum -= f32::from(v) / 127.0;
+                *sum -= dequantize(v);
             }
         }
         for k in &item.entities {
@@ -658,7 +651,6 @@ impl StoryIndex {
         self.detach(index);
         let slot = self.slot_of(to);
         self.items[index].story = to;
-        self.items[index].slot = slot;
         self.item_slots[index] = slot;
         self.attach(index, to);
     }
@@ -741,6 +733,16 @@ impl StoryIndex {
     }
 }
 
+/// An embedding value (in [-1, 1] for unit vectors) as a byte: ×127, rounded.
+pub(crate) fn quantize(v: f32) -> i8 {
+    (v * 127.0).round().clamp(-127.0, 127.0) as i8
+}
+
+/// The value a byte from [`quantize`] stands for.
+pub(crate) fn dequantize(b: i8) -> f32 {
+    f32::from(b) / 127.0
+}
+
 /// The estimated Jaccard of a full signature and a stored 16-bit one.
 fn short_jaccard(full: &[u32], short: &[u16]) -> f32 {
     if full.len() != short.len() || full.is_empty() {
@@ -755,11 +757,9 @@ fn short_jaccard(full: &[u32], short: &[u16]) -> f32 {
 }
 
 /// The latest [`MAX_POSTINGS_SCANNED`] entries of a posting list.
-fn latest<T>(list: Option<&Vec<T>>) -> &[T] {
-    match list {
-        Some(list) => &list[list.len().saturating_sub(MAX_POSTINGS_SCANNED)..],
-        None => &[],
-    }
+fn latest<T>(list: Option<&[T]>) -> &[T] {
+    let list = list.unwrap_or_default();
+    &list[list.len().saturating_sub(MAX_POSTINGS_SCANNED)..]
 }
 
 /// A term's posting list: most terms are in one item only, and need no allocation.
@@ -796,16 +796,5 @@ impl Postings {
             Postings::One(_) => 0,
             Postings::Many(v) => v.capacity() * 8,
         }
-    }
-}
-
-/// The latest [`MAX_POSTINGS_SCANNED`] entries of a term's postings.
-fn latest_postings(list: Option<&Postings>) -> &[(u32, f32)] {
-    match list {
-        Some(list) => {
-            let all = list.as_slice();
-            &all[all.len().saturating_sub(MAX_POSTINGS_SCANNED)..]
-        }
-        None => &[],
     }
 }

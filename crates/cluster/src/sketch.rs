@@ -51,18 +51,13 @@ impl Sketch {
 
     /// The estimated Jaccard similarity of the two texts' shingle sets.
     pub fn jaccard(&self, other: &Sketch) -> f32 {
-        self.jaccard_with(&other.minhash)
-    }
-
-    /// [`Sketch::jaccard`] against another text's signature.
-    pub fn jaccard_with(&self, other: &[u32]) -> f32 {
-        if self.minhash.is_empty() || self.minhash.len() != other.len() {
+        if self.minhash.is_empty() || self.minhash.len() != other.minhash.len() {
             return 0.0;
         }
         let same = self
             .minhash
             .iter()
-            .zip(other)
+            .zip(&other.minhash)
             .filter(|(a, b)| a == b && **a != u32::MAX)
             .count();
         same as f32 / self.minhash.len() as f32

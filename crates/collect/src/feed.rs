@@ -206,7 +206,6 @@ impl FeedEntry {
         source: &Source,
         fetched_at: DateTime<Utc>,
     ) -> Result<NewItem, String> {
-        let from_feed = self.body.as_deref().map(Document::from_html);
         let (text, html, article_title, article_author, article_date) = match article {
             Some(a) => (
                 a.text,
@@ -215,7 +214,8 @@ impl FeedEntry {
                 a.author,
                 a.published,
             ),
-            None => match from_feed {
+            // The feed's own text is parsed only when the page gave none.
+            None => match self.body.as_deref().map(Document::from_html) {
                 Some(doc) if !doc.text.trim().is_empty() => (doc.text, doc.html, doc.title, doc.author, None),
                 _ => return Err("no readable text in the page or the entry".to_owned()),
             },

@@ -241,6 +241,8 @@ pub trait Store: Send + Sync {
 
     /// Every source with its collection health, by name.
     fn list_source_health(&self) -> Result<Vec<(Source, SourceHealth)>>;
+    /// One source's collection health.
+    fn source_health(&self, source: &Source) -> Result<SourceHealth>;
     /// Records one collection of a source in one transaction: its items with their
     /// findings (as [`Store::upsert_items_with_findings`]), the feed entries handled, the
     /// problems met, and the source's new state (validators, failures, next attempt).

@@ -215,6 +215,10 @@ impl Store for SqliteStore {
         })
     }
 
+    fn source_health(&self, source: &Source) -> Result<SourceHealth> {
+        self.read(|conn| collection::health(conn, source, chrono::Utc::now()))
+    }
+
     fn record_collection(
         &self,
         run: &CollectionRun,

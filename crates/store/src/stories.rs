@@ -107,17 +107,7 @@ pub(crate) fn place(tx: &Transaction<'_>, placement: &StoryPlacement) -> Result<
     let now = now_millis();
     let story = match placement.story {
         Some(story) => {
-            let exists: Option<i64> = tx
-                .query_row("SELECT id FROM stories WHERE id = ?1", [story.0], |row| {
-                    row.get(0)
-                })
-                .optional()?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound {
-                    what: "story",
-                    id: story.0,
-                });
-            }
+            ensure_story(tx, story)?;
             story
         }
         None => create(tx, &placement.new_title, now)?,

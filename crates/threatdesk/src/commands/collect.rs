@@ -165,25 +165,34 @@ impl Collector<'_> {
     fn due(&self, only: &[SourceId], all: bool) -> anyhow::Result<Vec<(Source, SourceHealth)>> {
         let now = Utc::now();
         Ok(self
+            .collectable(only)?
+            .filter(|(_, h)| all || h.next_attempt_at.is_none_or(|t| t <= now))
+            .collect())
+    }
+
+    /// The feeds and pages `collect` looks after: those of `only` (disabled ones too, as they
+    /// were named), else every enabled one.
+    fn collectable(&self, only: &[SourceId]) -> anyhow::Result<impl Iterator<Item = (Source, SourceHealth)>> {
+        let only = only.to_vec();
+        Ok(self
             .store
             .list_source_health()?
             .into_iter()
             .filter(|(s, _)| matches!(s.spec.kind, SourceKind::Feed | SourceKind::WebPage))
-            .filter(|(s, _)| only.is_empty() || only.contains(&s.id))
-            .filter(|(s, _)| s.spec.enabled || !only.is_empty())
-            .filter(|(_, h)| all || h.next_attempt_at.is_none_or(|t| t <= now))
-            .collect())
+            .filter(move |(s, _)| {
+                if only.is_empty() {
+                    s.spec.enabled
+                } else {
+                    only.contains(&s.id)
+                }
+            }))
     }
 
     /// How long until the next source is due (at most [`MAX_NAP`]).
     fn until_next_due(&self, only: &[SourceId]) -> anyhow::Result<Duration> {
         let now = Utc::now();
         let next = self
-            .store
-            .list_source_health()?
-            .into_iter()
-            .filter(|(s, _)| s.spec.enabled && matches!(s.spec.kind, SourceKind::Feed | SourceKind::WebPage))
-            .filter(|(s, _)| only.is_empty() || only.contains(&s.id))
+            .collectable(only)?
             .filter_map(|(_, h)| h.next_attempt_at)
             .min();
         Ok(match next {

@@ -107,11 +107,8 @@ struct SourceDetail<'a> {
 /// One source in full, with its latest problems.
 pub fn show(data: &DataDir, global: &GlobalArgs, name: &str, limit: u32) -> anyhow::Result<ExitCode> {
     let store = super::open_existing(data)?;
-    let (source, health) = store
-        .list_source_health()?
-        .into_iter()
-        .find(|(s, _)| s.spec.name == name)
-        .with_context(|| format!("no source named {name:?} (see `threatdesk sources list`)"))?;
+    let source = find(&store, name)?;
+    let health = store.source_health(&source)?;
     let problems = store.collection_problems(source.id, limit)?;
     if global.format != Format::Text {
         print_json(&SourceDetail {
