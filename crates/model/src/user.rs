@@ -21,6 +21,21 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    /// Every role, least powerful first.
+    pub const ALL: [Role; 4] = [Role::Reader, Role::Analyst, Role::Editor, Role::Admin];
+
+    /// The lower-case label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reader => "reader",
+            Role::Analyst => "analyst",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
 impl FromStr for Role {
     type Err = ParseError;
 

@@ -91,6 +91,9 @@ pub enum StoreError {
         /// Its items.
         items: u64,
     },
+    /// An account with this name exists.
+    #[error("a user named {0:?} already exists")]
+    UserExists(String),
     /// Another bulletin already has this slug.
     #[error("the slug {0:?} is already used by another bulletin")]
     SlugTaken(String),

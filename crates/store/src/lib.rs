@@ -15,6 +15,7 @@
 //!
 //! Only this crate knows SQL.
 
+mod accounts;
 mod collection;
 mod error;
 mod migrate;
@@ -30,6 +31,7 @@ use threatdesk_model::{
     ItemId, NewBulletin, NewItem, NewSource, Source, SourceHealth, SourceId, StoryId, Tlp,
 };
 
+pub use accounts::{Accounts, ApiTokenInfo, BulletinComment, NewUser, StoryMark};
 pub use collection::{CollectionProblem, CollectionRun, SeenEntry};
 pub use error::{Result, StoreError};
 pub use migrate::SCHEMA_VERSION;
@@ -203,6 +205,17 @@ pub struct SearchResults {
     pub total: u64,
 }
 
+/// Which bulletins [`Store::list_bulletins`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct BulletinFilter {
+    /// Only bulletins at this workflow step.
+    pub status: Option<threatdesk_model::BulletinStatus>,
+    /// Only bulletins marked at most this restrictively.
+    pub tlp_ceiling: Option<Tlp>,
+    /// At most this many (default 100).
+    pub limit: Option<u32>,
+}
+
 /// Store-wide counts, for `status` output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct StoreStats {
@@ -338,6 +351,8 @@ pub trait Store: Send + Sync {
     fn bulletin(&self, id: BulletinId) -> Result<Option<Bulletin>>;
     /// Every saved version of a bulletin, oldest first.
     fn bulletin_versions(&self, id: BulletinId) -> Result<Vec<Bulletin>>;
+    /// Bulletins, most recently saved first.
+    fn list_bulletins(&self, filter: &BulletinFilter) -> Result<Vec<Bulletin>>;
 
     /// Ranked full-text search over items and bulletins.
     fn search(&self, query: &SearchQuery) -> Result<SearchResults>;

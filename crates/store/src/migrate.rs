@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_knowledge_base.sql"),
     include_str!("../migrations/0004_collection.sql"),
     include_str!("../migrations/0005_stories.sql"),
+    include_str!("../migrations/0006_accounts.sql"),
 ];
 
 /// The schema version this build writes.

@@ -658,6 +658,42 @@ impl Store for SqliteStore {
         self.read(|conn| load_bulletin(conn, id))
     }
 
+    fn list_bulletins(&self, filter: &crate::BulletinFilter) -> Result<Vec<Bulletin>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT id, status, tlp FROM bulletins ORDER BY updated_at DESC, id DESC")?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let limit = filter.limit.unwrap_or(100) as usize;
+            let mut bulletins = Vec::new();
+            for (id, status, tlp) in rows {
+                if bulletins.len() >= limit {
+                    break;
+                }
+                let status_ok = filter.status.is_none_or(|wanted| wanted.as_str() == status);
+                let tlp_ok = match (filter.tlp_ceiling, tlp.parse::<Tlp>()) {
+                    (Some(ceiling), Ok(tlp)) => tlp <= ceiling,
+                    (Some(_), Err(_)) => false,
+                    (None, _) => true,
+                };
+                if status_ok
+                    && tlp_ok
+                    && let Some(bulletin) = load_bulletin(conn, BulletinId(id))?
+                {
+                    bulletins.push(bulletin);
+                }
+            }
+            Ok(bulletins)
+        })
+    }
+
     fn bulletin_versions(&self, id: BulletinId) -> Result<Vec<Bulletin>> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
@@ -1375,5 +1411,105 @@ fn corrupt(column: &'static str, reason: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         column,
         reason: reason.to_string(),
+    }
+}
+
+impl crate::Accounts for SqliteStore {
+    fn count_users(&self) -> Result<u64> {
+        self.read(crate::accounts::count_users)
+    }
+
+    fn create_user(&self, user: &crate::NewUser, password_hash: &str) -> Result<threatdesk_model::User> {
+        self.write(|tx| crate::accounts::create_user(tx, user, password_hash))
+    }
+
+    fn user(&self, id: threatdesk_model::UserId) -> Result<Option<threatdesk_model::User>> {
+        self.read(|conn| crate::accounts::user(conn, id))
+    }
+
+    fn user_for_login(&self, username: &str) -> Result<Option<(threatdesk_model::User, String)>> {
+        self.read(|conn| crate::accounts::user_for_login(conn, username))
+    }
+
+    fn list_users(&self) -> Result<Vec<threatdesk_model::User>> {
+        self.read(crate::accounts::list_users)
+    }
+
+    fn set_password(&self, id: threatdesk_model::UserId, password_hash: &str) -> Result<()> {
+        self.write(|tx| crate::accounts::set_password(tx, id, password_hash))
+    }
+
+    fn create_session(
+        &self,
+        token_hash: &[u8; 32],
+        user: threatdesk_model::UserId,
+        csrf_token: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        self.write(|tx| crate::accounts::create_session(tx, token_hash, user, csrf_token, expires_at))
+    }
+
+    fn session(&self, token_hash: &[u8; 32]) -> Result<Option<(threatdesk_model::User, String)>> {
+        self.read(|conn| crate::accounts::session(conn, token_hash))
+    }
+
+    fn delete_session(&self, token_hash: &[u8; 32]) -> Result<()> {
+        self.write(|tx| crate::accounts::delete_session(tx, token_hash))
+    }
+
+    fn create_api_token(
+        &self,
+        user: threatdesk_model::UserId,
+        name: &str,
+        token_hash: &[u8; 32],
+    ) -> Result<i64> {
+        self.write(|tx| crate::accounts::create_api_token(tx, user, name, token_hash))
+    }
+
+    fn api_token_user(&self, token_hash: &[u8; 32]) -> Result<Option<threatdesk_model::User>> {
+        self.write(|tx| crate::accounts::api_token_user(tx, token_hash))
+    }
+
+    fn list_api_tokens(&self, user: threatdesk_model::UserId) -> Result<Vec<crate::ApiTokenInfo>> {
+        self.read(|conn| crate::accounts::list_api_tokens(conn, user))
+    }
+
+    fn revoke_api_token(&self, user: threatdesk_model::UserId, id: i64) -> Result<bool> {
+        self.write(|tx| crate::accounts::revoke_api_token(tx, user, id))
+    }
+
+    fn mark_story(
+        &self,
+        user: threatdesk_model::UserId,
+        story: threatdesk_model::StoryId,
+        read: Option<bool>,
+        important: Option<bool>,
+    ) -> Result<()> {
+        self.write(|tx| crate::accounts::mark_story(tx, user, story, read, important))
+    }
+
+    fn story_marks(
+        &self,
+        user: threatdesk_model::UserId,
+        stories: &[threatdesk_model::StoryId],
+    ) -> Result<std::collections::HashMap<threatdesk_model::StoryId, crate::StoryMark>> {
+        self.read(|conn| crate::accounts::story_marks(conn, user, stories))
+    }
+
+    fn add_bulletin_comment(
+        &self,
+        bulletin: threatdesk_model::BulletinId,
+        user: threatdesk_model::UserId,
+        version: u32,
+        body: &str,
+    ) -> Result<()> {
+        self.write(|tx| crate::accounts::add_bulletin_comment(tx, bulletin, user, version, body))
+    }
+
+    fn bulletin_comments(
+        &self,
+        bulletin: threatdesk_model::BulletinId,
+    ) -> Result<Vec<crate::BulletinComment>> {
+        self.read(|conn| crate::accounts::bulletin_comments(conn, bulletin))
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use threatdesk_model::{BulletinKind, ItemId, Reliability, StoryId, Tlp};
+use threatdesk_model::{BulletinKind, ItemId, Reliability, Role, StoryId, Tlp};
 
 const EXIT_CODES: &str = "Exit status: 0 success; 1 finished, but some inputs were rejected (each is reported on stderr); 2 error.";
 
@@ -109,6 +109,66 @@ pub enum Command {
 
     /// Show the data folder, configuration and database state.
     Status,
+
+    /// Run the analyst workspace: the web server, with collection, enrichment and clustering
+    /// in the background. On a fresh data folder, creates it and an `admin` account whose
+    /// password is printed once.
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
+
+    /// Workspace accounts: add and list.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+const SERVE_HELP: &str = "Open the address printed at start-up in a browser and log in. Logs go to stderr (-v for more). Ctrl-C stops: requests in flight finish, the collector stops between sources. Exit status: 0 stopped cleanly; 2 error (the address is taken, the data folder cannot be opened).";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address and port to listen on. [config: server.listen]
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+
+    /// Serve only: no collection in the background. [config: server.collect = false]
+    #[arg(long)]
+    pub no_collect: bool,
+
+    /// Mark session cookies Secure (the server is behind HTTPS). [config: server.secure_cookies]
+    #[arg(long)]
+    pub secure_cookies: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password is read from standard input with --password-stdin,
+    /// else generated and printed once.
+    Add(UserAddArgs),
+    /// List the accounts.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// The login name.
+    pub name: String,
+
+    /// reader, analyst, editor or admin.
+    #[arg(long, value_parser = parse_role, value_name = "ROLE")]
+    pub role: Role,
+
+    /// The most restrictive TLP the account may see: nothing marked above it is ever shown
+    /// to it (default: AMBER for readers, AMBER+STRICT for analysts, RED for editors and
+    /// admins).
+    #[arg(long, value_parser = parse_tlp, value_name = "TLP")]
+    pub tlp_ceiling: Option<Tlp>,
+
+    /// The name shown on bulletins (default: the login name).
+    #[arg(long, value_name = "TEXT")]
+    pub display_name: Option<String>,
+
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 #[derive(Debug, Args)]
@@ -532,6 +592,10 @@ pub struct SourcesTestArgs {
 }
 
 fn parse_tlp(s: &str) -> Result<Tlp, String> {
+    s.parse().map_err(|e: threatdesk_model::ParseError| e.to_string())
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
     s.parse().map_err(|e: threatdesk_model::ParseError| e.to_string())
 }
 

@@ -35,6 +35,36 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// The sentence-embedding model clustering uses when it is there.
     pub embeddings: EmbeddingsConfig,
+    /// The analyst workspace (`threatdesk serve`).
+    pub server: ServerSettings,
+}
+
+/// The `[server]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// Collect, enrich and cluster in the background while serving.
+    pub collect: bool,
+    /// Mark session cookies Secure (behind HTTPS).
+    pub secure_cookies: bool,
+    /// How long a login lasts, in hours.
+    pub session_hours: u32,
+    /// Failed logins per user name in 15 minutes before further attempts wait.
+    pub max_failed_logins: u32,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            collect: true,
+            secure_cookies: false,
+            session_hours: 12,
+            max_failed_logins: 5,
+        }
+    }
 }
 
 /// The `[embeddings]` table.
@@ -287,6 +317,22 @@ const CONFIG_TEMPLATE: &str = r#"# threatdesk configuration.
 # well as 64 (the best) on the AnnoCTR train set at 1.5 times the speed (docs/stories.md).
 # max_tokens = 40
 # batch_size = 32
+
+[server]
+# The analyst workspace, `threatdesk serve`. Listen on loopback and put a TLS proxy in front
+# to serve others; then set secure_cookies.
+# listen = "127.0.0.1:8080"
+
+# Collect, enrich and cluster in the background while serving.
+# collect = true
+# secure_cookies = false
+
+# How long a login lasts.
+# session_hours = 12
+
+# Failed logins per user name in 15 minutes before further attempts must wait (an address
+# may fail four times as often).
+# max_failed_logins = 5
 "#;
 
 #[cfg(test)]

@@ -159,6 +159,52 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: CollectArgs) -> anyhow::Re
     Ok(ExitCode::from(EXIT_OK))
 }
 
+/// Collects every enabled source on its schedule until `stop` changes: `serve`'s background
+/// worker, on a thread of its own. Each source's outcome is logged; a round that fails is
+/// logged and tried again after a nap. Stopping drops the fetches in flight; every source
+/// already fetched was stored in its own transaction, so nothing is half-written.
+pub(crate) fn background(data: &DataDir, mut stop: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<()> {
+    let store = super::open_existing(data)?;
+    let config = data.load_config()?;
+    let knowledge = super::kb::Knowledge::load(data)?;
+    let recognizer = knowledge.recognizer();
+    let collector = Collector {
+        store: &store,
+        config: &config.collect,
+        fetcher: Fetcher::new(config.http.clone())?,
+        recognizer: &recognizer,
+        clusterer: std::cell::RefCell::new(super::stories::Clusterer::open(&store, data, &config)?),
+    };
+    runtime()?.block_on(async {
+        loop {
+            let round = collector.round(&[], false, |report| {
+                tracing::info!(
+                    source = %report.source,
+                    outcome = report.outcome,
+                    new = report.new,
+                    updated = report.updated,
+                    problems = report.problems.len(),
+                    "collected"
+                );
+            });
+            tokio::select! {
+                result = round => {
+                    if let Err(error) = result {
+                        tracing::warn!(error = %format!("{error:#}"), "a collection round failed");
+                    }
+                }
+                _ = stop.changed() => return,
+            }
+            let nap = collector.until_next_due(&[]).unwrap_or(MAX_NAP);
+            tokio::select! {
+                () = tokio::time::sleep(nap) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    });
+    Ok(())
+}
+
 impl Collector<'_> {
     /// The sources to collect now: enabled feeds and pages (of `only`, when given) that are
     /// due, or all of them when `all`.

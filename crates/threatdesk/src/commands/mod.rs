@@ -11,9 +11,11 @@ mod items;
 mod kb;
 mod reextract;
 mod search;
+mod serve;
 mod sources;
 mod status;
 mod stories;
+mod user;
 
 use std::process::ExitCode;
 
@@ -23,6 +25,7 @@ use threatdesk_store::{DocumentFilter, SqliteStore, Store};
 
 use crate::cli::{
     Cli, Command, EvalCommand, FilterArgs, ItemsCommand, KbCommand, SourcesCommand, StoriesCommand,
+    UserCommand,
 };
 use crate::config::DataDir;
 
@@ -60,6 +63,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             SourcesCommand::Export { output } => sources::export(&data, output.as_deref()),
         },
         Command::Collect(args) => collect::run(&data, global, args),
+        Command::Serve(args) => serve::run(&data, global, args),
+        Command::User(UserCommand::Add(args)) => user::add(&data, global, args),
+        Command::User(UserCommand::List) => user::list(&data, global),
         Command::Stories(command) => match command {
             StoriesCommand::List(args) => stories::list(&data, global, &args),
             StoriesCommand::Show { id } => stories::show(&data, global, id),
