@@ -108,8 +108,9 @@ pub(crate) struct BulletinForm {
     /// Item ids cited as references, comma-separated.
     #[serde(default)]
     references: String,
-    /// The version the editor started from (edits only).
-    version: Option<u32>,
+    /// The version the editor started from (edits only; empty for a new bulletin).
+    #[serde(default)]
+    version: String,
 }
 
 fn ids<T>(list: &str, wrap: impl Fn(i64) -> T) -> Result<Vec<T>, AppError> {
@@ -195,7 +196,7 @@ impl BulletinForm {
             tags: b.tags.join(", "),
             stories: join(b.story_ids.iter().map(|s| s.0.to_string()).collect()),
             references: join(b.item_ids.iter().map(|s| s.0.to_string()).collect()),
-            version,
+            version: version.map(|v| v.to_string()).unwrap_or_default(),
         }
     }
 }
@@ -333,7 +334,7 @@ pub(crate) async fn save(
             "reopen the bulletin before editing it".into(),
         ));
     }
-    let Some(expected) = form.version else {
+    let Ok(expected) = form.version.trim().parse::<u32>() else {
         return Err(AppError::BadRequest(
             "the form does not say which version it edits".into(),
         ));

@@ -10,6 +10,7 @@ mod extract;
 mod ingest;
 mod kb;
 mod read;
+mod serve;
 mod stories;
 
 use std::io::Write;

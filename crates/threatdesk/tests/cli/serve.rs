@@ -1,0 +1,706 @@
+//! `threatdesk serve` over real HTTP on loopback, with a real data folder: accounts, CSRF,
+//! roles, TLP ceilings, sanitising and the bulletin workflow.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use crate::Workspace;
+
+/// A running `threatdesk serve` and what it printed at start.
+struct Server {
+    child: Child,
+    address: String,
+    admin_password: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(ws: &Workspace) -> Server {
+        let mut child = ws
+            .command(&["serve", "--listen", "127.0.0.1:0", "--no-collect"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let mut admin_password = String::new();
+        let address = loop {
+            let line = lines
+                .next()
+                .expect("serve printed its address before exiting")
+                .expect("read stderr");
+            if let Some(rest) = line.split("with the password ").nth(1) {
+                admin_password = rest.trim().to_owned();
+            }
+            if let Some(rest) = line.split("workspace at http://").nth(1) {
+                break rest.split('/').next().expect("address").to_owned();
+            }
+        };
+        // Keep draining stderr so that the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Server {
+            child,
+            address,
+            admin_password,
+        }
+    }
+}
+
+/// One HTTP response.
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of the first input named `name` in the page.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no field {name} in {}", self.body));
+        let tag = &self.body[start..];
+        let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+        tag.split("value=\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// A browser-like client: keeps cookies, speaks HTTP/1.1 with `Connection: close`.
+struct Client {
+    address: String,
+    cookies: HashMap<String, String>,
+}
+
+fn encode(value: &str) -> String {
+    let mut out = String::new();
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Client {
+    fn new(server: &Server) -> Client {
+        Client {
+            address: server.address.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn request(&mut self, method: &str, path: &str, body: Option<&str>, extra: &[(&str, &str)]) -> Response {
+        let mut stream = TcpStream::connect(&self.address).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.address
+        );
+        if !cookie.is_empty() {
+            request.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
+        for (name, value) in extra {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if let Some(body) = body {
+            request.push_str(&format!(
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        request.push_str("\r\n");
+        request.push_str(body.unwrap_or_default());
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).expect("read");
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, rest) = text.split_once("\r\n\r\n").expect("a complete response");
+        let mut lines = head.lines();
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+        let body = if chunked { dechunk(rest) } else { rest.to_owned() };
+        for (name, value) in &headers {
+            if name.eq_ignore_ascii_case("set-cookie")
+                && let Some((pair, _)) = value.split_once(';')
+                && let Some((k, v)) = pair.split_once('=')
+            {
+                if v.is_empty() {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_owned(), v.to_owned());
+                }
+            }
+        }
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn get(&mut self, path: &str) -> Response {
+        self.request("GET", path, None, &[])
+    }
+
+    fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.request("POST", path, Some(&form(fields)), &[])
+    }
+
+    fn login(&mut self, username: &str, password: &str) -> Response {
+        let page = self.get("/login");
+        assert_eq!(page.status, 200, "{page:?}");
+        let csrf = page.field("csrf");
+        self.post(
+            "/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("csrf", &csrf),
+                ("next", "/bulletins"),
+            ],
+        )
+    }
+
+    /// The session's CSRF token, read from any logged-in page.
+    fn csrf(&mut self) -> String {
+        self.get("/bulletins").field("csrf")
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+const EVIL_PAGE: &str = r#"<html><head><title>Fancy Bear targets ministries</title></head><body><article>
+<h1>Fancy Bear targets ministries</h1>
+<p>APT28 sent phishing e-mails from evil[.]example and 198.51.100.7 to foreign ministries.
+<img src="x" onerror="alert('img')"> <a href="javascript:alert('link')">details</a></p>
+<script>alert('script')</script>
+<p>The campaign used a new loader and stole credentials; the ministries were warned and the
+servers were taken down by the hosting provider after the report was published this week.</p>
+</article></body></html>"#;
+
+fn add_user(ws: &Workspace, name: &str, role: &str, extra: &[&str]) {
+    let mut args = vec!["user", "add", name, "--role", role, "--password-stdin"];
+    args.extend_from_slice(extra);
+    let run = ws.run_with_stdin(&args, format!("{name}-password-1\n").as_bytes());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// A data folder with a public page full of script payloads, a TLP:RED note, and one
+/// account per role.
+fn newsroom() -> Workspace {
+    let ws = Workspace::create();
+    assert_eq!(ws.run(&["init", "--no-default-sources"]).code, 0);
+    let page = ws.write("in/evil.html", EVIL_PAGE);
+    let run = ws.run(&["ingest", page.to_str().expect("path")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let secret = ws.write(
+        "in/secret.txt",
+        "Red channel: the insider at the ministry\n\nOnly named recipients may read about the insider \
+         who leaked the ministry's VPN credentials to the operators last week.",
+    );
+    let run = ws.run(&[
+        "ingest",
+        "--tlp",
+        "RED",
+        "--source",
+        "partners",
+        secret.to_str().expect("path"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    add_user(&ws, "ana", "analyst", &[]);
+    add_user(&ws, "ed", "editor", &[]);
+    add_user(&ws, "rea", "reader", &["--tlp-ceiling", "AMBER"]);
+    ws
+}
+
+#[test]
+fn anonymous_requests_are_refused_and_logins_need_the_right_password_and_token() {
+    let ws = newsroom();
+    let server = Server::start(&ws);
+    assert!(
+        server.admin_password.is_empty(),
+        "a folder with accounts gets no new admin"
+    );
+    let mut anonymous = Client::new(&server);
+    for path in [
+        "/",
+        "/stories/1",
+        "/items/1",
+        "/bulletins",
+        "/bulletins/new",
+        "/account/tokens",
+    ] {
+        let response = anonymous.get(path);
+        assert_eq!(response.status, 303, "{path}: {response:?}");
+        assert!(
+            response
+                .header("location")
+                .is_some_and(|l| l.starts_with("/login?next=")),
+            "{path}: {response:?}"
+        );
+    }
+    assert_eq!(anonymous.get("/api/me").status, 401);
+    assert_eq!(anonymous.post("/bulletins", &[("title", "x")]).status, 401);
+    assert_eq!(anonymous.get("/healthz").status, 200);
+    let login = anonymous.get("/login");
+    let csp = login.header("content-security-policy").expect("a CSP header");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+
+    // No login-form cookie, or a forged token: refused before the password is looked at.
+    let mut forger = Client::new(&server);
+    let refused = forger.post(
+        "/login",
+        &[
+            ("username", "ana"),
+            ("password", "ana-password-1"),
+            ("csrf", "forged"),
+        ],
+    );
+    assert_eq!(refused.status, 403);
+    assert!(!forger.cookies.contains_key("td_session"));
+
+    let mut client = Client::new(&server);
+    let wrong = client.login("ana", "not-her-password");
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("Wrong user name or password"));
+    let ok = client.login("ana", "ana-password-1");
+    assert_eq!(ok.status, 303, "{ok:?}");
+    let cookie = ok
+        .headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("td_session="))
+        .map(|(_, v)| v.clone())
+        .expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert_eq!(client.get("/").status, 200);
+
+    // Logging out ends the session on the server, not only in the browser.
+    let stolen = client.cookies.clone();
+    let csrf = client.csrf();
+    assert_eq!(client.post("/logout", &[("csrf", &csrf)]).status, 303);
+    let mut replay = Client::new(&server);
+    replay.cookies = stolen;
+    assert_eq!(replay.get("/").status, 303);
+}
+
+#[test]
+fn the_first_serve_of_a_fresh_folder_creates_it_and_an_admin_whose_password_is_printed_once() {
+    let ws = Workspace::create();
+    let server = Server::start(&ws);
+    assert_eq!(
+        server.admin_password.len(),
+        20,
+        "a generated admin password was printed"
+    );
+    let mut admin = Client::new(&server);
+    assert_eq!(admin.login("admin", &server.admin_password).status, 303);
+    assert_eq!(admin.get("/").status, 200);
+    drop(server);
+    let again = Server::start(&ws);
+    assert!(
+        again.admin_password.is_empty(),
+        "the password is printed only once"
+    );
+    let list = ws.run(&["user", "list"]);
+    assert_eq!(list.stdout.lines().count(), 1, "{}", list.stdout);
+}
+
+#[test]
+fn repeated_failed_logins_are_throttled_even_with_the_right_password_then() {
+    let ws = newsroom();
+    let server = Server::start(&ws);
+    let mut client = Client::new(&server);
+    for _ in 0..5 {
+        assert_eq!(client.login("ed", "guess-guess").status, 401);
+    }
+    let blocked = client.login("ed", "ed-password-1");
+    assert_eq!(blocked.status, 429, "{blocked:?}");
+    let wait: u64 = blocked
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!(wait > 0 && wait <= 900, "{wait}");
+    // Other accounts are not locked out by it.
+    let mut other = Client::new(&server);
+    assert_eq!(other.login("ana", "ana-password-1").status, 303);
+}
+
+#[test]
+fn script_in_collected_pages_never_reaches_the_page() {
+    let ws = newsroom();
+    let server = Server::start(&ws);
+    let mut client = Client::new(&server);
+    assert_eq!(client.login("ana", "ana-password-1").status, 303);
+    let inbox = client.get("/?days=0");
+    assert_eq!(inbox.status, 200);
+    let start = inbox.body.find("/stories/").expect("a story in the inbox") + "/stories/".len();
+    let story: String = inbox.body[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let story_page = client.get(&format!("/stories/{story}"));
+    assert_eq!(story_page.status, 200);
+    assert!(
+        story_page.body.contains("198.51.100.7"),
+        "the indicator is rolled up"
+    );
+    let start = story_page.body.find("/items/").expect("an item link") + "/items/".len();
+    let item: String = story_page.body[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let page = client.get(&format!("/items/{item}"));
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("<mark class=\"entity\""),
+        "entities are highlighted"
+    );
+    for payload in ["alert(", "onerror", "javascript:", "<img"] {
+        assert!(!page.body.contains(payload), "{payload} reached the item page");
+        assert!(
+            !story_page.body.contains(payload),
+            "{payload} reached the story page"
+        );
+    }
+    // Bulletin Markdown with raw HTML is sanitised too (preview and the saved bulletin).
+    let csrf = client.csrf();
+    let preview = client.post(
+        "/bulletins/preview",
+        &[
+            ("csrf", &csrf),
+            (
+                "markdown",
+                "**bold** <script>alert(1)</script><img src=x onerror=alert(2)>",
+            ),
+        ],
+    );
+    assert_eq!(preview.status, 200);
+    assert!(preview.body.contains("<strong>bold</strong>"));
+    assert!(
+        !preview.body.contains("<script") && !preview.body.contains("onerror"),
+        "{}",
+        preview.body
+    );
+}
+
+#[test]
+fn a_bulletin_goes_from_draft_to_review_to_published_and_tlp_ceilings_hold_everywhere() {
+    let ws = newsroom();
+    let server = Server::start(&ws);
+    let mut analyst = Client::new(&server);
+    assert_eq!(analyst.login("ana", "ana-password-1").status, 303);
+
+    // The analyst (up to AMBER+STRICT) never sees the RED note: not in the inbox, not by id.
+    let inbox = analyst.get("/?days=0");
+    assert!(inbox.body.contains("Fancy Bear targets ministries"));
+    assert!(
+        !inbox.body.contains("insider"),
+        "RED content in an AMBER+STRICT inbox"
+    );
+    let red_item = (1..=2)
+        .map(|id| (id, analyst.get(&format!("/items/{id}"))))
+        .find(|(_, r)| r.status == 404)
+        .map(|(id, _)| id);
+    assert!(red_item.is_some(), "the RED item is 'not found' for the analyst");
+
+    // A draft from the story: pre-filled from it.
+    let start = inbox.body.find("/stories/").expect("story") + "/stories/".len();
+    let story: String = inbox.body[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let form = analyst.get(&format!("/bulletins/new?story={story}"));
+    assert_eq!(form.status, 200);
+    assert_eq!(form.field("title"), "Fancy Bear targets ministries");
+    assert_eq!(form.field("stories"), story);
+    let csrf = form.field("csrf");
+    let fields = |csrf: &str, version: &str, notes: &str| {
+        vec![
+            ("csrf".to_owned(), csrf.to_owned()),
+            (
+                "title".to_owned(),
+                "Fancy Bear phishes foreign ministries".to_owned(),
+            ),
+            ("kind".to_owned(), "news".to_owned()),
+            ("tlp".to_owned(), "AMBER".to_owned()),
+            ("severity".to_owned(), "high".to_owned()),
+            (
+                "summary".to_owned(),
+                "APT28 sent phishing e-mails to foreign ministries.".to_owned(),
+            ),
+            ("analyst_notes".to_owned(), notes.to_owned()),
+            ("tags".to_owned(), "phishing, government".to_owned()),
+            ("stories".to_owned(), story.clone()),
+            ("version".to_owned(), version.to_owned()),
+        ]
+    };
+    let post = |client: &mut Client, path: &str, fields: Vec<(String, String)>| {
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        client.post(path, &borrowed)
+    };
+
+    // Forged and missing CSRF tokens are refused, and nothing is saved.
+    let forged = post(&mut analyst, "/bulletins", fields("forged", "", "x"));
+    assert_eq!(forged.status, 403);
+    let missing = analyst.post("/bulletins", &[("title", "No token")]);
+    assert_eq!(missing.status, 403);
+    assert!(analyst.get("/bulletins").body.contains("No bulletins here"));
+
+    let created = post(
+        &mut analyst,
+        "/bulletins",
+        fields(&csrf, "", "Expect follow-up **lures** in EU capitals."),
+    );
+    assert_eq!(created.status, 303, "{created:?}");
+    let location = created.header("location").expect("location").to_owned();
+    let shown = analyst.get(&location);
+    assert!(
+        shown.body.contains("<strong>lures</strong>"),
+        "Analyst Notes rendered from Markdown"
+    );
+    assert!(shown.body.contains("draft"));
+
+    // A second save is version 2; a save from the stale version 1 is refused, not merged.
+    let saved = post(
+        &mut analyst,
+        &location,
+        fields(&csrf, "1", "Expect follow-up lures. Block the sender domains."),
+    );
+    assert_eq!(saved.status, 303, "{saved:?}");
+    let stale = post(
+        &mut analyst,
+        &location,
+        fields(&csrf, "1", "An edit from an old tab."),
+    );
+    assert_eq!(stale.status, 409, "{stale:?}");
+    let versions = analyst.get(&format!("{location}/versions?from=1&to=2"));
+    assert!(
+        versions
+            .body
+            .contains("+ Expect follow-up lures. Block the sender domains."),
+        "{}",
+        versions.body
+    );
+    assert!(
+        versions
+            .body
+            .contains("- Expect follow-up **lures** in EU capitals.")
+    );
+
+    // A RED marking is above the analyst's clearance.
+    let mut red = fields(&csrf, "", "x");
+    red[1].1 = "Too secret".to_owned();
+    red[3].1 = "RED".to_owned();
+    assert_eq!(post(&mut analyst, "/bulletins", red).status, 422);
+
+    // Review: the analyst submits but cannot publish.
+    let submit = analyst.post(
+        &format!("{location}/status"),
+        &[("csrf", &csrf), ("status", "in_review")],
+    );
+    assert_eq!(submit.status, 303);
+    let publish = analyst.post(
+        &format!("{location}/status"),
+        &[("csrf", &csrf), ("status", "published")],
+    );
+    assert_eq!(publish.status, 403);
+
+    // A reader does not see it before it is published.
+    let mut reader = Client::new(&server);
+    assert_eq!(reader.login("rea", "rea-password-1").status, 303);
+    assert_eq!(reader.get(&location).status, 404);
+    assert_eq!(reader.get("/").status, 403, "readers have no inbox");
+
+    // The editor publishes it, and writes a RED draft of their own.
+    let mut editor = Client::new(&server);
+    assert_eq!(editor.login("ed", "ed-password-1").status, 303);
+    let editor_csrf = editor.csrf();
+    let published = editor.post(
+        &format!("{location}/status"),
+        &[("csrf", &editor_csrf), ("status", "published")],
+    );
+    assert_eq!(published.status, 303);
+    let mut red = fields(&editor_csrf, "", "Named recipients only.");
+    red[1].1 = "Insider at the ministry".to_owned();
+    red[3].1 = "RED".to_owned();
+    let red_draft = post(&mut editor, "/bulletins", red);
+    assert_eq!(red_draft.status, 303, "{red_draft:?}");
+    let red_location = red_draft.header("location").expect("location").to_owned();
+
+    let list = reader.get("/bulletins");
+    assert!(
+        list.body.contains("Fancy Bear phishes foreign ministries"),
+        "published and AMBER: visible"
+    );
+    assert!(
+        !list.body.contains("Insider at the ministry"),
+        "a RED draft listed for a reader"
+    );
+    assert_eq!(reader.get(&location).status, 200);
+    assert_eq!(reader.get(&red_location).status, 404);
+    // Not for the AMBER+STRICT analyst either, even as a draft.
+    assert_eq!(analyst.get(&red_location).status, 404);
+    assert!(!analyst.get("/bulletins").body.contains("Insider at the ministry"));
+}
+
+#[test]
+fn api_tokens_act_as_their_owner_until_revoked() {
+    let ws = newsroom();
+    let server = Server::start(&ws);
+    let mut client = Client::new(&server);
+    assert_eq!(client.login("ana", "ana-password-1").status, 303);
+    let csrf = client.csrf();
+    let created = client.post("/account/tokens", &[("csrf", &csrf), ("name", "nightly export")]);
+    assert_eq!(created.status, 200);
+    let start = created
+        .body
+        .find("id=\"new-token\">")
+        .expect("the token is shown")
+        + "id=\"new-token\">".len();
+    let token: String = created.body[start..].chars().take_while(|c| *c != '<').collect();
+    assert!(token.starts_with("tdk_") && token.len() > 40, "{token}");
+    assert!(
+        !client.get("/account/tokens").body.contains(&token),
+        "shown only once"
+    );
+
+    let mut script = Client::new(&server);
+    let bearer = format!("Bearer {token}");
+    let me = script.request("GET", "/api/me", None, &[("Authorization", &bearer)]);
+    assert_eq!(me.status, 200, "{me:?}");
+    assert!(me.body.contains("\"username\":\"ana\""), "{}", me.body);
+    let wrong = script.request(
+        "GET",
+        "/api/me",
+        None,
+        &[("Authorization", "Bearer tdk_not-a-token")],
+    );
+    assert_eq!(wrong.status, 401);
+
+    let page = client.get("/account/tokens");
+    let start = page.body.find("/account/tokens/").expect("a revoke form") + "/account/tokens/".len();
+    let id: String = page.body[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let revoked = client.post(&format!("/account/tokens/{id}/revoke"), &[("csrf", &csrf)]);
+    assert_eq!(revoked.status, 303);
+    let after = script.request("GET", "/api/me", None, &[("Authorization", &bearer)]);
+    assert_eq!(after.status, 401);
+}
+
+#[test]
+fn user_add_refuses_short_passwords_and_taken_names_and_prints_generated_ones_once() {
+    let ws = Workspace::create();
+    assert_eq!(ws.run(&["init", "--no-default-sources"]).code, 0);
+    let short = ws.run_with_stdin(
+        &["user", "add", "bob", "--role", "analyst", "--password-stdin"],
+        b"short\n",
+    );
+    assert_eq!(short.code, 2);
+    assert!(
+        short.stderr.contains("at least 10 characters"),
+        "{}",
+        short.stderr
+    );
+    let generated = ws.run(&["user", "add", "bob", "--role", "editor", "--format", "json"]);
+    assert_eq!(generated.code, 0, "{}", generated.stderr);
+    let created: serde_json::Value = serde_json::from_str(&generated.stdout).expect("json");
+    assert_eq!(created["role"], "editor");
+    assert_eq!(created["tlp_ceiling"], "RED");
+    assert_eq!(created["password"].as_str().map(str::len), Some(20));
+    let again = ws.run(&["user", "add", "BOB", "--role", "reader"]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    let bad_role = ws.run(&["user", "add", "carol", "--role", "boss"]);
+    assert_eq!(bad_role.code, 2);
+    let list = ws.run(&["user", "list"]);
+    assert!(
+        list.stdout.contains("bob") && list.stdout.contains("editor"),
+        "{}",
+        list.stdout
+    );
+    // The stored hash is argon2id, never the password.
+    let db = rusqlite::Connection::open(ws.data_dir().join("threatdesk.db")).expect("db");
+    let hash: String = db
+        .query_row(
+            "SELECT password_hash FROM users WHERE username = 'bob'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("row");
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains(created["password"].as_str().unwrap_or("-")));
+}
