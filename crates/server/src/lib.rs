@@ -17,6 +17,7 @@
 //!   collected content, both passed through ammonia first ([`render`]); a strict
 //!   Content-Security-Policy forbids inline script everywhere.
 
+mod admin;
 pub mod auth;
 mod bulletins;
 mod pages;
@@ -30,6 +31,7 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use threatdesk_kb::KnowledgeBase;
 use threatdesk_store::{SqliteStore, StoreError};
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -77,17 +79,19 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<SqliteStore>,
+    knowledge: Arc<KnowledgeBase>,
     config: ServerConfig,
     throttle: auth::Throttle,
 }
 
 impl AppState {
-    /// The workspace over `store`.
-    pub fn new(store: Arc<SqliteStore>, config: ServerConfig) -> Self {
+    /// The workspace over `store`, naming entities from `knowledge`.
+    pub fn new(store: Arc<SqliteStore>, knowledge: Arc<KnowledgeBase>, config: ServerConfig) -> Self {
         let throttle = auth::Throttle::new(config.throttle_window);
         Self {
             inner: Arc::new(Inner {
                 store,
+                knowledge,
                 config,
                 throttle,
             }),
@@ -105,6 +109,10 @@ impl AppState {
             .await
             .map_err(|e| AppError::Internal(format!("a database task failed: {e}")))?
             .map_err(AppError::from)
+    }
+
+    pub(crate) fn knowledge(&self) -> &KnowledgeBase {
+        &self.inner.knowledge
     }
 
     pub(crate) fn config(&self) -> &ServerConfig {
@@ -137,6 +145,10 @@ pub fn router(state: AppState) -> Router {
         .route("/bulletins/{id}/status", post(bulletins::set_status))
         .route("/bulletins/{id}/comments", post(bulletins::comment))
         .route("/bulletins/{id}/versions", get(bulletins::versions))
+        .route("/entities", get(admin::entities))
+        .route("/entities/{id}", get(admin::entity))
+        .route("/sources", get(admin::sources))
+        .route("/sources/{id}/enabled", post(admin::set_source_enabled))
         .route("/account/tokens", get(auth::tokens_page).post(auth::create_token))
         .route("/account/tokens/{id}/revoke", post(auth::revoke_token))
         .route("/api/me", get(auth::me))

@@ -35,6 +35,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ServeArgs) -> anyhow::Resu
         ..ServerConfig::default()
     };
     let collect = config.server.collect && !args.no_collect;
+    let knowledge = Arc::new(super::kb::Knowledge::load(data)?.kb.into_owned());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&listen)
@@ -53,7 +54,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ServeArgs) -> anyhow::Resu
         } else {
             None
         };
-        let state = AppState::new(Arc::clone(&store), settings);
+        let state = AppState::new(Arc::clone(&store), Arc::clone(&knowledge), settings);
         threatdesk_server::serve(listener, state, shutdown_signal()).await?;
         let _ = stop.send(true);
         if let Some(worker) = worker {

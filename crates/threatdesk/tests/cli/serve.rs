@@ -276,6 +276,7 @@ fn newsroom() -> Workspace {
     add_user(&ws, "ana", "analyst", &[]);
     add_user(&ws, "ed", "editor", &[]);
     add_user(&ws, "rea", "reader", &["--tlp-ceiling", "AMBER"]);
+    add_user(&ws, "adm", "admin", &[]);
     ws
 }
 
@@ -613,6 +614,58 @@ fn a_bulletin_goes_from_draft_to_review_to_published_and_tlp_ceilings_hold_every
     // Not for the AMBER+STRICT analyst either, even as a draft.
     assert_eq!(analyst.get(&red_location).status, 404);
     assert!(!analyst.get("/bulletins").body.contains("Insider at the ministry"));
+}
+
+#[test]
+fn entity_pages_resolve_aliases_and_list_stories_and_the_sources_page_is_for_admins() {
+    let ws = newsroom();
+    let server = Server::start(&ws);
+    let mut analyst = Client::new(&server);
+    assert_eq!(analyst.login("ana", "ana-password-1").status, 303);
+    let found = analyst.get("/entities?q=Fancy%20Bear");
+    assert_eq!(found.status, 303, "one entity has this alias: {found:?}");
+    let location = found.header("location").expect("location").to_owned();
+    let page = analyst.get(&location);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("<h1>APT28"),
+        "the canonical name heads the page"
+    );
+    assert!(page.body.contains("Sofacy"), "aliases are listed");
+    assert!(
+        page.body.contains("Fancy Bear targets ministries"),
+        "the story that mentions it"
+    );
+    assert_eq!(analyst.get("/entities/999999999").status, 404);
+    assert_eq!(analyst.get("/sources").status, 403, "sources are an admin's");
+
+    let mut admin = Client::new(&server);
+    assert_eq!(admin.login("adm", "adm-password-1").status, 303);
+    let sources = admin.get("/sources");
+    assert_eq!(sources.status, 200);
+    assert!(sources.body.contains("local-files") && sources.body.contains("partners"));
+    let csrf = admin.csrf();
+    let start = sources.body.find("/sources/").expect("a switch") + "/sources/".len();
+    let id: String = sources.body[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let forged = admin.post(
+        &format!("/sources/{id}/enabled"),
+        &[("csrf", "x"), ("enabled", "false")],
+    );
+    assert_eq!(forged.status, 403);
+    let off = admin.post(
+        &format!("/sources/{id}/enabled"),
+        &[("csrf", &csrf), ("enabled", "false")],
+    );
+    assert_eq!(off.status, 303);
+    assert!(
+        admin
+            .get("/sources")
+            .body
+            .contains("<span class=\"badge\">disabled</span>")
+    );
 }
 
 #[test]
