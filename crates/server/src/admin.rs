@@ -122,7 +122,7 @@ pub(crate) async fn entity(
                     stories.push(summary);
                 }
             }
-            stories.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+            stories.sort_by_key(|s| std::cmp::Reverse(s.last_seen));
             stories.truncate(100);
             let phrase = format!("\"{}\"", name.replace('"', " "));
             let hits = s.search(&SearchQuery {
@@ -188,7 +188,7 @@ pub(crate) async fn sources(
                     problems.push((source.spec.name.clone(), problem));
                 }
             }
-            problems.sort_by(|a, b| b.1.at.cmp(&a.1.at));
+            problems.sort_by_key(|p| std::cmp::Reverse(p.1.at));
             problems.truncate(50);
             Ok((sources, problems))
         })
