@@ -4,6 +4,7 @@
 #![allow(missing_docs)]
 
 mod article;
+mod browser;
 mod collect;
 mod config;
 mod extract;

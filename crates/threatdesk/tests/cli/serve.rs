@@ -10,9 +10,9 @@ use std::time::Duration;
 use crate::Workspace;
 
 /// A running `threatdesk serve` and what it printed at start.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    address: String,
+    pub(crate) address: String,
     admin_password: String,
 }
 
@@ -24,7 +24,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(ws: &Workspace) -> Server {
+    pub(crate) fn start(ws: &Workspace) -> Server {
         let mut child = ws
             .command(&["serve", "--listen", "127.0.0.1:0", "--no-collect"])
             .stdout(Stdio::null())
@@ -235,7 +235,7 @@ fn dechunk(body: &str) -> String {
     out
 }
 
-const EVIL_PAGE: &str = r#"<html><head><title>Fancy Bear targets ministries</title></head><body><article>
+pub(crate) const EVIL_PAGE: &str = r#"<html><head><title>Fancy Bear targets ministries</title></head><body><article>
 <h1>Fancy Bear targets ministries</h1>
 <p>APT28 sent phishing e-mails from evil[.]example and 198.51.100.7 to foreign ministries.
 <img src="x" onerror="alert('img')"> <a href="javascript:alert('link')">details</a></p>
@@ -253,7 +253,7 @@ fn add_user(ws: &Workspace, name: &str, role: &str, extra: &[&str]) {
 
 /// A data folder with a public page full of script payloads, a TLP:RED note, and one
 /// account per role.
-fn newsroom() -> Workspace {
+pub(crate) fn newsroom() -> Workspace {
     let ws = Workspace::create();
     assert_eq!(ws.run(&["init", "--no-default-sources"]).code, 0);
     let page = ws.write("in/evil.html", EVIL_PAGE);
