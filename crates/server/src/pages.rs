@@ -85,6 +85,9 @@ pub(crate) struct InboxQuery {
     /// Only stories with an item from this source.
     #[serde(default)]
     source: String,
+    /// Only stories with an item from a source with this tag.
+    #[serde(default)]
+    tag: String,
 }
 
 /// One inbox row.
@@ -92,6 +95,7 @@ pub(crate) struct InboxRow {
     story: StorySummary,
     mark: StoryMark,
     sources: Vec<String>,
+    tags: Vec<String>,
     entities: Vec<String>,
 }
 
@@ -104,6 +108,7 @@ struct InboxPage {
     rows: Vec<InboxRow>,
     entity_facets: Vec<(String, usize)>,
     source_facets: Vec<(String, usize)>,
+    tag_facets: Vec<(String, usize)>,
     search_total: Option<u64>,
 }
 
@@ -172,6 +177,11 @@ pub(crate) async fn inbox(
     let details = state
         .db(move |s| {
             let marks = s.story_marks(user_id, &ids)?;
+            let source_tags: HashMap<String, Vec<String>> = s
+                .list_sources()?
+                .into_iter()
+                .map(|src| (src.spec.name, src.spec.tags))
+                .collect();
             let mut details = HashMap::new();
             for id in &ids {
                 let members = s.story_members(*id)?;
@@ -182,7 +192,13 @@ pub(crate) async fn inbox(
                 let mut sources: Vec<String> = members.iter().map(|m| m.source_name.clone()).collect();
                 sources.sort();
                 sources.dedup();
-                details.insert(*id, (sources, entity_names(&findings)));
+                let mut tags: Vec<String> = sources
+                    .iter()
+                    .flat_map(|name| source_tags.get(name).cloned().unwrap_or_default())
+                    .collect();
+                tags.sort();
+                tags.dedup();
+                details.insert(*id, (sources, tags, entity_names(&findings)));
             }
             Ok((marks, details))
         })
@@ -191,11 +207,12 @@ pub(crate) async fn inbox(
     let mut rows: Vec<InboxRow> = stories
         .into_iter()
         .map(|story| {
-            let (sources, entities) = details.remove(&story.id).unwrap_or_default();
+            let (sources, tags, entities) = details.remove(&story.id).unwrap_or_default();
             InboxRow {
                 mark: marks.get(&story.id).copied().unwrap_or_default(),
                 story,
                 sources,
+                tags,
                 entities,
             }
         })
@@ -209,7 +226,11 @@ pub(crate) async fn inbox(
     // Facets count what the other filters left, so that picking one narrows the list.
     let mut entity_counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut source_counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut tag_counts: BTreeMap<String, usize> = BTreeMap::new();
     for row in &rows {
+        for tag in &row.tags {
+            *tag_counts.entry(tag.clone()).or_default() += 1;
+        }
         for entity in &row.entities {
             *entity_counts.entry(entity.clone()).or_default() += 1;
         }
@@ -229,6 +250,9 @@ pub(crate) async fn inbox(
     if !query.source.is_empty() {
         rows.retain(|row| row.sources.iter().any(|s| s == &query.source));
     }
+    if !query.tag.is_empty() {
+        rows.retain(|row| row.tags.iter().any(|t| t == &query.tag));
+    }
     rows.truncate(100);
     html(InboxPage {
         me,
@@ -236,6 +260,7 @@ pub(crate) async fn inbox(
         rows,
         entity_facets: top(entity_counts),
         source_facets: top(source_counts),
+        tag_facets: top(tag_counts),
         search_total,
         query,
     })

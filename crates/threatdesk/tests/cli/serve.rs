@@ -669,6 +669,68 @@ fn entity_pages_resolve_aliases_and_list_stories_and_the_sources_page_is_for_adm
 }
 
 #[test]
+fn the_inbox_filters_by_search_entity_source_and_marks() {
+    let ws = newsroom();
+    let other = ws.write(
+        "in/lockbit.txt",
+        "LockBit affiliates hit a regional hospital\n\nThe ransomware operators encrypted the hospital's \
+         servers after exploiting an unpatched VPN appliance, and threatened to leak patient records.",
+    );
+    let run = ws.run(&["ingest", "--source", "vendor-blog", other.to_str().expect("path")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let server = Server::start(&ws);
+    let mut client = Client::new(&server);
+    assert_eq!(client.login("ana", "ana-password-1").status, 303);
+    let titles = |body: &str| {
+        (
+            body.contains("Fancy Bear targets ministries"),
+            body.contains("LockBit affiliates hit a regional hospital"),
+        )
+    };
+    let all = client.get("/?days=0");
+    assert_eq!(titles(&all.body), (true, true));
+    assert!(all.body.contains("entity=APT28"), "an entity facet");
+    assert_eq!(titles(&client.get("/?days=0&q=ransomware").body), (false, true));
+    assert_eq!(
+        titles(&client.get("/?days=0&q=%22foreign+ministries%22").body),
+        (true, false)
+    );
+    assert_eq!(titles(&client.get("/?days=0&entity=APT28").body), (true, false));
+    assert_eq!(
+        titles(&client.get("/?days=0&source=vendor-blog").body),
+        (false, true)
+    );
+
+    // Marks: opening a story marks it read; "important" is set by hand.
+    let start = all.body.find("/stories/").expect("a story") + "/stories/".len();
+    let first: String = all.body[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let opened = client.get(&format!("/stories/{first}"));
+    let first_is_lockbit = opened.body.contains("LockBit");
+    let csrf = client.csrf();
+    let marked = client.post(
+        &format!("/stories/{first}/mark"),
+        &[("csrf", &csrf), ("important", "true"), ("back", "/?days=0")],
+    );
+    assert_eq!(marked.status, 303);
+    assert_eq!(marked.header("location"), Some("/?days=0"));
+    let important = titles(&client.get("/?days=0&show=important").body);
+    let unread = titles(&client.get("/?days=0&show=unread").body);
+    if first_is_lockbit {
+        assert_eq!((important, unread), ((false, true), (true, false)));
+    } else {
+        assert_eq!((important, unread), ((true, false), (false, true)));
+    }
+    // Another analyst's marks are their own.
+    add_user(&ws, "ana2", "analyst", &[]);
+    let mut colleague = Client::new(&server);
+    assert_eq!(colleague.login("ana2", "ana2-password-1").status, 303);
+    assert_eq!(titles(&colleague.get("/?days=0&show=unread").body), (true, true));
+}
+
+#[test]
 fn api_tokens_act_as_their_owner_until_revoked() {
     let ws = newsroom();
     let server = Server::start(&ws);
