@@ -1,5 +1,5 @@
 //! The workspace in a real headless Chromium, driven over WebDriver (Debian's `chromium`
-//! and `chromium-driver`; `.ci/run` installs them and sets `THREATDESK_REQUIRE_BROWSER`, so
+//! and `chromium-driver`; `.ci/run` installs them and sets `REQUIRE_BROWSER_TESTS`, so
 //! that CI fails rather than skips when they are missing). Screenshots of the main pages
 //! are saved under `target/screenshots/` as test artefacts.
 
@@ -87,8 +87,8 @@ impl Browser {
     fn start(base: &str) -> Option<Browser> {
         if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
             assert!(
-                std::env::var_os("THREATDESK_REQUIRE_BROWSER").is_none(),
-                "THREATDESK_REQUIRE_BROWSER is set but {CHROMEDRIVER} or {CHROMIUM} is missing \
+                std::env::var_os("REQUIRE_BROWSER_TESTS").is_none(),
+                "REQUIRE_BROWSER_TESTS is set but {CHROMEDRIVER} or {CHROMIUM} is missing \
                  (apt-get install chromium chromium-driver)"
             );
             eprintln!("skipped: no {CHROMEDRIVER} (apt-get install chromium chromium-driver)");
