@@ -161,11 +161,11 @@ impl Browser {
     }
 
     fn source(&self) -> String {
-        self.cmd("GET", "/source", None)
-            .expect("source")
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        let value = self.cmd("GET", "/source", None).expect("source");
+        match value.as_str() {
+            Some(html) => html.to_owned(),
+            None => panic!("the page source is not text: {value} (at {})", self.url()),
+        }
     }
 
     fn find(&self, css: &str) -> String {
@@ -271,8 +271,11 @@ fn an_analyst_writes_a_bulletin_an_editor_publishes_it_and_a_reader_never_sees_r
     browser.login("ana", "ana-password-1");
     assert_eq!(browser.url(), format!("{base}/"), "{}", browser.source());
     browser.open("/?days=0");
+    browser.wait_for(
+        "return document.body.innerText.includes('Fancy Bear targets ministries')",
+        "the story in the inbox",
+    );
     let inbox = browser.source();
-    assert!(inbox.contains("Fancy Bear targets ministries"), "{inbox}");
     assert!(!inbox.contains("insider"), "RED content in the analyst's inbox");
     browser.screenshot("inbox");
     browser.wait_for(
