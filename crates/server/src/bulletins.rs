@@ -9,9 +9,10 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use threatdesk_kb::KnowledgeBase;
 use threatdesk_model::{
-    Bulletin, BulletinId, BulletinKind, BulletinStatus, ItemId, NewBulletin, Role, Severity, Slug, StoryId,
-    Tlp,
+    Bulletin, BulletinId, BulletinKind, BulletinStatus, EntityId, FindingKind, ItemId, NewBulletin, Role,
+    Severity, Slug, StoryId, Tlp,
 };
 use threatdesk_store::{Accounts, BulletinComment, BulletinFilter, Store};
 
@@ -108,6 +109,9 @@ pub(crate) struct BulletinForm {
     /// Item ids cited as references, comma-separated.
     #[serde(default)]
     references: String,
+    /// Entity names (any alias), comma-separated.
+    #[serde(default)]
+    entities: String,
     /// The version the editor started from (edits only; empty for a new bulletin).
     #[serde(default)]
     version: String,
@@ -127,9 +131,44 @@ fn ids<T>(list: &str, wrap: impl Fn(i64) -> T) -> Result<Vec<T>, AppError> {
         .collect()
 }
 
+/// Entity names as typed (any alias) to knowledge-base ids: a name that means nothing, or
+/// several things, is refused with the candidates.
+fn entity_ids(list: &str, kb: &KnowledgeBase) -> Result<Vec<EntityId>, AppError> {
+    let mut ids = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let found = kb.lookup(name);
+        match found.as_slice() {
+            [] => return Err(AppError::BadRequest(format!("no entity is called {name:?}"))),
+            [one] => {
+                if !ids.contains(&one.id) {
+                    ids.push(one.id);
+                }
+            }
+            many => {
+                let options: Vec<String> = many
+                    .iter()
+                    .map(|e| format!("{} ({})", e.canonical_name, e.kind.as_str()))
+                    .collect();
+                return Err(AppError::BadRequest(format!(
+                    "{name:?} may mean {}; write the name you mean",
+                    options.join(" or ")
+                )));
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Ids with their canonical names, for showing (unknown ids are left out).
+pub(crate) fn entity_names(ids: &[EntityId], kb: &KnowledgeBase) -> Vec<(i64, String)> {
+    ids.iter()
+        .filter_map(|id| kb.get(*id).map(|e| (id.0, e.canonical_name.clone())))
+        .collect()
+}
+
 impl BulletinForm {
     /// The bulletin the form describes; every field checked, every problem named.
-    fn to_bulletin(&self, me: &CurrentUser) -> Result<NewBulletin, AppError> {
+    fn to_bulletin(&self, me: &CurrentUser, kb: &KnowledgeBase) -> Result<NewBulletin, AppError> {
         let bad = |e: threatdesk_model::ParseError| AppError::BadRequest(e.to_string());
         let title = self.title.trim().to_owned();
         if title.is_empty() {
@@ -177,12 +216,12 @@ impl BulletinForm {
                 .collect(),
             story_ids: ids(&self.stories, StoryId)?,
             item_ids: ids(&self.references, ItemId)?,
-            entity_ids: Vec::new(),
+            entity_ids: entity_ids(&self.entities, kb)?,
             authors: vec![me.user.username.clone()],
         })
     }
 
-    fn from_bulletin(csrf: &str, b: &NewBulletin, version: Option<u32>) -> Self {
+    fn from_bulletin(csrf: &str, b: &NewBulletin, version: Option<u32>, kb: &KnowledgeBase) -> Self {
         let join = |v: Vec<String>| v.join(", ");
         Self {
             csrf: csrf.to_owned(),
@@ -196,6 +235,11 @@ impl BulletinForm {
             tags: b.tags.join(", "),
             stories: join(b.story_ids.iter().map(|s| s.0.to_string()).collect()),
             references: join(b.item_ids.iter().map(|s| s.0.to_string()).collect()),
+            entities: entity_names(&b.entity_ids, kb)
+                .into_iter()
+                .map(|(_, name)| name)
+                .collect::<Vec<_>>()
+                .join(", "),
             version: version.map(|v| v.to_string()).unwrap_or_default(),
         }
     }
@@ -235,7 +279,29 @@ pub(crate) async fn new_form(
     if let Some(id) = query.story {
         let story = visible_story(&state, &me, StoryId(id)).await?;
         let story_id = story.id;
-        let members = state.db(move |s| s.story_members(story_id)).await?;
+        let (members, entity_ids) = state
+            .db(move |s| {
+                let members = s.story_members(story_id)?;
+                let mut ids: Vec<EntityId> = Vec::new();
+                for member in &members {
+                    for finding in s.item_findings(member.item)? {
+                        if finding.kind == FindingKind::EntityMention {
+                            for id in finding.entity_ids {
+                                if !ids.contains(&id) {
+                                    ids.push(id);
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok((members, ids))
+            })
+            .await?;
+        form.entities = entity_names(&entity_ids, state.knowledge())
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect::<Vec<_>>()
+            .join(", ");
         form.title = story.title.clone();
         form.summary = story.summary.clone();
         form.tlp = story.tlp.max(Tlp::Clear).as_str().to_owned();
@@ -266,7 +332,7 @@ pub(crate) async fn create(
 ) -> Result<Response, AppError> {
     me.require(Role::Analyst)?;
     me.check_csrf(&form.csrf)?;
-    let bulletin = match form.to_bulletin(&me) {
+    let bulletin = match form.to_bulletin(&me, state.knowledge()) {
         Ok(b) => b,
         Err(AppError::BadRequest(message)) => return form_again(me, None, form, message),
         Err(other) => return Err(other),
@@ -308,7 +374,12 @@ pub(crate) async fn edit_form(
             "a published bulletin is reopened as a draft first (Reopen for correction)".into(),
         ));
     }
-    let form = BulletinForm::from_bulletin(&me.csrf, &bulletin.content, Some(bulletin.version));
+    let form = BulletinForm::from_bulletin(
+        &me.csrf,
+        &bulletin.content,
+        Some(bulletin.version),
+        state.knowledge(),
+    );
     html(EditPage {
         me,
         id: Some(id),
@@ -339,7 +410,7 @@ pub(crate) async fn save(
             "the form does not say which version it edits".into(),
         ));
     };
-    let content = match form.to_bulletin(&me) {
+    let content = match form.to_bulletin(&me, state.knowledge()) {
         Ok(mut content) => {
             for author in &current.content.authors {
                 if !content.authors.contains(author) {
@@ -362,6 +433,7 @@ pub(crate) async fn save(
 struct ShowPage {
     me: CurrentUser,
     bulletin: Bulletin,
+    entities: Vec<(i64, String)>,
     summary_html: String,
     notes_html: String,
     comments: Vec<BulletinComment>,
@@ -386,6 +458,7 @@ pub(crate) async fn show(
     let editor = me.user.role >= Role::Editor;
     let status = bulletin.status;
     html(ShowPage {
+        entities: entity_names(&bulletin.content.entity_ids, state.knowledge()),
         summary_html: render::markdown(&bulletin.content.summary),
         notes_html: render::markdown(&bulletin.content.analyst_notes),
         comments,

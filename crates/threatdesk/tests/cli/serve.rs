@@ -486,6 +486,10 @@ fn a_bulletin_goes_from_draft_to_review_to_published_and_tlp_ceilings_hold_every
     assert_eq!(form.status, 200);
     assert_eq!(form.field("title"), "Fancy Bear targets ministries");
     assert_eq!(form.field("stories"), story);
+    assert!(
+        form.field("entities").contains("APT28"),
+        "entities pre-filled from the story"
+    );
     let csrf = form.field("csrf");
     let fields = |csrf: &str, version: &str, notes: &str| {
         vec![
@@ -728,6 +732,48 @@ fn the_inbox_filters_by_search_entity_source_and_marks() {
     let mut colleague = Client::new(&server);
     assert_eq!(colleague.login("ana2", "ana2-password-1").status, 303);
     assert_eq!(titles(&colleague.get("/?days=0&show=unread").body), (true, true));
+}
+
+#[test]
+fn bulletin_entities_are_typed_by_any_alias_and_unknown_names_are_refused() {
+    let ws = newsroom();
+    let server = Server::start(&ws);
+    let mut analyst = Client::new(&server);
+    assert_eq!(analyst.login("ana", "ana-password-1").status, 303);
+    let csrf = analyst.csrf();
+    let draft = |entities: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("title", "Sofacy again".to_owned()),
+            ("tlp", "GREEN".to_owned()),
+            ("entities", entities.to_owned()),
+        ]
+    };
+    let post = |client: &mut Client, fields: Vec<(&str, String)>| {
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        client.post("/bulletins", &borrowed)
+    };
+    let unknown = post(&mut analyst, draft("Fancy Bear, Nonexistent Thing"));
+    assert_eq!(unknown.status, 422);
+    assert!(unknown.body.contains("no entity is called"), "{}", unknown.body);
+    assert_eq!(unknown.field("title"), "Sofacy again", "what was typed is kept");
+    // "Sofacy" names the actor and two of its malware families: the analyst must choose.
+    let ambiguous = post(&mut analyst, draft("Sofacy"));
+    assert_eq!(ambiguous.status, 422);
+    assert!(
+        ambiguous.body.contains("may mean APT28 (threat_actor)"),
+        "{}",
+        ambiguous.body
+    );
+    let created = post(&mut analyst, draft("Fancy Bear, APT28"));
+    assert_eq!(created.status, 303, "{created:?}");
+    let page = analyst.get(created.header("location").expect("location"));
+    assert_eq!(
+        page.body.matches("href=\"/entities/").count(),
+        1,
+        "two aliases, one entity"
+    );
+    assert!(page.body.contains(">APT28</a>"));
 }
 
 #[test]
