@@ -88,6 +88,9 @@ pub(crate) struct InboxQuery {
     /// Only stories with an item from a source with this tag.
     #[serde(default)]
     tag: String,
+    /// Only stories with an item from this kind of source (`feed`, `web_page`, `file`, `manual`).
+    #[serde(default)]
+    kind: String,
 }
 
 /// One inbox row.
@@ -96,6 +99,7 @@ pub(crate) struct InboxRow {
     mark: StoryMark,
     sources: Vec<String>,
     tags: Vec<String>,
+    kinds: Vec<&'static str>,
     entities: Vec<String>,
 }
 
@@ -177,10 +181,10 @@ pub(crate) async fn inbox(
     let details = state
         .db(move |s| {
             let marks = s.story_marks(user_id, &ids)?;
-            let source_tags: HashMap<String, Vec<String>> = s
+            let source_tags: HashMap<String, (Vec<String>, &'static str)> = s
                 .list_sources()?
                 .into_iter()
-                .map(|src| (src.spec.name, src.spec.tags))
+                .map(|src| (src.spec.name, (src.spec.tags, src.spec.kind.as_str())))
                 .collect();
             let mut details = HashMap::new();
             for id in &ids {
@@ -194,11 +198,15 @@ pub(crate) async fn inbox(
                 sources.dedup();
                 let mut tags: Vec<String> = sources
                     .iter()
-                    .flat_map(|name| source_tags.get(name).cloned().unwrap_or_default())
+                    .flat_map(|name| source_tags.get(name).map(|(t, _)| t.clone()).unwrap_or_default())
                     .collect();
                 tags.sort();
                 tags.dedup();
-                details.insert(*id, (sources, tags, entity_names(&findings)));
+                let mut kinds: Vec<&'static str> =
+                    sources.iter().filter_map(|name| source_tags.get(name).map(|(_, k)| *k)).collect();
+                kinds.sort_unstable();
+                kinds.dedup();
+                details.insert(*id, (sources, tags, kinds, entity_names(&findings)));
             }
             Ok((marks, details))
         })
@@ -207,12 +215,13 @@ pub(crate) async fn inbox(
     let mut rows: Vec<InboxRow> = stories
         .into_iter()
         .map(|story| {
-            let (sources, tags, entities) = details.remove(&story.id).unwrap_or_default();
+            let (sources, tags, kinds, entities) = details.remove(&story.id).unwrap_or_default();
             InboxRow {
                 mark: marks.get(&story.id).copied().unwrap_or_default(),
                 story,
                 sources,
                 tags,
+                kinds,
                 entities,
             }
         })
@@ -252,6 +261,9 @@ pub(crate) async fn inbox(
     }
     if !query.tag.is_empty() {
         rows.retain(|row| row.tags.iter().any(|t| t == &query.tag));
+    }
+    if !query.kind.is_empty() {
+        rows.retain(|row| row.kinds.contains(&query.kind.as_str()));
     }
     rows.truncate(100);
     html(InboxPage {
