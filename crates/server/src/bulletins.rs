@@ -22,14 +22,25 @@ use crate::render;
 use crate::{AppError, AppState};
 
 /// Whether `me` may see `bulletin` at all.
-fn may_see(me: &CurrentUser, bulletin: &Bulletin) -> bool {
+/// Readers see published bulletins, and unpublished ones an editor shared with them.
+fn may_see(me: &CurrentUser, bulletin: &Bulletin, shared_with_readers: bool) -> bool {
     bulletin.content.tlp <= me.user.tlp_ceiling
-        && (me.user.role >= Role::Analyst || bulletin.status == BulletinStatus::Published)
+        && (me.user.role >= Role::Analyst
+            || bulletin.status == BulletinStatus::Published
+            || shared_with_readers)
 }
 
-async fn visible_bulletin(state: &AppState, me: &CurrentUser, id: i64) -> Result<Bulletin, AppError> {
-    let bulletin = state.db(move |s| s.bulletin(BulletinId(id))).await?;
-    bulletin.filter(|b| may_see(me, b)).ok_or(AppError::NotFound)
+async fn visible_bulletin(state: &AppState, me: &CurrentUser, id: i64) -> Result<(Bulletin, bool), AppError> {
+    let found = state
+        .db(move |s| {
+            let bulletin = s.bulletin(BulletinId(id))?;
+            let shared = s.bulletin_shared_with_readers(BulletinId(id))?;
+            Ok(bulletin.map(|b| (b, shared)))
+        })
+        .await?;
+    found
+        .filter(|(b, shared)| may_see(me, b, *shared))
+        .ok_or(AppError::NotFound)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -64,15 +75,21 @@ pub(crate) async fn list(
     let ceiling = me.user.tlp_ceiling;
     let bulletins = state
         .db(move |s| {
-            s.list_bulletins(&BulletinFilter {
+            let mut listed = Vec::new();
+            for bulletin in s.list_bulletins(&BulletinFilter {
                 status,
                 tlp_ceiling: Some(ceiling),
                 limit: Some(200),
-            })
+            })? {
+                let shared = s.bulletin_shared_with_readers(bulletin.id)?;
+                listed.push((bulletin, shared));
+            }
+            Ok(listed)
         })
         .await?
         .into_iter()
-        .filter(|b| may_see(&me, b))
+        .filter(|(b, shared)| may_see(&me, b, *shared))
+        .map(|(b, _)| b)
         .collect();
     html(ListPage {
         me,
@@ -368,7 +385,7 @@ pub(crate) async fn edit_form(
     Path(id): Path<i64>,
 ) -> Result<Html<String>, AppError> {
     me.require(Role::Analyst)?;
-    let bulletin = visible_bulletin(&state, &me, id).await?;
+    let (bulletin, _) = visible_bulletin(&state, &me, id).await?;
     if bulletin.status == BulletinStatus::Published {
         return Err(AppError::BadRequest(
             "a published bulletin is reopened as a draft first (Reopen for correction)".into(),
@@ -399,7 +416,7 @@ pub(crate) async fn save(
 ) -> Result<Response, AppError> {
     me.require(Role::Analyst)?;
     me.check_csrf(&form.csrf)?;
-    let current = visible_bulletin(&state, &me, id).await?;
+    let (current, _) = visible_bulletin(&state, &me, id).await?;
     if current.status == BulletinStatus::Published {
         return Err(AppError::BadRequest(
             "reopen the bulletin before editing it".into(),
@@ -437,6 +454,8 @@ struct ShowPage {
     summary_html: String,
     notes_html: String,
     comments: Vec<BulletinComment>,
+    shared: bool,
+    can_share: bool,
     can_edit: bool,
     can_submit: bool,
     can_publish: bool,
@@ -448,7 +467,7 @@ pub(crate) async fn show(
     me: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Html<String>, AppError> {
-    let bulletin = visible_bulletin(&state, &me, id).await?;
+    let (bulletin, shared) = visible_bulletin(&state, &me, id).await?;
     let comments = if me.user.role >= Role::Analyst {
         state.db(move |s| s.bulletin_comments(BulletinId(id))).await?
     } else {
@@ -462,6 +481,8 @@ pub(crate) async fn show(
         summary_html: render::markdown(&bulletin.content.summary),
         notes_html: render::markdown(&bulletin.content.analyst_notes),
         comments,
+        shared,
+        can_share: editor && status != BulletinStatus::Published,
         can_edit: analyst && status != BulletinStatus::Published,
         can_submit: analyst && status == BulletinStatus::Draft,
         can_publish: editor && status == BulletinStatus::InReview,
@@ -490,7 +511,7 @@ pub(crate) async fn set_status(
 ) -> Result<Response, AppError> {
     me.require(Role::Analyst)?;
     me.check_csrf(&form.csrf)?;
-    let bulletin = visible_bulletin(&state, &me, id).await?;
+    let (bulletin, _) = visible_bulletin(&state, &me, id).await?;
     let next: BulletinStatus = form
         .status
         .parse()
@@ -521,6 +542,35 @@ pub(crate) async fn set_status(
 }
 
 #[derive(Debug, Deserialize)]
+pub(crate) struct ShareForm {
+    #[serde(default)]
+    csrf: String,
+    shared: bool,
+}
+
+/// An editor shares an unpublished bulletin with readers (or stops sharing it).
+pub(crate) async fn share(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<i64>,
+    Form(form): Form<ShareForm>,
+) -> Result<Response, AppError> {
+    me.require(Role::Editor)?;
+    me.check_csrf(&form.csrf)?;
+    let (bulletin, _) = visible_bulletin(&state, &me, id).await?;
+    if bulletin.status == BulletinStatus::Published {
+        return Err(AppError::BadRequest(
+            "a published bulletin is visible to readers already".into(),
+        ));
+    }
+    state
+        .db(move |s| s.share_bulletin_with_readers(bulletin.id, form.shared))
+        .await?;
+    tracing::info!(bulletin = id, shared = form.shared, by = %me.user.username, "bulletin sharing changed");
+    Ok(Redirect::to(&format!("/bulletins/{id}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
 pub(crate) struct CommentForm {
     #[serde(default)]
     csrf: String,
@@ -535,7 +585,7 @@ pub(crate) async fn comment(
 ) -> Result<Response, AppError> {
     me.require(Role::Analyst)?;
     me.check_csrf(&form.csrf)?;
-    let bulletin = visible_bulletin(&state, &me, id).await?;
+    let (bulletin, _) = visible_bulletin(&state, &me, id).await?;
     let body = form.body.trim().to_owned();
     if body.is_empty() {
         return Err(AppError::BadRequest("the comment is empty".into()));
@@ -646,7 +696,7 @@ pub(crate) async fn versions(
     Query(query): Query<VersionsQuery>,
 ) -> Result<Html<String>, AppError> {
     me.require(Role::Analyst)?;
-    let bulletin = visible_bulletin(&state, &me, id).await?;
+    let (bulletin, _) = visible_bulletin(&state, &me, id).await?;
     let versions = state.db(move |s| s.bulletin_versions(BulletinId(id))).await?;
     let latest = bulletin.version;
     let to = query.to.unwrap_or(latest).clamp(1, latest);

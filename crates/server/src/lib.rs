@@ -144,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         .route("/bulletins/{id}/edit", get(bulletins::edit_form))
         .route("/bulletins/{id}/status", post(bulletins::set_status))
         .route("/bulletins/{id}/comments", post(bulletins::comment))
+        .route("/bulletins/{id}/share", post(bulletins::share))
         .route("/bulletins/{id}/versions", get(bulletins::versions))
         .route("/entities", get(admin::entities))
         .route("/entities/{id}", get(admin::entity))

@@ -202,8 +202,10 @@ pub(crate) async fn inbox(
                     .collect();
                 tags.sort();
                 tags.dedup();
-                let mut kinds: Vec<&'static str> =
-                    sources.iter().filter_map(|name| source_tags.get(name).map(|(_, k)| *k)).collect();
+                let mut kinds: Vec<&'static str> = sources
+                    .iter()
+                    .filter_map(|name| source_tags.get(name).map(|(_, k)| *k))
+                    .collect();
                 kinds.sort_unstable();
                 kinds.dedup();
                 details.insert(*id, (sources, tags, kinds, entity_names(&findings)));

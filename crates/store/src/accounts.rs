@@ -112,6 +112,11 @@ pub trait Accounts: Send + Sync {
     /// A user's marks on these stories (stories without marks are absent).
     fn story_marks(&self, user: UserId, stories: &[StoryId]) -> Result<HashMap<StoryId, StoryMark>>;
 
+    /// Shares an unpublished bulletin with readers, or stops sharing it.
+    fn share_bulletin_with_readers(&self, bulletin: BulletinId, shared: bool) -> Result<()>;
+    /// Whether an unpublished bulletin is shared with readers.
+    fn bulletin_shared_with_readers(&self, bulletin: BulletinId) -> Result<bool>;
+
     /// Adds a review comment to a bulletin version.
     fn add_bulletin_comment(
         &self,
@@ -408,4 +413,33 @@ pub(crate) fn bulletin_comments(conn: &Connection, bulletin: BulletinId) -> Resu
             })
         })
         .collect()
+}
+
+pub(crate) fn share_bulletin_with_readers(
+    conn: &Connection,
+    bulletin: BulletinId,
+    shared: bool,
+) -> Result<()> {
+    let changed = conn.execute(
+        "UPDATE bulletins SET shared_with_readers = ?2 WHERE id = ?1",
+        params![bulletin.0, shared],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound {
+            what: "bulletin",
+            id: bulletin.0,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn bulletin_shared_with_readers(conn: &Connection, bulletin: BulletinId) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT shared_with_readers FROM bulletins WHERE id = ?1",
+            [bulletin.0],
+            |row| row.get(0),
+        )
+        .optional()?
+        .unwrap_or(false))
 }

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_collection.sql"),
     include_str!("../migrations/0005_stories.sql"),
     include_str!("../migrations/0006_accounts.sql"),
+    include_str!("../migrations/0007_shared_drafts.sql"),
 ];
 
 /// The schema version this build writes.

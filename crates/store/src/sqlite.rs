@@ -1496,6 +1496,18 @@ impl crate::Accounts for SqliteStore {
         self.read(|conn| crate::accounts::story_marks(conn, user, stories))
     }
 
+    fn share_bulletin_with_readers(
+        &self,
+        bulletin: threatdesk_model::BulletinId,
+        shared: bool,
+    ) -> Result<()> {
+        self.write(|tx| crate::accounts::share_bulletin_with_readers(tx, bulletin, shared))
+    }
+
+    fn bulletin_shared_with_readers(&self, bulletin: threatdesk_model::BulletinId) -> Result<bool> {
+        self.read(|conn| crate::accounts::bulletin_shared_with_readers(conn, bulletin))
+    }
+
     fn add_bulletin_comment(
         &self,
         bulletin: threatdesk_model::BulletinId,

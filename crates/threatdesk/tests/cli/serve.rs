@@ -582,11 +582,37 @@ fn a_bulletin_goes_from_draft_to_review_to_published_and_tlp_ceilings_hold_every
     );
     assert_eq!(publish.status, 403);
 
-    // A reader does not see it before it is published.
+    // A reader does not see it before it is published, unless an editor shares the draft.
     let mut reader = Client::new(&server);
     assert_eq!(reader.login("rea", "rea-password-1").status, 303);
     assert_eq!(reader.get(&location).status, 404);
     assert_eq!(reader.get("/").status, 403, "readers have no inbox");
+    let share = analyst.post(
+        &format!("{location}/share"),
+        &[("csrf", &csrf), ("shared", "true")],
+    );
+    assert_eq!(share.status, 403, "sharing is an editor's");
+    let mut early_editor = Client::new(&server);
+    assert_eq!(early_editor.login("ed", "ed-password-1").status, 303);
+    let early_csrf = early_editor.csrf();
+    let shared = early_editor.post(
+        &format!("{location}/share"),
+        &[("csrf", &early_csrf), ("shared", "true")],
+    );
+    assert_eq!(shared.status, 303);
+    assert_eq!(reader.get(&location).status, 200, "a shared draft is readable");
+    assert!(
+        reader
+            .get("/bulletins")
+            .body
+            .contains("Fancy Bear phishes foreign ministries")
+    );
+    let unshared = early_editor.post(
+        &format!("{location}/share"),
+        &[("csrf", &early_csrf), ("shared", "false")],
+    );
+    assert_eq!(unshared.status, 303);
+    assert_eq!(reader.get(&location).status, 404);
 
     // The editor publishes it, and writes a RED draft of their own.
     let mut editor = Client::new(&server);
@@ -614,6 +640,13 @@ fn a_bulletin_goes_from_draft_to_review_to_published_and_tlp_ceilings_hold_every
         "a RED draft listed for a reader"
     );
     assert_eq!(reader.get(&location).status, 200);
+    assert_eq!(reader.get(&red_location).status, 404);
+    // Sharing a RED draft does not lift anyone's ceiling.
+    let shared = editor.post(
+        &format!("{red_location}/share"),
+        &[("csrf", &editor_csrf), ("shared", "true")],
+    );
+    assert_eq!(shared.status, 303);
     assert_eq!(reader.get(&red_location).status, 404);
     // Not for the AMBER+STRICT analyst either, even as a draft.
     assert_eq!(analyst.get(&red_location).status, 404);
