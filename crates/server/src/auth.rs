@@ -217,8 +217,14 @@ fn set_cookie(name: &str, value: &str, max_age_seconds: i64, secure: bool) -> Re
     .map_err(|e| AppError::Internal(e.to_string()))
 }
 
+/// A hash to check passwords of unknown users against (computed once).
+fn unknown_user_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password("no such user; no such password").unwrap_or_default())
+}
+
 /// Only local paths are followed after logging in (no open redirect).
-fn safe_next(next: Option<&str>) -> String {
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
             path.to_owned()
@@ -317,8 +323,13 @@ pub(crate) async fn login(
         state.db(move |s| s.user_for_login(&username)).await?
     };
     let password = form.password;
-    let user = tokio::task::spawn_blocking(move || {
-        found.filter(|(user, hash)| !user.disabled && verify_password(&password, hash))
+    let user = tokio::task::spawn_blocking(move || match found {
+        Some((user, hash)) => (verify_password(&password, &hash) && !user.disabled).then_some((user, hash)),
+        None => {
+            // As long as a real check, so that timing does not tell which names exist.
+            let _ = verify_password(&password, unknown_user_hash());
+            None
+        }
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))?;
@@ -476,4 +487,66 @@ pub(crate) async fn revoke_token(
 /// The caller's own account, as JSON (for scripts checking their token).
 pub(crate) async fn me(me: CurrentUser) -> Json<User> {
     Json(me.user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next(Some("/stories/3?x=1")), "/stories/3?x=1");
+        for hostile in [
+            "//evil.example/",
+            "/\\evil.example",
+            "https://evil.example/",
+            "evil",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/", "{hostile}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn passwords_verify_against_their_hash_only() {
+        let hash = hash_password("correct horse battery").expect("hash");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &hash));
+        assert!(!verify_password("correct horse battery!", &hash));
+        assert!(!verify_password("anything", "not a hash"));
+        assert_ne!(
+            hash,
+            hash_password("correct horse battery").expect("hash"),
+            "fresh salt each time"
+        );
+    }
+
+    #[test]
+    fn the_throttle_blocks_at_the_limit_and_forgets_after_the_window() {
+        let throttle = Throttle::new(Duration::from_millis(200));
+        for _ in 0..3 {
+            assert_eq!(throttle.blocked_for("user:a", 3), None);
+            throttle.record_failure("user:a".into());
+        }
+        assert!(throttle.blocked_for("user:a", 3).is_some());
+        assert_eq!(
+            throttle.blocked_for("user:b", 3),
+            None,
+            "other names are not affected"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(throttle.blocked_for("user:a", 3), None, "failures age out");
+    }
+
+    #[test]
+    fn tokens_are_random_and_secrets_compare_exactly() {
+        let a = random_token().expect("token");
+        let b = random_token().expect("token");
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert!(same_secret(&a, &a.clone()));
+        assert!(!same_secret(&a, &b));
+        assert!(!same_secret(&a, &a[..42]));
+    }
 }

@@ -302,10 +302,10 @@ pub(crate) async fn mark_story(
     state
         .db(move |s| s.mark_story(user, story.id, form.read, form.important))
         .await?;
-    let back = form
-        .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
-        .unwrap_or_else(|| format!("/stories/{id}"));
+    let back = match form.back {
+        Some(back) => crate::auth::safe_next(Some(&back)),
+        None => format!("/stories/{id}"),
+    };
     Ok(Redirect::to(&back).into_response())
 }
 
