@@ -379,6 +379,100 @@ fn the_first_serve_of_a_fresh_folder_creates_it_and_an_admin_whose_password_is_p
 }
 
 #[test]
+fn serve_collects_in_the_background_and_stops_cleanly_on_sigterm() {
+    use threatdesk_testkit::{HttpServer, Reply};
+    let feed = HttpServer::start().expect("loopback server");
+    let article = "<html><head><title>Sandworm hits a water utility</title></head><body><article>\
+        <h1>Sandworm hits a water utility</h1><p>Sandworm operators disrupted a regional water utility's \
+        control systems, according to the utility's incident responders, who restored service within hours \
+        and shared the indicators with the national CERT for the sector.</p></article></body></html>";
+    feed.route("/story", Reply::ok("text/html; charset=utf-8", article));
+    let rss = format!(
+        "<rss version=\"2.0\"><channel><title>Loopback</title><item><title>Sandworm hits a water utility</title>\
+         <link>{}</link><guid>story</guid><description>Sandworm and the water utility.</description></item>\
+         </channel></rss>",
+        feed.url("/story")
+    );
+    feed.route("/feed.xml", Reply::ok("application/rss+xml", rss));
+    let ws = Workspace::create();
+    assert_eq!(ws.run(&["init", "--no-default-sources"]).code, 0);
+    let added = ws.run(&[
+        "sources",
+        "add",
+        &feed.url("/feed.xml"),
+        "--name",
+        "loopback",
+        "--allow-private",
+    ]);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    add_user(&ws, "ana", "analyst", &[]);
+    let mut child = ws
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let address = loop {
+        let line = lines.next().expect("an address").expect("stderr");
+        if let Some(rest) = line.split("workspace at http://").nth(1) {
+            break rest.split('/').next().expect("address").to_owned();
+        }
+    };
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let server = Server {
+        child,
+        address,
+        admin_password: String::new(),
+    };
+    let mut client = Client::new(&server);
+    assert_eq!(client.login("ana", "ana-password-1").status, 303);
+    let started = std::time::Instant::now();
+    while !client
+        .get("/?days=0")
+        .body
+        .contains("Sandworm hits a water utility")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the collector never delivered the story"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        !feed.hits("/story").is_empty(),
+        "the article page was fetched for its full text"
+    );
+
+    let mut server = server;
+    let pid = server.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    let said: Vec<String> = receiver.try_iter().collect();
+    assert!(said.iter().any(|l| l.contains("threatdesk: stopped")), "{said:?}");
+}
+
+#[test]
 fn repeated_failed_logins_are_throttled_even_with_the_right_password_then() {
     let ws = newsroom();
     let server = Server::start(&ws);
