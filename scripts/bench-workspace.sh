@@ -45,10 +45,10 @@ for _ in $(seq 100); do grep -q "workspace at" "$work/serve.log" && break; sleep
 base="$(grep -o 'http://[0-9.:]*' "$work/serve.log" | head -1)"
 
 jar="$work/cookies"
-csrf="$(curl -s -c "$jar" "$base/login" | grep -o 'name="csrf" value="[^"]*"' | cut -d'"' -f4)"
-curl -s -b "$jar" -c "$jar" -o /dev/null -d "username=bench&password=bench-password-1&csrf=$csrf&next=/" "$base/login"
-story="$(curl -s -b "$jar" "$base/?days=0" | grep -o '/stories/[0-9]*' | head -1)"
-item="$(curl -s -b "$jar" "$base$story" | grep -o '/items/[0-9]*' | head -1)"
+csrf="$(curl -s -c "$jar" "$base/desk/login" | grep -o 'name="csrf" value="[^"]*"' | cut -d'"' -f4)"
+curl -s -b "$jar" -c "$jar" -o /dev/null -d "username=bench&password=bench-password-1&csrf=$csrf&next=/desk/" "$base/desk/login"
+story="$(curl -s -b "$jar" "$base/desk/?days=0" | grep -o '/desk/stories/[0-9]*' | head -1)"
+item="$(curl -s -b "$jar" "$base$story" | grep -o '/desk/items/[0-9]*' | head -1)"
 stories="$(sqlite3 "$data/threatdesk.db" 'select count(*) from stories' 2>/dev/null || echo '?')"
 echo "stories: $stories; timing $requests requests per page"
 
@@ -64,13 +64,13 @@ p = lambda q: times[min(len(times) - 1, int(q * len(times)))]
 print(f"{name:<28} p50 {p(0.5):7.1f} ms   p95 {p(0.95):7.1f} ms   max {times[-1]:7.1f} ms   {size / 1024:6.1f} KiB")
 EOF
 }
-measure "inbox (7 days)" "/"
-measure "inbox (all time)" "/?days=0"
-measure "inbox search" "/?days=0&q=ransomware"
-measure "inbox, entity filter" "/?days=0&entity=APT28"
+measure "inbox (7 days)" "/desk/"
+measure "inbox (all time)" "/desk/?days=0"
+measure "inbox search" "/desk/?days=0&q=ransomware"
+measure "inbox, entity filter" "/desk/?days=0&entity=APT28"
 measure "story page" "$story"
 measure "item page" "$item"
-measure "bulletins" "/bulletins"
-measure "entity page (APT28)" "/entities?q=APT28"
-measure "login page (no session)" "/login"
+measure "bulletins" "/desk/bulletins"
+measure "entity page (APT28)" "/desk/entities?q=APT28"
+measure "login page (no session)" "/desk/login"
 echo "server resident memory: $(ps -o rss= -p "$server" | awk '{printf "%.0f MB", $1/1024}')"

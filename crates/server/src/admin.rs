@@ -13,7 +13,7 @@ use threatdesk_store::{CollectionProblem, SearchQuery, SearchScope, Store, Story
 
 use crate::auth::CurrentUser;
 use crate::pages::html;
-use crate::{AppError, AppState};
+use crate::{AppError, AppState, DESK};
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct EntityQuery {
@@ -42,7 +42,7 @@ pub(crate) async fn entities(
     if !q.is_empty() {
         let exact = kb.lookup(&q);
         if let [only] = exact.as_slice() {
-            return Ok(Redirect::to(&format!("/entities/{}", only.id.0)).into_response());
+            return Ok(Redirect::to(&format!("{DESK}/entities/{}", only.id.0)).into_response());
         }
     }
     let found = if q.is_empty() {
@@ -226,5 +226,5 @@ pub(crate) async fn set_source_enabled(
         })
         .await?;
     tracing::info!(source = id, enabled = form.enabled, by = %me.user.username, "source switched");
-    Ok(Redirect::to("/sources"))
+    Ok(Redirect::to(&format!("{DESK}/sources")))
 }

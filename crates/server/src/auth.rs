@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use threatdesk_model::{Role, User};
 use threatdesk_store::{Accounts, ApiTokenInfo};
 
-use crate::{AppError, AppState};
+use crate::{AppError, AppState, DESK};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "td_session";
@@ -167,7 +167,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         let next = parts
             .uri
             .path_and_query()
-            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+            .map_or_else(|| format!("{DESK}/"), |p| p.as_str().to_owned());
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -185,7 +185,7 @@ impl FromRequestParts<AppState> for CurrentUser {
                 None => Err(AppError::Unauthenticated { next, page: false }),
             };
         }
-        let page = parts.method == axum::http::Method::GET && !next.starts_with("/api/");
+        let page = parts.method == axum::http::Method::GET && !next.starts_with(&format!("{DESK}/api/"));
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned) else {
             return Err(AppError::Unauthenticated { next, page });
         };
@@ -229,7 +229,7 @@ pub(crate) fn safe_next(next: Option<&str>) -> String {
         Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
             path.to_owned()
         }
-        _ => "/".to_owned(),
+        _ => format!("{DESK}/"),
     }
 }
 
@@ -405,7 +405,7 @@ pub(crate) async fn logout(
         let hash = token_hash(token);
         state.db(move |s| s.delete_session(&hash)).await?;
     }
-    let mut response = Redirect::to("/login").into_response();
+    let mut response = Redirect::to(&format!("{DESK}/login")).into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(SESSION_COOKIE, "", 0, secure(&state, &headers))?,
@@ -478,7 +478,7 @@ pub(crate) async fn revoke_token(
     me.check_csrf(&form.csrf)?;
     let id = me.user.id;
     if state.db(move |s| s.revoke_api_token(id, token_id)).await? {
-        Ok(Redirect::to("/account/tokens"))
+        Ok(Redirect::to(&format!("{DESK}/account/tokens")))
     } else {
         Err(AppError::NotFound)
     }
@@ -503,9 +503,9 @@ mod tests {
             "evil",
             "",
         ] {
-            assert_eq!(safe_next(Some(hostile)), "/", "{hostile}");
+            assert_eq!(safe_next(Some(hostile)), "/desk/", "{hostile}");
         }
-        assert_eq!(safe_next(None), "/");
+        assert_eq!(safe_next(None), "/desk/");
     }
 
     #[test]

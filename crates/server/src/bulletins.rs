@@ -19,7 +19,7 @@ use threatdesk_store::{Accounts, BulletinComment, BulletinFilter, Store};
 use crate::auth::CurrentUser;
 use crate::pages::{html, visible_story};
 use crate::render;
-use crate::{AppError, AppState};
+use crate::{AppError, AppState, DESK};
 
 /// Whether `me` may see `bulletin` at all.
 /// Readers see published bulletins, and unpublished ones an editor shared with them.
@@ -153,7 +153,19 @@ fn ids<T>(list: &str, wrap: impl Fn(i64) -> T) -> Result<Vec<T>, AppError> {
 fn entity_ids(list: &str, kb: &KnowledgeBase) -> Result<Vec<EntityId>, AppError> {
     let mut ids = Vec::new();
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let found = kb.lookup(name);
+        let mut found = kb.lookup(name);
+        // A canonical name wins over the same words used as another entity's alias, so
+        // that the names the editor pre-fills always resolve.
+        if found.len() > 1 {
+            let canonical: Vec<_> = found
+                .iter()
+                .copied()
+                .filter(|e| e.canonical_name.eq_ignore_ascii_case(name))
+                .collect();
+            if canonical.len() == 1 {
+                found = canonical;
+            }
+        }
         match found.as_slice() {
             [] => return Err(AppError::BadRequest(format!("no entity is called {name:?}"))),
             [one] => {
@@ -355,7 +367,7 @@ pub(crate) async fn create(
         Err(other) => return Err(other),
     };
     match state.db(move |s| s.create_bulletin(&bulletin)).await {
-        Ok(created) => Ok(Redirect::to(&format!("/bulletins/{}", created.id.0)).into_response()),
+        Ok(created) => Ok(Redirect::to(&format!("{DESK}/bulletins/{}", created.id.0)).into_response()),
         Err(AppError::BadRequest(message)) => form_again(me, None, form, message),
         Err(other) => Err(other),
     }
@@ -442,7 +454,7 @@ pub(crate) async fn save(
     state
         .db(move |s| s.update_bulletin(BulletinId(id), &content, expected))
         .await?;
-    Ok(Redirect::to(&format!("/bulletins/{id}")).into_response())
+    Ok(Redirect::to(&format!("{DESK}/bulletins/{id}")).into_response())
 }
 
 #[derive(Template)]
@@ -538,7 +550,7 @@ pub(crate) async fn set_status(
         })
         .await?;
     tracing::info!(bulletin = id, status = next.as_str(), by = %me.user.username, "bulletin status changed");
-    Ok(Redirect::to(&format!("/bulletins/{id}")).into_response())
+    Ok(Redirect::to(&format!("{DESK}/bulletins/{id}")).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -567,7 +579,7 @@ pub(crate) async fn share(
         .db(move |s| s.share_bulletin_with_readers(bulletin.id, form.shared))
         .await?;
     tracing::info!(bulletin = id, shared = form.shared, by = %me.user.username, "bulletin sharing changed");
-    Ok(Redirect::to(&format!("/bulletins/{id}")).into_response())
+    Ok(Redirect::to(&format!("{DESK}/bulletins/{id}")).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -594,7 +606,7 @@ pub(crate) async fn comment(
     state
         .db(move |s| s.add_bulletin_comment(bulletin.id, user, bulletin.version, &body))
         .await?;
-    Ok(Redirect::to(&format!("/bulletins/{id}#comments")).into_response())
+    Ok(Redirect::to(&format!("{DESK}/bulletins/{id}#comments")).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -45,6 +45,10 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; \
      frame-ancestors 'none'; base-uri 'none'";
 
+/// Where the workspace lives: every analyst page is under this path, leaving the rest of
+/// the site to public pages.
+pub const DESK: &str = "/desk";
+
 /// How the server behaves.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -128,31 +132,37 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .route("/", get(pages::inbox))
-        .route("/login", get(auth::login_page).post(auth::login))
-        .route("/logout", post(auth::logout))
+        // The public site takes `/` (publishing); until then it leads to the workspace.
+        .route("/", get(|| async { Redirect::to(&format!("{DESK}/")) }))
+        .route("/desk", get(|| async { Redirect::to(&format!("{DESK}/")) }))
+        .route("/desk/", get(pages::inbox))
+        .route("/desk/login", get(auth::login_page).post(auth::login))
+        .route("/desk/logout", post(auth::logout))
         .route("/healthz", get(|| async { "ok" }))
         .route("/static/app.css", get(pages::stylesheet))
         .route("/static/app.js", get(pages::script))
-        .route("/stories/{id}", get(pages::story))
-        .route("/stories/{id}/mark", post(pages::mark_story))
-        .route("/items/{id}", get(pages::item))
-        .route("/bulletins", get(bulletins::list).post(bulletins::create))
-        .route("/bulletins/new", get(bulletins::new_form))
-        .route("/bulletins/preview", post(bulletins::preview))
-        .route("/bulletins/{id}", get(bulletins::show).post(bulletins::save))
-        .route("/bulletins/{id}/edit", get(bulletins::edit_form))
-        .route("/bulletins/{id}/status", post(bulletins::set_status))
-        .route("/bulletins/{id}/comments", post(bulletins::comment))
-        .route("/bulletins/{id}/share", post(bulletins::share))
-        .route("/bulletins/{id}/versions", get(bulletins::versions))
-        .route("/entities", get(admin::entities))
-        .route("/entities/{id}", get(admin::entity))
-        .route("/sources", get(admin::sources))
-        .route("/sources/{id}/enabled", post(admin::set_source_enabled))
-        .route("/account/tokens", get(auth::tokens_page).post(auth::create_token))
-        .route("/account/tokens/{id}/revoke", post(auth::revoke_token))
-        .route("/api/me", get(auth::me))
+        .route("/desk/stories/{id}", get(pages::story))
+        .route("/desk/stories/{id}/mark", post(pages::mark_story))
+        .route("/desk/items/{id}", get(pages::item))
+        .route("/desk/bulletins", get(bulletins::list).post(bulletins::create))
+        .route("/desk/bulletins/new", get(bulletins::new_form))
+        .route("/desk/bulletins/preview", post(bulletins::preview))
+        .route("/desk/bulletins/{id}", get(bulletins::show).post(bulletins::save))
+        .route("/desk/bulletins/{id}/edit", get(bulletins::edit_form))
+        .route("/desk/bulletins/{id}/status", post(bulletins::set_status))
+        .route("/desk/bulletins/{id}/comments", post(bulletins::comment))
+        .route("/desk/bulletins/{id}/share", post(bulletins::share))
+        .route("/desk/bulletins/{id}/versions", get(bulletins::versions))
+        .route("/desk/entities", get(admin::entities))
+        .route("/desk/entities/{id}", get(admin::entity))
+        .route("/desk/sources", get(admin::sources))
+        .route("/desk/sources/{id}/enabled", post(admin::set_source_enabled))
+        .route(
+            "/desk/account/tokens",
+            get(auth::tokens_page).post(auth::create_token),
+        )
+        .route("/desk/account/tokens/{id}/revoke", post(auth::revoke_token))
+        .route("/desk/api/me", get(auth::me))
         .fallback(|| async { AppError::NotFound })
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
@@ -247,7 +257,8 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = match &self {
             AppError::Unauthenticated { next, page: true } => {
-                return Redirect::to(&format!("/login?next={}", render::url_encode(next))).into_response();
+                return Redirect::to(&format!("{DESK}/login?next={}", render::url_encode(next)))
+                    .into_response();
             }
             AppError::Unauthenticated { page: false, .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::BadCsrf => StatusCode::FORBIDDEN,

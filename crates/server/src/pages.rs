@@ -16,7 +16,7 @@ use threatdesk_store::{
 
 use crate::auth::CurrentUser;
 use crate::render;
-use crate::{AppError, AppState};
+use crate::{AppError, AppState, DESK};
 
 /// Renders a page template.
 pub(crate) fn html(page: impl Template) -> Result<Html<String>, AppError> {
@@ -304,7 +304,7 @@ pub(crate) async fn mark_story(
         .await?;
     let back = match form.back {
         Some(back) => crate::auth::safe_next(Some(&back)),
-        None => format!("/stories/{id}"),
+        None => format!("{DESK}/stories/{id}"),
     };
     Ok(Redirect::to(&back).into_response())
 }

@@ -41,7 +41,7 @@
     function preview(area) {
       var target = document.getElementById(area.getAttribute("data-preview"));
       var body = new URLSearchParams({ csrf: csrf, markdown: area.value });
-      fetch("/bulletins/preview", { method: "POST", body: body, credentials: "same-origin" })
+      fetch("/desk/bulletins/preview", { method: "POST", body: body, credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : ""; })
         .then(function (html) { target.innerHTML = html; });
     }

@@ -42,7 +42,10 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ServeArgs) -> anyhow::Resu
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let address = listener.local_addr()?;
-        eprintln!("threatdesk: workspace at http://{address}/ (Ctrl-C stops)");
+        eprintln!(
+            "threatdesk: workspace at http://{address}{}/ (Ctrl-C stops)",
+            threatdesk_server::DESK
+        );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = if collect {
             let data = data.clone();

@@ -150,6 +150,7 @@ impl Browser {
             Some(json!({"url": format!("{}{path}", self.base)})),
         )
         .expect("navigate");
+        self.wait_for("return document.readyState === 'complete'", "the page to load");
     }
 
     fn url(&self) -> String {
@@ -217,14 +218,14 @@ impl Browser {
             .map(|v| v.as_str().unwrap_or_default().to_owned())
     }
 
-    /// Waits (up to 10 s) until `script` returns true.
+    /// Waits (up to 15 s) until `script` returns true; says what the page held if not.
     fn wait_for(&self, script: &str, what: &str) {
         let started = Instant::now();
         while self.script(script) != Value::Bool(true) {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "timed out waiting for {what}"
-            );
+            if started.elapsed() > Duration::from_secs(15) {
+                let page = self.script("return document.body ? document.body.innerText : ''");
+                panic!("timed out waiting for {what} at {}: {page}", self.url());
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -241,11 +242,14 @@ impl Browser {
 
     fn login(&self, username: &str, password: &str) {
         self.cmd("DELETE", "/cookie", None).expect("forget cookies");
-        self.open("/login");
+        self.open("/desk/login");
         self.type_into("input[name=username]", username);
         self.type_into("input[name=password]", password);
         self.click("form button[type=submit]");
-        self.wait_for("return location.pathname !== '/login'", "the login to succeed");
+        self.wait_for(
+            "return location.pathname !== '/desk/login'",
+            "the login to succeed",
+        );
     }
 }
 
@@ -263,14 +267,14 @@ fn an_analyst_writes_a_bulletin_an_editor_publishes_it_and_a_reader_never_sees_r
     };
 
     // Anonymous: the workspace sends the browser to the login form.
-    browser.open("/");
-    assert!(browser.url().contains("/login?next="), "{}", browser.url());
+    browser.open("/desk/");
+    assert!(browser.url().contains("/desk/login?next="), "{}", browser.url());
     browser.screenshot("login");
 
     // The analyst triages: the inbox lists the story; j/k move, o opens.
     browser.login("ana", "ana-password-1");
-    assert_eq!(browser.url(), format!("{base}/"), "{}", browser.source());
-    browser.open("/?days=0");
+    assert_eq!(browser.url(), format!("{base}/desk/"), "{}", browser.source());
+    browser.open("/desk/?days=0");
     browser.wait_for(
         "return document.body.innerText.includes('Fancy Bear targets ministries')",
         "the story in the inbox",
@@ -286,7 +290,7 @@ fn an_analyst_writes_a_bulletin_an_editor_publishes_it_and_a_reader_never_sees_r
         "document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'o', bubbles: true})); return true;",
     );
     browser.wait_for(
-        "return location.pathname.startsWith('/stories/')",
+        "return location.pathname.startsWith('/desk/stories/')",
         "o to open the story",
     );
     let story_url = browser.url();
@@ -297,8 +301,11 @@ fn an_analyst_writes_a_bulletin_an_editor_publishes_it_and_a_reader_never_sees_r
     browser.screenshot("story");
 
     // The item page: highlighted findings, and none of the page's script payloads ran.
-    browser.click("table.members a[href^='/items/']");
-    browser.wait_for("return location.pathname.startsWith('/items/')", "the item page");
+    browser.click("table.members a[href^='/desk/items/']");
+    browser.wait_for(
+        "return location.pathname.startsWith('/desk/items/')",
+        "the item page",
+    );
     assert!(browser.source().contains("<mark class=\"entity\""));
     assert_eq!(browser.alert(), None, "a script payload opened an alert");
     assert_eq!(
@@ -311,8 +318,8 @@ fn an_analyst_writes_a_bulletin_an_editor_publishes_it_and_a_reader_never_sees_r
 
     // A bulletin from the story, with Analyst Notes and the live preview.
     browser.open(&story_url.replacen(&base, "", 1));
-    browser.click("a[href^='/bulletins/new?story=']");
-    browser.wait_for("return location.pathname === '/bulletins/new'", "the editor");
+    browser.click("a[href^='/desk/bulletins/new?story=']");
+    browser.wait_for("return location.pathname === '/desk/bulletins/new'", "the editor");
     browser.type_into("input[name=title]", "Fancy Bear phishes foreign ministries");
     browser.select("select[name=tlp]", "AMBER");
     browser.select("select[name=severity]", "high");
@@ -335,7 +342,7 @@ fn an_analyst_writes_a_bulletin_an_editor_publishes_it_and_a_reader_never_sees_r
     browser.screenshot("editor");
     browser.click("form#bulletin-editor button[type=submit]");
     browser.wait_for(
-        "return /^\\/bulletins\\/\\d+$/.test(location.pathname)",
+        "return /^\\/desk\\/bulletins\\/\\d+$/.test(location.pathname)",
         "the saved bulletin",
     );
     let bulletin_path = browser.url().replacen(&base, "", 1);
@@ -364,20 +371,20 @@ fn an_analyst_writes_a_bulletin_an_editor_publishes_it_and_a_reader_never_sees_r
         "publication",
     );
     browser.screenshot("bulletin");
-    browser.open("/bulletins/new");
+    browser.open("/desk/bulletins/new");
     browser.type_into("input[name=title]", "Insider at the ministry");
     browser.select("select[name=tlp]", "RED");
     browser.type_into("textarea[name=analyst_notes]", "Named recipients only.");
     browser.click("form#bulletin-editor button[type=submit]");
     browser.wait_for(
-        "return /^\\/bulletins\\/\\d+$/.test(location.pathname)",
+        "return /^\\/desk\\/bulletins\\/\\d+$/.test(location.pathname)",
         "the RED draft",
     );
     let red_path = browser.url().replacen(&base, "", 1);
 
     // The reader (cleared for AMBER) sees the published bulletin, never the RED draft.
     browser.login("rea", "rea-password-1");
-    browser.open("/bulletins");
+    browser.open("/desk/bulletins");
     let list = browser.source();
     assert!(list.contains("Fancy Bear phishes foreign ministries"), "{list}");
     assert!(

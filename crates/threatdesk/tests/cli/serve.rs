@@ -199,23 +199,23 @@ impl Client {
     }
 
     fn login(&mut self, username: &str, password: &str) -> Response {
-        let page = self.get("/login");
+        let page = self.get("/desk/login");
         assert_eq!(page.status, 200, "{page:?}");
         let csrf = page.field("csrf");
         self.post(
-            "/login",
+            "/desk/login",
             &[
                 ("username", username),
                 ("password", password),
                 ("csrf", &csrf),
-                ("next", "/bulletins"),
+                ("next", "/desk/bulletins"),
             ],
         )
     }
 
     /// The session's CSRF token, read from any logged-in page.
     fn csrf(&mut self) -> String {
-        self.get("/bulletins").field("csrf")
+        self.get("/desk/bulletins").field("csrf")
     }
 }
 
@@ -290,26 +290,26 @@ fn anonymous_requests_are_refused_and_logins_need_the_right_password_and_token()
     );
     let mut anonymous = Client::new(&server);
     for path in [
-        "/",
-        "/stories/1",
-        "/items/1",
-        "/bulletins",
-        "/bulletins/new",
-        "/account/tokens",
+        "/desk/",
+        "/desk/stories/1",
+        "/desk/items/1",
+        "/desk/bulletins",
+        "/desk/bulletins/new",
+        "/desk/account/tokens",
     ] {
         let response = anonymous.get(path);
         assert_eq!(response.status, 303, "{path}: {response:?}");
         assert!(
             response
                 .header("location")
-                .is_some_and(|l| l.starts_with("/login?next=")),
+                .is_some_and(|l| l.starts_with("/desk/login?next=")),
             "{path}: {response:?}"
         );
     }
-    assert_eq!(anonymous.get("/api/me").status, 401);
-    assert_eq!(anonymous.post("/bulletins", &[("title", "x")]).status, 401);
+    assert_eq!(anonymous.get("/desk/api/me").status, 401);
+    assert_eq!(anonymous.post("/desk/bulletins", &[("title", "x")]).status, 401);
     assert_eq!(anonymous.get("/healthz").status, 200);
-    let login = anonymous.get("/login");
+    let login = anonymous.get("/desk/login");
     let csp = login.header("content-security-policy").expect("a CSP header");
     assert!(
         csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
@@ -319,7 +319,7 @@ fn anonymous_requests_are_refused_and_logins_need_the_right_password_and_token()
     // No login-form cookie, or a forged token: refused before the password is looked at.
     let mut forger = Client::new(&server);
     let refused = forger.post(
-        "/login",
+        "/desk/login",
         &[
             ("username", "ana"),
             ("password", "ana-password-1"),
@@ -345,15 +345,15 @@ fn anonymous_requests_are_refused_and_logins_need_the_right_password_and_token()
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
-    assert_eq!(client.get("/").status, 200);
+    assert_eq!(client.get("/desk/").status, 200);
 
     // Logging out ends the session on the server, not only in the browser.
     let stolen = client.cookies.clone();
     let csrf = client.csrf();
-    assert_eq!(client.post("/logout", &[("csrf", &csrf)]).status, 303);
+    assert_eq!(client.post("/desk/logout", &[("csrf", &csrf)]).status, 303);
     let mut replay = Client::new(&server);
     replay.cookies = stolen;
-    assert_eq!(replay.get("/").status, 303);
+    assert_eq!(replay.get("/desk/").status, 303);
 }
 
 #[test]
@@ -367,7 +367,7 @@ fn the_first_serve_of_a_fresh_folder_creates_it_and_an_admin_whose_password_is_p
     );
     let mut admin = Client::new(&server);
     assert_eq!(admin.login("admin", &server.admin_password).status, 303);
-    assert_eq!(admin.get("/").status, 200);
+    assert_eq!(admin.get("/desk/").status, 200);
     drop(server);
     let again = Server::start(&ws);
     assert!(
@@ -434,7 +434,7 @@ fn serve_collects_in_the_background_and_stops_cleanly_on_sigterm() {
     assert_eq!(client.login("ana", "ana-password-1").status, 303);
     let started = std::time::Instant::now();
     while !client
-        .get("/?days=0")
+        .get("/desk/?days=0")
         .body
         .contains("Sandworm hits a water utility")
     {
@@ -498,25 +498,25 @@ fn script_in_collected_pages_never_reaches_the_page() {
     let server = Server::start(&ws);
     let mut client = Client::new(&server);
     assert_eq!(client.login("ana", "ana-password-1").status, 303);
-    let inbox = client.get("/?days=0");
+    let inbox = client.get("/desk/?days=0");
     assert_eq!(inbox.status, 200);
-    let start = inbox.body.find("/stories/").expect("a story in the inbox") + "/stories/".len();
+    let start = inbox.body.find("/desk/stories/").expect("a story in the inbox") + "/desk/stories/".len();
     let story: String = inbox.body[start..]
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
-    let story_page = client.get(&format!("/stories/{story}"));
+    let story_page = client.get(&format!("/desk/stories/{story}"));
     assert_eq!(story_page.status, 200);
     assert!(
         story_page.body.contains("198.51.100.7"),
         "the indicator is rolled up"
     );
-    let start = story_page.body.find("/items/").expect("an item link") + "/items/".len();
+    let start = story_page.body.find("/desk/items/").expect("an item link") + "/desk/items/".len();
     let item: String = story_page.body[start..]
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
-    let page = client.get(&format!("/items/{item}"));
+    let page = client.get(&format!("/desk/items/{item}"));
     assert_eq!(page.status, 200);
     assert!(
         page.body.contains("<mark class=\"entity\""),
@@ -532,7 +532,7 @@ fn script_in_collected_pages_never_reaches_the_page() {
     // Bulletin Markdown with raw HTML is sanitised too (preview and the saved bulletin).
     let csrf = client.csrf();
     let preview = client.post(
-        "/bulletins/preview",
+        "/desk/bulletins/preview",
         &[
             ("csrf", &csrf),
             (
@@ -558,25 +558,25 @@ fn a_bulletin_goes_from_draft_to_review_to_published_and_tlp_ceilings_hold_every
     assert_eq!(analyst.login("ana", "ana-password-1").status, 303);
 
     // The analyst (up to AMBER+STRICT) never sees the RED note: not in the inbox, not by id.
-    let inbox = analyst.get("/?days=0");
+    let inbox = analyst.get("/desk/?days=0");
     assert!(inbox.body.contains("Fancy Bear targets ministries"));
     assert!(
         !inbox.body.contains("insider"),
         "RED content in an AMBER+STRICT inbox"
     );
     let red_item = (1..=2)
-        .map(|id| (id, analyst.get(&format!("/items/{id}"))))
+        .map(|id| (id, analyst.get(&format!("/desk/items/{id}"))))
         .find(|(_, r)| r.status == 404)
         .map(|(id, _)| id);
     assert!(red_item.is_some(), "the RED item is 'not found' for the analyst");
 
     // A draft from the story: pre-filled from it.
-    let start = inbox.body.find("/stories/").expect("story") + "/stories/".len();
+    let start = inbox.body.find("/desk/stories/").expect("story") + "/desk/stories/".len();
     let story: String = inbox.body[start..]
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
-    let form = analyst.get(&format!("/bulletins/new?story={story}"));
+    let form = analyst.get(&format!("/desk/bulletins/new?story={story}"));
     assert_eq!(form.status, 200);
     assert_eq!(form.field("title"), "Fancy Bear targets ministries");
     assert_eq!(form.field("stories"), story);
@@ -611,15 +611,15 @@ fn a_bulletin_goes_from_draft_to_review_to_published_and_tlp_ceilings_hold_every
     };
 
     // Forged and missing CSRF tokens are refused, and nothing is saved.
-    let forged = post(&mut analyst, "/bulletins", fields("forged", "", "x"));
+    let forged = post(&mut analyst, "/desk/bulletins", fields("forged", "", "x"));
     assert_eq!(forged.status, 403);
-    let missing = analyst.post("/bulletins", &[("title", "No token")]);
+    let missing = analyst.post("/desk/bulletins", &[("title", "No token")]);
     assert_eq!(missing.status, 403);
-    assert!(analyst.get("/bulletins").body.contains("No bulletins here"));
+    assert!(analyst.get("/desk/bulletins").body.contains("No bulletins here"));
 
     let created = post(
         &mut analyst,
-        "/bulletins",
+        "/desk/bulletins",
         fields(&csrf, "", "Expect follow-up **lures** in EU capitals."),
     );
     assert_eq!(created.status, 303, "{created:?}");
@@ -662,7 +662,7 @@ fn a_bulletin_goes_from_draft_to_review_to_published_and_tlp_ceilings_hold_every
     let mut red = fields(&csrf, "", "x");
     red[1].1 = "Too secret".to_owned();
     red[3].1 = "RED".to_owned();
-    assert_eq!(post(&mut analyst, "/bulletins", red).status, 422);
+    assert_eq!(post(&mut analyst, "/desk/bulletins", red).status, 422);
 
     // Review: the analyst submits but cannot publish.
     let submit = analyst.post(
@@ -680,7 +680,7 @@ fn a_bulletin_goes_from_draft_to_review_to_published_and_tlp_ceilings_hold_every
     let mut reader = Client::new(&server);
     assert_eq!(reader.login("rea", "rea-password-1").status, 303);
     assert_eq!(reader.get(&location).status, 404);
-    assert_eq!(reader.get("/").status, 403, "readers have no inbox");
+    assert_eq!(reader.get("/desk/").status, 403, "readers have no inbox");
     let share = analyst.post(
         &format!("{location}/share"),
         &[("csrf", &csrf), ("shared", "true")],
@@ -697,7 +697,7 @@ fn a_bulletin_goes_from_draft_to_review_to_published_and_tlp_ceilings_hold_every
     assert_eq!(reader.get(&location).status, 200, "a shared draft is readable");
     assert!(
         reader
-            .get("/bulletins")
+            .get("/desk/bulletins")
             .body
             .contains("Fancy Bear phishes foreign ministries")
     );
@@ -720,11 +720,11 @@ fn a_bulletin_goes_from_draft_to_review_to_published_and_tlp_ceilings_hold_every
     let mut red = fields(&editor_csrf, "", "Named recipients only.");
     red[1].1 = "Insider at the ministry".to_owned();
     red[3].1 = "RED".to_owned();
-    let red_draft = post(&mut editor, "/bulletins", red);
+    let red_draft = post(&mut editor, "/desk/bulletins", red);
     assert_eq!(red_draft.status, 303, "{red_draft:?}");
     let red_location = red_draft.header("location").expect("location").to_owned();
 
-    let list = reader.get("/bulletins");
+    let list = reader.get("/desk/bulletins");
     assert!(
         list.body.contains("Fancy Bear phishes foreign ministries"),
         "published and AMBER: visible"
@@ -744,7 +744,12 @@ fn a_bulletin_goes_from_draft_to_review_to_published_and_tlp_ceilings_hold_every
     assert_eq!(reader.get(&red_location).status, 404);
     // Not for the AMBER+STRICT analyst either, even as a draft.
     assert_eq!(analyst.get(&red_location).status, 404);
-    assert!(!analyst.get("/bulletins").body.contains("Insider at the ministry"));
+    assert!(
+        !analyst
+            .get("/desk/bulletins")
+            .body
+            .contains("Insider at the ministry")
+    );
 }
 
 #[test]
@@ -753,7 +758,7 @@ fn entity_pages_resolve_aliases_and_list_stories_and_the_sources_page_is_for_adm
     let server = Server::start(&ws);
     let mut analyst = Client::new(&server);
     assert_eq!(analyst.login("ana", "ana-password-1").status, 303);
-    let found = analyst.get("/entities?q=Fancy%20Bear");
+    let found = analyst.get("/desk/entities?q=Fancy%20Bear");
     assert_eq!(found.status, 303, "one entity has this alias: {found:?}");
     let location = found.header("location").expect("location").to_owned();
     let page = analyst.get(&location);
@@ -767,33 +772,33 @@ fn entity_pages_resolve_aliases_and_list_stories_and_the_sources_page_is_for_adm
         page.body.contains("Fancy Bear targets ministries"),
         "the story that mentions it"
     );
-    assert_eq!(analyst.get("/entities/999999999").status, 404);
-    assert_eq!(analyst.get("/sources").status, 403, "sources are an admin's");
+    assert_eq!(analyst.get("/desk/entities/999999999").status, 404);
+    assert_eq!(analyst.get("/desk/sources").status, 403, "sources are an admin's");
 
     let mut admin = Client::new(&server);
     assert_eq!(admin.login("adm", "adm-password-1").status, 303);
-    let sources = admin.get("/sources");
+    let sources = admin.get("/desk/sources");
     assert_eq!(sources.status, 200);
     assert!(sources.body.contains("local-files") && sources.body.contains("partners"));
     let csrf = admin.csrf();
-    let start = sources.body.find("/sources/").expect("a switch") + "/sources/".len();
+    let start = sources.body.find("/desk/sources/").expect("a switch") + "/desk/sources/".len();
     let id: String = sources.body[start..]
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
     let forged = admin.post(
-        &format!("/sources/{id}/enabled"),
+        &format!("/desk/sources/{id}/enabled"),
         &[("csrf", "x"), ("enabled", "false")],
     );
     assert_eq!(forged.status, 403);
     let off = admin.post(
-        &format!("/sources/{id}/enabled"),
+        &format!("/desk/sources/{id}/enabled"),
         &[("csrf", &csrf), ("enabled", "false")],
     );
     assert_eq!(off.status, 303);
     assert!(
         admin
-            .get("/sources")
+            .get("/desk/sources")
             .body
             .contains("<span class=\"badge\">disabled</span>")
     );
@@ -818,37 +823,43 @@ fn the_inbox_filters_by_search_entity_source_and_marks() {
             body.contains("LockBit affiliates hit a regional hospital"),
         )
     };
-    let all = client.get("/?days=0");
+    let all = client.get("/desk/?days=0");
     assert_eq!(titles(&all.body), (true, true));
     assert!(all.body.contains("entity=APT28"), "an entity facet");
-    assert_eq!(titles(&client.get("/?days=0&q=ransomware").body), (false, true));
     assert_eq!(
-        titles(&client.get("/?days=0&q=%22foreign+ministries%22").body),
+        titles(&client.get("/desk/?days=0&q=ransomware").body),
+        (false, true)
+    );
+    assert_eq!(
+        titles(&client.get("/desk/?days=0&q=%22foreign+ministries%22").body),
         (true, false)
     );
-    assert_eq!(titles(&client.get("/?days=0&entity=APT28").body), (true, false));
     assert_eq!(
-        titles(&client.get("/?days=0&source=vendor-blog").body),
+        titles(&client.get("/desk/?days=0&entity=APT28").body),
+        (true, false)
+    );
+    assert_eq!(
+        titles(&client.get("/desk/?days=0&source=vendor-blog").body),
         (false, true)
     );
 
     // Marks: opening a story marks it read; "important" is set by hand.
-    let start = all.body.find("/stories/").expect("a story") + "/stories/".len();
+    let start = all.body.find("/desk/stories/").expect("a story") + "/desk/stories/".len();
     let first: String = all.body[start..]
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
-    let opened = client.get(&format!("/stories/{first}"));
+    let opened = client.get(&format!("/desk/stories/{first}"));
     let first_is_lockbit = opened.body.contains("LockBit");
     let csrf = client.csrf();
     let marked = client.post(
-        &format!("/stories/{first}/mark"),
-        &[("csrf", &csrf), ("important", "true"), ("back", "/?days=0")],
+        &format!("/desk/stories/{first}/mark"),
+        &[("csrf", &csrf), ("important", "true"), ("back", "/desk/?days=0")],
     );
     assert_eq!(marked.status, 303);
-    assert_eq!(marked.header("location"), Some("/?days=0"));
-    let important = titles(&client.get("/?days=0&show=important").body);
-    let unread = titles(&client.get("/?days=0&show=unread").body);
+    assert_eq!(marked.header("location"), Some("/desk/?days=0"));
+    let important = titles(&client.get("/desk/?days=0&show=important").body);
+    let unread = titles(&client.get("/desk/?days=0&show=unread").body);
     if first_is_lockbit {
         assert_eq!((important, unread), ((false, true), (true, false)));
     } else {
@@ -858,7 +869,10 @@ fn the_inbox_filters_by_search_entity_source_and_marks() {
     add_user(&ws, "ana2", "analyst", &[]);
     let mut colleague = Client::new(&server);
     assert_eq!(colleague.login("ana2", "ana2-password-1").status, 303);
-    assert_eq!(titles(&colleague.get("/?days=0&show=unread").body), (true, true));
+    assert_eq!(
+        titles(&colleague.get("/desk/?days=0&show=unread").body),
+        (true, true)
+    );
 }
 
 #[test]
@@ -878,7 +892,7 @@ fn bulletin_entities_are_typed_by_any_alias_and_unknown_names_are_refused() {
     };
     let post = |client: &mut Client, fields: Vec<(&str, String)>| {
         let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        client.post("/bulletins", &borrowed)
+        client.post("/desk/bulletins", &borrowed)
     };
     let unknown = post(&mut analyst, draft("Fancy Bear, Nonexistent Thing"));
     assert_eq!(unknown.status, 422);
@@ -896,7 +910,7 @@ fn bulletin_entities_are_typed_by_any_alias_and_unknown_names_are_refused() {
     assert_eq!(created.status, 303, "{created:?}");
     let page = analyst.get(created.header("location").expect("location"));
     assert_eq!(
-        page.body.matches("href=\"/entities/").count(),
+        page.body.matches("href=\"/desk/entities/").count(),
         1,
         "two aliases, one entity"
     );
@@ -910,7 +924,10 @@ fn api_tokens_act_as_their_owner_until_revoked() {
     let mut client = Client::new(&server);
     assert_eq!(client.login("ana", "ana-password-1").status, 303);
     let csrf = client.csrf();
-    let created = client.post("/account/tokens", &[("csrf", &csrf), ("name", "nightly export")]);
+    let created = client.post(
+        "/desk/account/tokens",
+        &[("csrf", &csrf), ("name", "nightly export")],
+    );
     assert_eq!(created.status, 200);
     let start = created
         .body
@@ -920,32 +937,33 @@ fn api_tokens_act_as_their_owner_until_revoked() {
     let token: String = created.body[start..].chars().take_while(|c| *c != '<').collect();
     assert!(token.starts_with("tdk_") && token.len() > 40, "{token}");
     assert!(
-        !client.get("/account/tokens").body.contains(&token),
+        !client.get("/desk/account/tokens").body.contains(&token),
         "shown only once"
     );
 
     let mut script = Client::new(&server);
     let bearer = format!("Bearer {token}");
-    let me = script.request("GET", "/api/me", None, &[("Authorization", &bearer)]);
+    let me = script.request("GET", "/desk/api/me", None, &[("Authorization", &bearer)]);
     assert_eq!(me.status, 200, "{me:?}");
     assert!(me.body.contains("\"username\":\"ana\""), "{}", me.body);
     let wrong = script.request(
         "GET",
-        "/api/me",
+        "/desk/api/me",
         None,
         &[("Authorization", "Bearer tdk_not-a-token")],
     );
     assert_eq!(wrong.status, 401);
 
-    let page = client.get("/account/tokens");
-    let start = page.body.find("/account/tokens/").expect("a revoke form") + "/account/tokens/".len();
+    let page = client.get("/desk/account/tokens");
+    let start =
+        page.body.find("/desk/account/tokens/").expect("a revoke form") + "/desk/account/tokens/".len();
     let id: String = page.body[start..]
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
-    let revoked = client.post(&format!("/account/tokens/{id}/revoke"), &[("csrf", &csrf)]);
+    let revoked = client.post(&format!("/desk/account/tokens/{id}/revoke"), &[("csrf", &csrf)]);
     assert_eq!(revoked.status, 303);
-    let after = script.request("GET", "/api/me", None, &[("Authorization", &bearer)]);
+    let after = script.request("GET", "/desk/api/me", None, &[("Authorization", &bearer)]);
     assert_eq!(after.status, 401);
 }
 
