@@ -9,7 +9,7 @@ use serde::Deserialize;
 use threatdesk_model::{
     Bulletin, BulletinId, BulletinStatus, Entity, EntityId, FindingKind, Role, Source, SourceHealth, SourceId,
 };
-use threatdesk_store::{CollectionProblem, SearchQuery, SearchScope, Store, StorySummary};
+use threatdesk_store::{Accounts, CollectionProblem, SearchQuery, SearchScope, Store, StorySummary};
 
 use crate::auth::CurrentUser;
 use crate::pages::html;
@@ -227,4 +227,159 @@ pub(crate) async fn set_source_enabled(
         .await?;
     tracing::info!(source = id, enabled = form.enabled, by = %me.user.username, "source switched");
     Ok(Redirect::to(&format!("{DESK}/sources")))
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    me: CurrentUser,
+    users: Vec<threatdesk_model::User>,
+    /// A password just generated, with its account: shown this once.
+    created: Option<(String, String)>,
+    error: Option<String>,
+}
+
+/// The accounts, with forms to add one, disable or enable one, and reset a password.
+pub(crate) async fn users(State(state): State<AppState>, me: CurrentUser) -> Result<Html<String>, AppError> {
+    me.require(Role::Admin)?;
+    let users = state.db(|s| s.list_users()).await?;
+    html(UsersPage {
+        me,
+        users,
+        created: None,
+        error: None,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewUserForm {
+    #[serde(default)]
+    csrf: String,
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    role: String,
+    tlp_ceiling: String,
+}
+
+/// Creates an account with a generated password, shown once on the page that answers.
+pub(crate) async fn create_user(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Form(form): Form<NewUserForm>,
+) -> Result<Response, AppError> {
+    me.require(Role::Admin)?;
+    me.check_csrf(&form.csrf)?;
+    let bad = |e: threatdesk_model::ParseError| AppError::BadRequest(e.to_string());
+    let username = form.username.trim().to_owned();
+    let problem = if username.is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
+        Some("a user name is 1 to 64 characters without spaces".to_owned())
+    } else {
+        None
+    };
+    let role: Role = form.role.parse().map_err(bad)?;
+    let tlp_ceiling: threatdesk_model::Tlp = form.tlp_ceiling.parse().map_err(bad)?;
+    let password = crate::auth::generate_password()?;
+    let hash = if problem.is_none() {
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))??
+    } else {
+        String::new()
+    };
+    let display_name = if form.display_name.trim().is_empty() {
+        username.clone()
+    } else {
+        form.display_name.trim().to_owned()
+    };
+    let outcome = match problem {
+        Some(problem) => Err(problem),
+        None => {
+            let user = threatdesk_store::NewUser {
+                username: username.clone(),
+                display_name,
+                role,
+                tlp_ceiling,
+            };
+            match state.db(move |s| s.create_user(&user, &hash)).await {
+                Ok(_) => Ok(()),
+                Err(AppError::BadRequest(message)) => Err(message),
+                Err(other) => return Err(other),
+            }
+        }
+    };
+    let users = state.db(|s| s.list_users()).await?;
+    let (created, error, status) = match outcome {
+        Ok(()) => {
+            tracing::info!(%username, role = role.as_str(), by = %me.user.username, "account created");
+            (Some((username, password)), None, axum::http::StatusCode::OK)
+        }
+        Err(message) => (None, Some(message), axum::http::StatusCode::UNPROCESSABLE_ENTITY),
+    };
+    let page = html(UsersPage {
+        me,
+        users,
+        created,
+        error,
+    })?;
+    Ok((status, page).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct UserActionForm {
+    #[serde(default)]
+    csrf: String,
+    /// `disable`, `enable` or `reset`.
+    action: String,
+}
+
+/// Disables or enables an account, or gives it a new generated password (shown once).
+pub(crate) async fn user_action(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<i64>,
+    Form(form): Form<UserActionForm>,
+) -> Result<Response, AppError> {
+    me.require(Role::Admin)?;
+    me.check_csrf(&form.csrf)?;
+    let user_id = threatdesk_model::UserId(id);
+    let target = state
+        .db(move |s| s.user(user_id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if target.id == me.user.id && form.action != "reset" {
+        return Err(AppError::BadRequest("you cannot disable your own account".into()));
+    }
+    let mut created = None;
+    match form.action.as_str() {
+        "disable" | "enable" => {
+            let disabled = form.action == "disable";
+            state.db(move |s| s.set_user_disabled(user_id, disabled)).await?;
+        }
+        "reset" => {
+            let password = crate::auth::generate_password()?;
+            let hash = {
+                let password = password.clone();
+                tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+                    .await
+                    .map_err(|e| AppError::Internal(e.to_string()))??
+            };
+            state.db(move |s| s.set_password(user_id, &hash)).await?;
+            created = Some((target.username.clone(), password));
+        }
+        other => return Err(AppError::BadRequest(format!("unknown action {other:?}"))),
+    }
+    tracing::info!(user = %target.username, action = %form.action, by = %me.user.username, "account changed");
+    if created.is_none() {
+        return Ok(Redirect::to(&format!("{DESK}/users")).into_response());
+    }
+    let users = state.db(|s| s.list_users()).await?;
+    Ok(html(UsersPage {
+        me,
+        users,
+        created,
+        error: None,
+    })?
+    .into_response())
 }

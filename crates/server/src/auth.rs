@@ -73,6 +73,9 @@ fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Names and addresses with failures kept before aged-out ones are swept.
+const MAX_THROTTLE_KEYS: usize = 10_000;
+
 /// Failed logins per user name and per client address, in a sliding window. Kept in
 /// memory: a restart forgets them, which costs an attacker a restart per window.
 pub struct Throttle {
@@ -108,6 +111,12 @@ impl Throttle {
 
     fn record_failure(&self, key: String) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        // Someone spraying many names must not grow this without bound: past a size,
+        // entries whose failures have all aged out are dropped.
+        if failures.len() >= MAX_THROTTLE_KEYS {
+            let now = Instant::now();
+            failures.retain(|_, list| list.iter().any(|t| now.duration_since(*t) < self.window));
+        }
         failures.entry(key).or_default().push(Instant::now());
     }
 

@@ -156,6 +156,8 @@ pub fn router(state: AppState) -> Router {
         .route("/desk/entities", get(admin::entities))
         .route("/desk/entities/{id}", get(admin::entity))
         .route("/desk/sources", get(admin::sources))
+        .route("/desk/users", get(admin::users).post(admin::create_user))
+        .route("/desk/users/{id}", post(admin::user_action))
         .route("/desk/sources/{id}/enabled", post(admin::set_source_enabled))
         .route(
             "/desk/account/tokens",

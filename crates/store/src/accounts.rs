@@ -78,6 +78,8 @@ pub trait Accounts: Send + Sync {
     fn list_users(&self) -> Result<Vec<User>>;
     /// Replaces an account's password hash and ends its sessions.
     fn set_password(&self, id: UserId, password_hash: &str) -> Result<()>;
+    /// Disables an account (ending its sessions) or enables it again.
+    fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()>;
 
     /// Stores a session until `expires_at`.
     fn create_session(
@@ -226,6 +228,23 @@ pub(crate) fn set_password(conn: &Connection, id: UserId, password_hash: &str) -
         });
     }
     conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id.0])?;
+    Ok(())
+}
+
+pub(crate) fn set_user_disabled(conn: &Connection, id: UserId, disabled: bool) -> Result<()> {
+    let changed = conn.execute(
+        "UPDATE users SET disabled = ?2 WHERE id = ?1",
+        params![id.0, disabled],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound {
+            what: "user",
+            id: id.0,
+        });
+    }
+    if disabled {
+        conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id.0])?;
+    }
     Ok(())
 }
 

@@ -1439,6 +1439,10 @@ impl crate::Accounts for SqliteStore {
         self.write(|tx| crate::accounts::set_password(tx, id, password_hash))
     }
 
+    fn set_user_disabled(&self, id: threatdesk_model::UserId, disabled: bool) -> Result<()> {
+        self.write(|tx| crate::accounts::set_user_disabled(tx, id, disabled))
+    }
+
     fn create_session(
         &self,
         token_hash: &[u8; 32],

@@ -918,6 +918,82 @@ fn bulletin_entities_are_typed_by_any_alias_and_unknown_names_are_refused() {
 }
 
 #[test]
+fn admins_add_disable_enable_and_reset_accounts_in_the_browser() {
+    let ws = newsroom();
+    let server = Server::start(&ws);
+    let mut analyst = Client::new(&server);
+    assert_eq!(analyst.login("ana", "ana-password-1").status, 303);
+    assert_eq!(analyst.get("/desk/users").status, 403);
+    let mut admin = Client::new(&server);
+    assert_eq!(admin.login("adm", "adm-password-1").status, 303);
+    let csrf = admin.csrf();
+    let fields = |csrf: &str, name: &str| {
+        vec![
+            ("csrf".to_owned(), csrf.to_owned()),
+            ("username".to_owned(), name.to_owned()),
+            ("role".to_owned(), "analyst".to_owned()),
+            ("tlp_ceiling".to_owned(), "AMBER".to_owned()),
+        ]
+    };
+    let post = |client: &mut Client, path: &str, fields: Vec<(String, String)>| {
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        client.post(path, &borrowed)
+    };
+    assert_eq!(
+        post(&mut admin, "/desk/users", fields("forged", "zoe")).status,
+        403
+    );
+    let created = post(&mut admin, "/desk/users", fields(&csrf, "zoe"));
+    assert_eq!(created.status, 200);
+    let start =
+        created.body.find("id=\"new-password\">").expect("password shown") + "id=\"new-password\">".len();
+    let password: String = created.body[start..].chars().take_while(|c| *c != '<').collect();
+    assert_eq!(password.len(), 20);
+    let taken = post(&mut admin, "/desk/users", fields(&csrf, "ZOE"));
+    assert_eq!(taken.status, 422);
+    assert!(taken.body.contains("already exists"));
+
+    let mut zoe = Client::new(&server);
+    assert_eq!(zoe.login("zoe", &password).status, 303);
+    assert_eq!(zoe.get("/desk/").status, 200);
+    let page = admin.get("/desk/users");
+    let marker = "action=\"/desk/users/";
+    let zoe_row = page.body.find("<td>zoe</td>").expect("zoe listed");
+    let start = page.body[zoe_row..].find(marker).expect("a form") + zoe_row + marker.len();
+    let id: String = page.body[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let path = format!("/desk/users/{id}");
+    assert_eq!(
+        admin
+            .post(&path, &[("csrf", &csrf), ("action", "disable")])
+            .status,
+        303
+    );
+    assert_eq!(
+        zoe.get("/desk/").status,
+        303,
+        "a disabled account's session ends at once"
+    );
+    assert_eq!(Client::new(&server).login("zoe", &password).status, 401);
+    assert_eq!(
+        admin.post(&path, &[("csrf", &csrf), ("action", "enable")]).status,
+        303
+    );
+    let reset = admin.post(&path, &[("csrf", &csrf), ("action", "reset")]);
+    assert_eq!(reset.status, 200);
+    let start = reset.body.find("id=\"new-password\">").expect("new password") + "id=\"new-password\">".len();
+    let fresh: String = reset.body[start..].chars().take_while(|c| *c != '<').collect();
+    assert_eq!(
+        Client::new(&server).login("zoe", &password).status,
+        401,
+        "the old password is gone"
+    );
+    assert_eq!(Client::new(&server).login("zoe", &fresh).status, 303);
+}
+
+#[test]
 fn api_tokens_act_as_their_owner_until_revoked() {
     let ws = newsroom();
     let server = Server::start(&ws);
