@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use threatdesk_model::{BulletinKind, ItemId, Reliability, Role, StoryId, Tlp};
+use threatdesk_model::{BulletinKind, ItemId, Reliability, Role, Severity, StoryId, Tlp};
 
 const EXIT_CODES: &str = "Exit status: 0 success; 1 finished, but some inputs were rejected (each is reported on stderr); 2 error.";
 
@@ -119,6 +119,94 @@ pub enum Command {
     /// Workspace accounts: add and list.
     #[command(subcommand)]
     User(UserCommand),
+
+    /// Bulletins from the command line: create, edit, show, list, submit for review, publish.
+    #[command(subcommand)]
+    Bulletin(BulletinCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BulletinCommand {
+    /// Save a new draft; prints its id (`{"id": N}` with --format json).
+    Create(BulletinCreateArgs),
+    /// Save an edit as the next version (only the fields given change).
+    Edit(BulletinEditArgs),
+    /// One bulletin at its latest version.
+    Show {
+        /// The bulletin's id.
+        id: i64,
+    },
+    /// Bulletins, most recently saved first.
+    List {
+        /// Only at this step: draft, in_review or published.
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+    },
+    /// Send a draft to review.
+    Submit {
+        /// The bulletin's id.
+        id: i64,
+    },
+    /// Publish a bulletin; a draft goes through review on the way (both steps are recorded).
+    Publish {
+        /// The bulletin's id.
+        id: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BulletinCreateArgs {
+    /// The headline.
+    #[arg(long)]
+    pub title: String,
+    /// A Markdown file with the summary (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub summary_file: Option<String>,
+    /// A Markdown file with the Analyst Notes (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub notes_file: Option<String>,
+    /// clear, green, amber, amber+strict or red.
+    #[arg(long, value_parser = parse_tlp, value_name = "TLP")]
+    pub tlp: Tlp,
+    /// news (default) or research.
+    #[arg(long, value_parser = parse_bulletin_kind, value_name = "KIND", default_value = "news")]
+    pub kind: BulletinKind,
+    /// info (default), low, medium, high or critical.
+    #[arg(long, value_parser = parse_severity, value_name = "SEVERITY", default_value = "info")]
+    pub severity: Severity,
+    /// A tag (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// The URL segment on the public site (default: from the title).
+    #[arg(long)]
+    pub slug: Option<String>,
+    /// The author's name.
+    #[arg(long, default_value = "cli")]
+    pub author: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BulletinEditArgs {
+    /// The bulletin's id.
+    pub id: i64,
+    /// A new headline.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// A Markdown file with the new summary (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub summary_file: Option<String>,
+    /// A Markdown file with the new Analyst Notes (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub notes_file: Option<String>,
+    /// A new marking.
+    #[arg(long, value_parser = parse_tlp, value_name = "TLP")]
+    pub tlp: Option<Tlp>,
+    /// A new severity.
+    #[arg(long, value_parser = parse_severity, value_name = "SEVERITY")]
+    pub severity: Option<Severity>,
+    /// Replace the tags (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
 }
 
 const SERVE_HELP: &str = "Open the address printed at start-up in a browser and log in. Logs go to stderr (-v for more). Ctrl-C stops: requests in flight finish, the collector stops between sources. Exit status: 0 stopped cleanly; 2 error (the address is taken, the data folder cannot be opened).";
@@ -623,6 +711,10 @@ pub fn parse_interval(s: &str) -> Result<u64, String> {
         Some(secs) => Ok(secs),
         None => Err(format!("interval {s:?} is out of range")),
     }
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse().map_err(|e: threatdesk_model::ParseError| e.to_string())
 }
 
 fn parse_bulletin_kind(s: &str) -> Result<BulletinKind, String> {

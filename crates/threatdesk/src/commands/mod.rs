@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches.
 
 mod article;
+mod bulletin;
 mod collect;
 mod eval;
 mod eval_stories;
@@ -66,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&data, global, args),
         Command::User(UserCommand::Add(args)) => user::add(&data, global, args),
         Command::User(UserCommand::List) => user::list(&data, global),
+        Command::Bulletin(command) => bulletin::run(&data, global, command),
         Command::Stories(command) => match command {
             StoriesCommand::List(args) => stories::list(&data, global, &args),
             StoriesCommand::Show { id } => stories::show(&data, global, id),

@@ -5,6 +5,7 @@
 
 mod article;
 mod browser;
+mod bulletin;
 mod collect;
 mod config;
 mod extract;
