@@ -21,6 +21,7 @@ mod admin;
 pub mod auth;
 mod bulletins;
 mod pages;
+mod public;
 pub mod render;
 
 use std::net::SocketAddr;
@@ -62,6 +63,9 @@ pub struct ServerConfig {
     pub max_failed_logins: u32,
     /// The window failed logins are counted in.
     pub throttle_window: Duration,
+    /// The public address of the site (`https://cti.example.org`), for canonical links and
+    /// feeds; `None` takes it from each request's `Host`.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +75,7 @@ impl Default for ServerConfig {
             session_hours: 12,
             max_failed_logins: 5,
             throttle_window: Duration::from_secs(15 * 60),
+            public_url: None,
         }
     }
 }
@@ -132,8 +137,13 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        // The public site takes `/` (publishing); until then it leads to the workspace.
-        .route("/", get(|| async { Redirect::to(&format!("{DESK}/")) }))
+        .route("/", get(public::home))
+        .route("/bulletins/{slug}", get(public::bulletin))
+        .route("/tags/{tag}", get(public::tag))
+        .route("/entities/{slug}", get(public::entity))
+        .route("/feeds/{file}", get(public::all_feed))
+        .route("/feeds/tags/{file}", get(public::tag_feed))
+        .route("/feeds/entities/{file}", get(public::entity_feed))
         .route("/desk", get(|| async { Redirect::to(&format!("{DESK}/")) }))
         .route("/desk/", get(pages::inbox))
         .route("/desk/login", get(auth::login_page).post(auth::login))

@@ -53,6 +53,8 @@ pub struct ServerSettings {
     pub session_hours: u32,
     /// Failed logins per user name in 15 minutes before further attempts wait.
     pub max_failed_logins: u32,
+    /// The site's public address, for canonical links and feeds; empty takes each request's Host.
+    pub public_url: String,
 }
 
 impl Default for ServerSettings {
@@ -63,6 +65,7 @@ impl Default for ServerSettings {
             secure_cookies: false,
             session_hours: 12,
             max_failed_logins: 5,
+            public_url: String::new(),
         }
     }
 }
@@ -333,6 +336,10 @@ const CONFIG_TEMPLATE: &str = r#"# threatdesk configuration.
 # Failed logins per user name in 15 minutes before further attempts must wait (an address
 # may fail four times as often).
 # max_failed_logins = 5
+
+# The public site's address (e.g. "https://cti.example.org"), for canonical links, Open
+# Graph tags and feed entries; empty takes the Host of each request.
+# public_url = ""
 "#;
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ServeArgs) -> anyhow::Resu
         secure_cookies: args.secure_cookies || config.server.secure_cookies,
         session_hours: config.server.session_hours.max(1),
         max_failed_logins: config.server.max_failed_logins.max(1),
+        public_url: Some(config.server.public_url.trim().to_owned()).filter(|u| !u.is_empty()),
         ..ServerConfig::default()
     };
     let collect = config.server.collect && !args.no_collect;

@@ -1086,3 +1086,111 @@ fn user_add_refuses_short_passwords_and_taken_names_and_prints_generated_ones_on
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(!hash.contains(created["password"].as_str().unwrap_or("-")));
 }
+
+/// Publishes bulletins of every marking and step from the command line; returns the ids.
+fn publish_mix(ws: &Workspace) -> Vec<(String, i64)> {
+    let notes = ws.write("notes.md", "Patch **now**; watch for follow-up phishing.");
+    let mut made = Vec::new();
+    for (title, tlp, kind, publish) in [
+        ("Clear news about phishing", "clear", "news", true),
+        ("Clear research on Sandworm", "clear", "research", true),
+        ("Green news for the community", "green", "news", true),
+        ("Amber news for members", "amber", "news", true),
+        ("Red news for named recipients", "red", "news", true),
+        ("Clear draft not yet out", "clear", "news", false),
+    ] {
+        let created = ws.json(&[
+            "bulletin",
+            "create",
+            "--title",
+            title,
+            "--notes-file",
+            notes.to_str().expect("path"),
+            "--tlp",
+            tlp,
+            "--kind",
+            kind,
+            "--tag",
+            "phishing",
+        ]);
+        let id = created["id"].as_i64().expect("id");
+        if publish {
+            assert_eq!(ws.run(&["bulletin", "publish", &id.to_string()]).code, 0);
+        }
+        made.push((title.to_owned(), id));
+    }
+    made
+}
+
+#[test]
+fn the_public_site_and_feeds_show_published_clear_bulletins_only() {
+    let ws = Workspace::create();
+    assert_eq!(ws.run(&["init", "--no-default-sources"]).code, 0);
+    publish_mix(&ws);
+    let server = Server::start(&ws);
+    let mut visitor = Client::new(&server);
+    let leaks = ["Green news", "Amber news", "Red news", "Clear draft"];
+    let home = visitor.get("/");
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Clear news about phishing"));
+    assert!(
+        home.body.contains("Latest threat research"),
+        "the research banner"
+    );
+    assert!(home.body.contains("Clear research on Sandworm"));
+    assert!(home.body.contains("rel=\"canonical\""));
+    for leak in leaks {
+        assert!(!home.body.contains(leak), "{leak} on the home page");
+    }
+    let page = visitor.get("/bulletins/clear-news-about-phishing");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Analyst Notes") && page.body.contains("<strong>now</strong>"));
+    assert!(page.body.contains("og:title"));
+    for slug in [
+        "green-news-for-the-community",
+        "amber-news-for-members",
+        "red-news-for-named-recipients",
+        "clear-draft-not-yet-out",
+    ] {
+        assert_eq!(visitor.get(&format!("/bulletins/{slug}")).status, 404, "{slug}");
+    }
+    let tag = visitor.get("/tags/phishing");
+    assert_eq!(tag.status, 200);
+    for leak in leaks {
+        assert!(!tag.body.contains(leak), "{leak} on the tag page");
+    }
+
+    for path in [
+        "/feeds/bulletins.atom",
+        "/feeds/bulletins.json",
+        "/feeds/tags/phishing.atom",
+        "/feeds/tags/phishing.json",
+    ] {
+        let response = visitor.get(path);
+        assert_eq!(response.status, 200, "{path}");
+        let parsed =
+            feed_rs::parser::parse(response.body.as_bytes()).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let mut titles: Vec<String> = parsed
+            .entries
+            .iter()
+            .filter_map(|e| e.title.as_ref().map(|t| t.content.clone()))
+            .collect();
+        titles.sort();
+        assert_eq!(
+            titles,
+            ["Clear news about phishing", "Clear research on Sandworm"],
+            "{path}"
+        );
+        for leak in leaks {
+            assert!(!response.body.contains(leak), "{leak} in {path}");
+        }
+        let etag = response.header("etag").expect("an ETag").to_owned();
+        let again = visitor.request("GET", path, None, &[("If-None-Match", &etag)]);
+        assert_eq!(again.status, 304, "{path}");
+        assert!(again.body.is_empty());
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&visitor.get("/feeds/bulletins.json").body).expect("JSON Feed");
+    assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
+    assert_eq!(visitor.get("/feeds/nothing.xml").status, 404);
+}
