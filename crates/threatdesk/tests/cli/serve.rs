@@ -1192,5 +1192,39 @@ fn the_public_site_and_feeds_show_published_clear_bulletins_only() {
     let json: serde_json::Value =
         serde_json::from_str(&visitor.get("/feeds/bulletins.json").body).expect("JSON Feed");
     assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
+
+    // Python's feedparser, the common reader of feeds: no errors (bozo 0), the right entries.
+    let python =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/py-tools/bin/python");
+    if python.exists() {
+        for path in ["/feeds/bulletins.atom", "/feeds/tags/phishing.atom"] {
+            let file = ws.write("feed.atom", visitor.get(path).body);
+            let out = std::process::Command::new(&python)
+                .args([
+                    "-c",
+                    "import feedparser, json, sys; d = feedparser.parse(sys.argv[1]); \
+                     print(json.dumps({'bozo': int(d.bozo), 'titles': sorted(e.title for e in d.entries), \
+                     'version': d.version}))",
+                    file.to_str().expect("path"),
+                ])
+                .output()
+                .expect("run feedparser");
+            let verdict: serde_json::Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+            assert_eq!(verdict["bozo"], 0, "{path}: {verdict}");
+            assert_eq!(verdict["version"], "atom10");
+            assert_eq!(
+                verdict["titles"],
+                serde_json::json!(["Clear news about phishing", "Clear research on Sandworm"])
+            );
+        }
+    } else {
+        assert!(
+            std::env::var_os("REQUIRE_PY_TOOLS").is_none(),
+            "REQUIRE_PY_TOOLS is set but {} is missing (scripts/get-py-tools.sh)",
+            python.display()
+        );
+        eprintln!("skipped: no feedparser in target/py-tools (scripts/get-py-tools.sh)");
+    }
     assert_eq!(visitor.get("/feeds/nothing.xml").status, 404);
 }
