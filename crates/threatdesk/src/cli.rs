@@ -55,6 +55,8 @@ pub enum Format {
     Jsonl,
     /// Comma-separated values with a header (`extract`); other commands print JSON.
     Csv,
+    /// A STIX 2.1 bundle (`bulletin export`); other commands print JSON.
+    Stix,
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +154,14 @@ pub enum BulletinCommand {
         /// The bulletin's id.
         id: i64,
     },
+    /// Write a bulletin for machines: `--format stix` (a STIX 2.1 bundle) on stdout.
+    Export {
+        /// The bulletin's id.
+        id: i64,
+        /// The publishing organisation named in the export.
+        #[arg(long, default_value = "threatdesk")]
+        publisher: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -183,6 +193,9 @@ pub struct BulletinCreateArgs {
     /// The author's name.
     #[arg(long, default_value = "cli")]
     pub author: String,
+    /// An item the bulletin cites (repeatable); exports draw indicators and entities from it.
+    #[arg(long = "item", value_name = "ID")]
+    pub items: Vec<i64>,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use threatdesk_model::{Bulletin, BulletinId, BulletinStatus, NewBulletin, Slug};
+use threatdesk_model::{Bulletin, BulletinId, BulletinStatus, FindingKind, ItemId, NewBulletin, Slug};
 use threatdesk_store::{BulletinFilter, Store};
 
 use crate::EXIT_OK;
@@ -54,6 +54,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, command: BulletinCommand) -> any
             let bulletin = store.set_bulletin_status(BulletinId(id), BulletinStatus::InReview)?;
             print(global, &bulletin)
         }
+        BulletinCommand::Export { id, publisher } => export(data, &store, global, id, &publisher),
         BulletinCommand::Publish { id } => {
             let current = find(&store, id)?;
             if current.status == BulletinStatus::Draft {
@@ -86,6 +87,11 @@ fn create(store: &dyn Store, global: &GlobalArgs, args: BulletinCreateArgs) -> a
         Some(slug) => Slug::parse(slug).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => Slug::from_title(&title).context("the title gives no usable slug; give --slug")?,
     };
+    for item in &args.items {
+        if store.item(ItemId(*item))?.is_none() {
+            bail!("there is no item {item} to cite");
+        }
+    }
     let bulletin = store.create_bulletin(&NewBulletin {
         kind: args.kind,
         title,
@@ -106,7 +112,7 @@ fn create(store: &dyn Store, global: &GlobalArgs, args: BulletinCreateArgs) -> a
         severity: args.severity,
         tags: args.tags,
         story_ids: Vec::new(),
-        item_ids: Vec::new(),
+        item_ids: args.items.iter().map(|id| ItemId(*id)).collect(),
         entity_ids: Vec::new(),
         authors: vec![args.author],
     })?;
@@ -166,5 +172,58 @@ fn print(global: &GlobalArgs, bulletin: &Bulletin) -> anyhow::Result<ExitCode> {
         }
         _ => crate::output::print_json(bulletin)?,
     }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// The bulletin with what it refers to: its entities and those its sources mention, the
+/// indicators and vulnerabilities found in its sources (benign ones left out), the sources.
+fn export(
+    data: &DataDir,
+    store: &dyn Store,
+    global: &GlobalArgs,
+    id: i64,
+    publisher: &str,
+) -> anyhow::Result<ExitCode> {
+    if global.format != Format::Stix {
+        bail!("say which format: `threatdesk bulletin export {id} --format stix`");
+    }
+    let bulletin = find(store, id)?;
+    let knowledge = super::kb::Knowledge::load(data)?;
+    let mut entity_ids = bulletin.content.entity_ids.clone();
+    let mut observables = Vec::new();
+    let mut sources = Vec::new();
+    for item_id in &bulletin.content.item_ids {
+        if let Some(item) = store.item(*item_id)?
+            && item.content.canonical_url.starts_with("http")
+        {
+            sources.push((item.content.title.clone(), item.content.canonical_url.clone()));
+        }
+        for finding in store.item_findings(*item_id)? {
+            if finding.flags.iter().any(|f| f.starts_with("benign")) {
+                continue;
+            }
+            if finding.kind == FindingKind::EntityMention {
+                for entity in finding.entity_ids {
+                    if !entity_ids.contains(&entity) {
+                        entity_ids.push(entity);
+                    }
+                }
+            } else if (finding.kind == FindingKind::Cve
+                || threatdesk_publish::stix::pattern(finding.kind, &finding.value).is_some())
+                && !observables.contains(&(finding.kind, finding.value.clone()))
+            {
+                observables.push((finding.kind, finding.value));
+            }
+        }
+    }
+    let entities = entity_ids.iter().filter_map(|e| knowledge.kb.get(*e)).collect();
+    let bundle = threatdesk_publish::stix::bundle(&threatdesk_publish::stix::Export {
+        bulletin: &bulletin,
+        entities,
+        observables,
+        sources,
+        publisher,
+    });
+    crate::output::print_json(&bundle)?;
     Ok(ExitCode::from(EXIT_OK))
 }

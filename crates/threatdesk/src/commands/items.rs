@@ -29,7 +29,7 @@ pub fn list(data: &DataDir, global: &GlobalArgs, args: ItemsListArgs) -> anyhow:
     };
     let items = store.list_items(&filter)?;
     match global.format {
-        Format::Json | Format::Jsonl | Format::Csv => print_json(&items)?,
+        Format::Json | Format::Jsonl | Format::Csv | Format::Stix => print_json(&items)?,
         Format::Text => {
             if items.is_empty() {
                 crate::outln!("No items.");
@@ -62,7 +62,7 @@ pub fn show(data: &DataDir, global: &GlobalArgs, id: ItemId, html: bool) -> anyh
         .unwrap_or_default();
     let findings = store.item_findings(id)?;
     match global.format {
-        Format::Json | Format::Jsonl | Format::Csv => print_json(&ItemWithFindings {
+        Format::Json | Format::Jsonl | Format::Csv | Format::Stix => print_json(&ItemWithFindings {
             item: &item,
             findings: &findings,
         })?,

@@ -76,3 +76,107 @@ fn a_script_creates_edits_and_publishes_a_bulletin() {
     let bad_tlp = ws.run(&["bulletin", "create", "--title", "x", "--tlp", "purple"]);
     assert_eq!(bad_tlp.code, 2);
 }
+
+#[test]
+fn a_bulletin_exports_as_a_strictly_valid_and_reproducible_stix_bundle() {
+    let ws = Workspace::create();
+    assert_eq!(ws.run(&["init", "--no-default-sources"]).code, 0);
+    let report = ws.write(
+        "report.txt",
+        "Fancy Bear exploits Outlook\n\nAPT28 exploited CVE-2023-23397 against European energy firms and \
+         dropped Emotet from hxxp://update-check[.]com/a.php hosted on 45.77.10.3; the loader's SHA-256 was \
+         9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08. Russia denies it. The operators used \
+         spearphishing attachments (T1566.001) against ministries.",
+    );
+    let run = ws.run(&["ingest", report.to_str().expect("path")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let created = ws.json(&[
+        "bulletin",
+        "create",
+        "--title",
+        "APT28 exploits Outlook",
+        "--tlp",
+        "amber",
+        "--item",
+        "1",
+    ]);
+    let id = created["id"].as_i64().expect("id").to_string();
+    let export = ws.run(&[
+        "bulletin",
+        "export",
+        &id,
+        "--format",
+        "stix",
+        "--publisher",
+        "Example CERT",
+    ]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let again = ws.run(&[
+        "bulletin",
+        "export",
+        &id,
+        "--format",
+        "stix",
+        "--publisher",
+        "Example CERT",
+    ]);
+    assert_eq!(export.stdout, again.stdout, "re-exports are identical");
+    let bundle: serde_json::Value = serde_json::from_str(&export.stdout).expect("JSON");
+    let objects = bundle["objects"].as_array().expect("objects");
+    let types: std::collections::BTreeSet<&str> = objects.iter().filter_map(|o| o["type"].as_str()).collect();
+    for wanted in [
+        "report",
+        "identity",
+        "marking-definition",
+        "intrusion-set",
+        "malware",
+        "location",
+        "vulnerability",
+        "indicator",
+        "attack-pattern",
+    ] {
+        assert!(types.contains(wanted), "no {wanted} in {types:?}");
+    }
+    let marking = objects
+        .iter()
+        .find(|o| o["type"] == "marking-definition")
+        .expect("marking");
+    assert_eq!(marking["name"], "TLP:AMBER");
+    let report = objects.iter().find(|o| o["type"] == "report").expect("report");
+    assert_eq!(
+        report["object_refs"].as_array().map(Vec::len),
+        Some(objects.len() - 2)
+    );
+    assert!(
+        objects
+            .iter()
+            .any(|o| o["pattern"] == "[ipv4-addr:value = '45.77.10.3']"),
+        "an indicator with its STIX pattern"
+    );
+    let without_format = ws.run(&["bulletin", "export", &id]);
+    assert_eq!(without_format.code, 2);
+    assert!(without_format.stderr.contains("--format stix"));
+
+    // The OASIS validator, strict: zero errors.
+    let validator = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/py-tools/bin/stix2_validator");
+    if !validator.exists() {
+        assert!(
+            std::env::var_os("REQUIRE_PY_TOOLS").is_none(),
+            "REQUIRE_PY_TOOLS is set but {} is missing",
+            validator.display()
+        );
+        eprintln!("skipped: no stix2-validator in target/py-tools (scripts/get-py-tools.sh)");
+        return;
+    }
+    let file = ws.write("bundle.json", &export.stdout);
+    let verdict = std::process::Command::new(&validator)
+        .args(["--strict", file.to_str().expect("path")])
+        .output()
+        .expect("run the validator");
+    let said = String::from_utf8_lossy(&verdict.stdout);
+    assert!(
+        verdict.status.success() && said.contains("STIX JSON: Valid"),
+        "{said}"
+    );
+}
