@@ -1,4 +1,5 @@
 //! Publishers: a bulletin, with what it refers to, turned into the formats machines read.
 //! Pure functions (no I/O): the caller gathers the entities, indicators and sources.
 
+pub mod misp;
 pub mod stix;

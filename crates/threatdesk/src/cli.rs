@@ -57,6 +57,8 @@ pub enum Format {
     Csv,
     /// A STIX 2.1 bundle (`bulletin export`); other commands print JSON.
     Stix,
+    /// A MISP event (`bulletin export`); other commands print JSON.
+    Misp,
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,7 +156,8 @@ pub enum BulletinCommand {
         /// The bulletin's id.
         id: i64,
     },
-    /// Write a bulletin for machines: `--format stix` (a STIX 2.1 bundle) on stdout.
+    /// Write a bulletin for machines on stdout: `--format stix` (a STIX 2.1 bundle) or
+    /// `--format misp` (a MISP event).
     Export {
         /// The bulletin's id.
         id: i64,

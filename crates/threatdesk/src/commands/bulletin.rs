@@ -184,8 +184,8 @@ fn export(
     id: i64,
     publisher: &str,
 ) -> anyhow::Result<ExitCode> {
-    if global.format != Format::Stix {
-        bail!("say which format: `threatdesk bulletin export {id} --format stix`");
+    if !matches!(global.format, Format::Stix | Format::Misp) {
+        bail!("say which format: `threatdesk bulletin export {id} --format stix` (or `--format misp`)");
     }
     let bulletin = find(store, id)?;
     let knowledge = super::kb::Knowledge::load(data)?;
@@ -217,13 +217,18 @@ fn export(
         }
     }
     let entities = entity_ids.iter().filter_map(|e| knowledge.kb.get(*e)).collect();
-    let bundle = threatdesk_publish::stix::bundle(&threatdesk_publish::stix::Export {
+    let export = threatdesk_publish::stix::Export {
         bulletin: &bulletin,
         entities,
         observables,
         sources,
         publisher,
-    });
-    crate::output::print_json(&bundle)?;
+    };
+    let document = if global.format == Format::Misp {
+        threatdesk_publish::misp::event(&export)
+    } else {
+        threatdesk_publish::stix::bundle(&export)
+    };
+    crate::output::print_json(&document)?;
     Ok(ExitCode::from(EXIT_OK))
 }

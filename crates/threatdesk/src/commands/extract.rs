@@ -170,7 +170,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ExtractArgs) -> anyhow::Re
         };
         let findings = combine(iocs, mentions, args.include_benign, &kinds);
         match global.format {
-            Format::Json | Format::Stix => json_documents.push((name, findings)),
+            Format::Json | Format::Stix | Format::Misp => json_documents.push((name, findings)),
             Format::Jsonl => {
                 for finding in &findings {
                     serde_json::to_writer(

@@ -152,7 +152,9 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
     report.totals.inputs = report.files.len() as u64;
     report.elapsed_ms = started.elapsed().as_millis();
     match global.format {
-        Format::Json | Format::Jsonl | Format::Csv | Format::Stix => crate::output::print_json(&report)?,
+        Format::Json | Format::Jsonl | Format::Csv | Format::Stix | Format::Misp => {
+            crate::output::print_json(&report)?
+        }
         Format::Text => print_summary(&report)?,
     }
     Ok(ExitCode::from(if report.totals.rejected > 0 {

@@ -48,7 +48,9 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: &InitArgs) -> anyhow::Resu
         default_sources_added,
     };
     match global.format {
-        Format::Json | Format::Jsonl | Format::Csv | Format::Stix => crate::output::print_json(&report)?,
+        Format::Json | Format::Jsonl | Format::Csv | Format::Stix | Format::Misp => {
+            crate::output::print_json(&report)?
+        }
         Format::Text => {
             crate::outln!("Data folder: {}", report.data_dir);
             let state = if config_created {

@@ -29,7 +29,7 @@ pub fn list(data: &DataDir, global: &GlobalArgs, args: ItemsListArgs) -> anyhow:
     };
     let items = store.list_items(&filter)?;
     match global.format {
-        Format::Json | Format::Jsonl | Format::Csv | Format::Stix => print_json(&items)?,
+        Format::Json | Format::Jsonl | Format::Csv | Format::Stix | Format::Misp => print_json(&items)?,
         Format::Text => {
             if items.is_empty() {
                 crate::outln!("No items.");
@@ -62,10 +62,12 @@ pub fn show(data: &DataDir, global: &GlobalArgs, id: ItemId, html: bool) -> anyh
         .unwrap_or_default();
     let findings = store.item_findings(id)?;
     match global.format {
-        Format::Json | Format::Jsonl | Format::Csv | Format::Stix => print_json(&ItemWithFindings {
-            item: &item,
-            findings: &findings,
-        })?,
+        Format::Json | Format::Jsonl | Format::Csv | Format::Stix | Format::Misp => {
+            print_json(&ItemWithFindings {
+                item: &item,
+                findings: &findings,
+            })?
+        }
         Format::Text => {
             let c = &item.content;
             crate::outln!("Item {}: {}", item.id, c.title);

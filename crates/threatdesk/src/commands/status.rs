@@ -56,7 +56,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         config,
     };
     match global.format {
-        Format::Json | Format::Jsonl | Format::Csv | Format::Stix => print_json(&report)?,
+        Format::Json | Format::Jsonl | Format::Csv | Format::Stix | Format::Misp => print_json(&report)?,
         Format::Text => {
             crate::outln!("threatdesk {}", report.version);
             crate::outln!("Data folder:   {}", report.data_dir);

@@ -180,3 +180,103 @@ fn a_bulletin_exports_as_a_strictly_valid_and_reproducible_stix_bundle() {
         "{said}"
     );
 }
+
+#[test]
+fn a_bulletin_exports_as_a_misp_event_that_pymisp_loads() {
+    let ws = Workspace::create();
+    assert_eq!(ws.run(&["init", "--no-default-sources"]).code, 0);
+    let report = ws.write(
+        "report.txt",
+        "Fancy Bear exploits Outlook\n\nAPT28 exploited CVE-2023-23397 and dropped Emotet from \
+         hxxp://update-check[.]com/a.php hosted on 45.77.10.3; spearphishing attachments (T1566.001) hit \
+         ministries in Russia. A mail from 10.0.0.5 was internal.",
+    );
+    assert_eq!(ws.run(&["ingest", report.to_str().expect("path")]).code, 0);
+    let created = ws.json(&[
+        "bulletin",
+        "create",
+        "--title",
+        "APT28 exploits Outlook",
+        "--tlp",
+        "amber",
+        "--item",
+        "1",
+    ]);
+    let id = created["id"].as_i64().expect("id").to_string();
+    let export = ws.run(&["bulletin", "export", &id, "--format", "misp"]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    assert_eq!(
+        export.stdout,
+        ws.run(&["bulletin", "export", &id, "--format", "misp"]).stdout,
+        "reproducible"
+    );
+    let event: serde_json::Value = serde_json::from_str(&export.stdout).expect("JSON");
+    let event = &event["Event"];
+    let tags: Vec<&str> = event["Tag"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(tags.contains(&"tlp:amber"), "{tags:?}");
+    assert!(tags.contains(&"misp-galaxy:threat-actor=\"APT28\""), "{tags:?}");
+    assert!(
+        tags.iter()
+            .any(|t| t.starts_with("misp-galaxy:mitre-attack-pattern=") && t.ends_with("T1566.001\"")),
+        "{tags:?}"
+    );
+    let attributes: Vec<(&str, &str)> = event["Attribute"]
+        .as_array()
+        .expect("attributes")
+        .iter()
+        .filter_map(|a| Some((a["type"].as_str()?, a["value"].as_str()?)))
+        .collect();
+    assert!(attributes.contains(&("ip-dst", "45.77.10.3")), "{attributes:?}");
+    assert!(
+        attributes.contains(&("vulnerability", "CVE-2023-23397")),
+        "{attributes:?}"
+    );
+    assert!(
+        !attributes.iter().any(|(_, v)| *v == "10.0.0.5"),
+        "benign values stay out: {attributes:?}"
+    );
+    assert!(
+        event["EventReport"][0]["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("Analyst Notes"))
+    );
+
+    let python =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/py-tools/bin/python");
+    let has_pymisp = python.exists()
+        && std::process::Command::new(&python)
+            .args(["-c", "import pymisp"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !has_pymisp {
+        assert!(
+            std::env::var_os("REQUIRE_PY_TOOLS").is_none(),
+            "REQUIRE_PY_TOOLS is set but pymisp is missing"
+        );
+        eprintln!("skipped: no pymisp in target/py-tools (scripts/get-py-tools.sh)");
+        return;
+    }
+    let file = ws.write("event.json", &export.stdout);
+    let loaded = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import sys; from pymisp import MISPEvent; e = MISPEvent(); e.load_file(sys.argv[1]); \
+             print(len(e.attributes), len(e.tags), len(e.event_reports), e.info)",
+            file.to_str().expect("path"),
+        ])
+        .output()
+        .expect("run pymisp");
+    let said = String::from_utf8_lossy(&loaded.stdout);
+    assert!(
+        loaded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    assert!(said.trim().ends_with("APT28 exploits Outlook"), "{said}");
+    assert!(said.starts_with(&format!("{} ", attributes.len())), "{said}");
+}
