@@ -169,6 +169,14 @@ pub struct Finding {
     pub flags: Vec<String>,
 }
 
+impl Finding {
+    /// Whether the extractor flagged the value as benign (a private address, a vendor's
+    /// domain…): never evidence, never exported as an indicator.
+    pub fn is_benign(&self) -> bool {
+        self.flags.iter().any(|flag| flag.starts_with("benign:"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -272,42 +272,25 @@ pub(crate) async fn create_user(
     me.check_csrf(&form.csrf)?;
     let bad = |e: threatdesk_model::ParseError| AppError::BadRequest(e.to_string());
     let username = form.username.trim().to_owned();
-    let problem = if username.is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
-        Some("a user name is 1 to 64 characters without spaces".to_owned())
-    } else {
-        None
-    };
     let role: Role = form.role.parse().map_err(bad)?;
     let tlp_ceiling: threatdesk_model::Tlp = form.tlp_ceiling.parse().map_err(bad)?;
     let password = crate::auth::generate_password()?;
-    let hash = if problem.is_none() {
-        let password = password.clone();
-        tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))??
-    } else {
-        String::new()
+    let hash = crate::auth::hash_password_off_thread(password.clone()).await?;
+    let display_name = match form.display_name.trim() {
+        "" => username.clone(),
+        name => name.to_owned(),
     };
-    let display_name = if form.display_name.trim().is_empty() {
-        username.clone()
-    } else {
-        form.display_name.trim().to_owned()
+    let user = threatdesk_store::NewUser {
+        username: username.clone(),
+        display_name,
+        role,
+        tlp_ceiling,
     };
-    let outcome = match problem {
-        Some(problem) => Err(problem),
-        None => {
-            let user = threatdesk_store::NewUser {
-                username: username.clone(),
-                display_name,
-                role,
-                tlp_ceiling,
-            };
-            match state.db(move |s| s.create_user(&user, &hash)).await {
-                Ok(_) => Ok(()),
-                Err(AppError::BadRequest(message)) => Err(message),
-                Err(other) => return Err(other),
-            }
-        }
+    // The store checks the name (form, uniqueness); its refusal is shown on the form.
+    let outcome = match state.db(move |s| s.create_user(&user, &hash)).await {
+        Ok(_) => Ok(()),
+        Err(AppError::BadRequest(message)) => Err(message),
+        Err(other) => return Err(other),
     };
     let users = state.db(|s| s.list_users()).await?;
     let (created, error, status) = match outcome {
@@ -359,12 +342,7 @@ pub(crate) async fn user_action(
         }
         "reset" => {
             let password = crate::auth::generate_password()?;
-            let hash = {
-                let password = password.clone();
-                tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
-                    .await
-                    .map_err(|e| AppError::Internal(e.to_string()))??
-            };
+            let hash = crate::auth::hash_password_off_thread(password.clone()).await?;
             state.db(move |s| s.set_password(user_id, &hash)).await?;
             created = Some((target.username.clone(), password));
         }

@@ -50,6 +50,14 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
         .map_err(|e| AppError::Internal(format!("cannot hash the password: {e}")))
 }
 
+/// [`hash_password`] on the blocking pool: argon2id is deliberately costly (tens of
+/// milliseconds) and must not hold up the server's async threads.
+pub(crate) async fn hash_password_off_thread(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
 /// Whether `password` matches a stored PHC hash.
 pub fn verify_password(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored)

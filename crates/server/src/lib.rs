@@ -257,9 +257,10 @@ impl From<StoreError> for AppError {
         match error {
             StoreError::NotFound { .. } => AppError::NotFound,
             StoreError::VersionConflict { .. } => AppError::Conflict(error.to_string()),
-            StoreError::SlugTaken(_) | StoreError::Transition(_) | StoreError::UserExists(_) => {
-                AppError::BadRequest(error.to_string())
-            }
+            StoreError::SlugTaken(_)
+            | StoreError::Transition(_)
+            | StoreError::UserExists(_)
+            | StoreError::InvalidUserName(_) => AppError::BadRequest(error.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }

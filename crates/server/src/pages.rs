@@ -340,7 +340,7 @@ fn roll_up(findings: &[Finding]) -> Vec<RolledUp> {
             kind: finding.kind.as_str().to_owned(),
             value: finding.value.clone(),
             class: render::finding_class(finding.kind),
-            benign: render::is_benign(finding),
+            benign: finding.is_benign(),
             items: 0,
         });
         entry.items += 1;

@@ -57,6 +57,20 @@ fn entity_slug(name: &str) -> String {
     Slug::from_title(name).map_or_else(String::new, |s| s.as_str().to_owned())
 }
 
+fn has_tag(bulletin: &Bulletin, tag: &str) -> bool {
+    bulletin.content.tags.iter().any(|t| t == tag)
+}
+
+/// Whether a bulletin is about the entity with this public slug.
+fn is_about(bulletin: &Bulletin, kb: &KnowledgeBase, slug: &str) -> bool {
+    bulletin
+        .content
+        .entity_ids
+        .iter()
+        .filter_map(|id| kb.get(*id))
+        .any(|e| entity_slug(&e.canonical_name) == slug)
+}
+
 /// A bulletin as public pages show it.
 pub(crate) struct PublicBulletin {
     title: String,
@@ -142,7 +156,7 @@ pub(crate) async fn tag(
     let bulletins: Vec<PublicBulletin> = public_bulletins(&state)
         .await?
         .iter()
-        .filter(|b| b.content.tags.iter().any(|t| t == &tag))
+        .filter(|b| has_tag(b, &tag))
         .map(|b| public(b, kb))
         .collect();
     if bulletins.is_empty() {
@@ -167,13 +181,7 @@ pub(crate) async fn entity(
     let all = public_bulletins(&state).await?;
     let about: Vec<PublicBulletin> = all
         .iter()
-        .filter(|b| {
-            b.content
-                .entity_ids
-                .iter()
-                .filter_map(|id| kb.get(*id))
-                .any(|e| entity_slug(&e.canonical_name) == slug)
-        })
+        .filter(|b| is_about(b, kb, &slug))
         .map(|b| public(b, kb))
         .collect();
     let Some(name) = about
@@ -282,7 +290,7 @@ pub(crate) async fn tag_feed(
     let bulletins: Vec<Bulletin> = public_bulletins(&state)
         .await?
         .into_iter()
-        .filter(|b| b.content.tags.iter().any(|t| t == tag))
+        .filter(|b| has_tag(b, tag))
         .collect();
     let encoded = render::url_encode(tag);
     feed(
@@ -306,13 +314,7 @@ pub(crate) async fn entity_feed(
     let bulletins: Vec<Bulletin> = public_bulletins(&state)
         .await?
         .into_iter()
-        .filter(|b| {
-            b.content
-                .entity_ids
-                .iter()
-                .filter_map(|id| kb.get(*id))
-                .any(|e| entity_slug(&e.canonical_name) == slug)
-        })
+        .filter(|b| is_about(b, kb, slug))
         .collect();
     feed(
         &state,

@@ -71,11 +71,6 @@ pub fn finding_class(kind: FindingKind) -> &'static str {
     }
 }
 
-/// Whether a finding was flagged as benign (a private address, a vendor domain…).
-pub fn is_benign(finding: &Finding) -> bool {
-    finding.flags.iter().any(|f| f.starts_with("benign"))
-}
-
 /// An item's plain text as escaped HTML paragraphs, with every finding wrapped in a
 /// `<mark>` that names its kind and value. Overlapping or out-of-range spans are skipped.
 pub fn highlight(text: &str, findings: &[Finding]) -> String {
@@ -103,7 +98,7 @@ pub fn highlight(text: &str, findings: &[Finding]) -> String {
             continue;
         };
         push_text(&mut html, piece);
-        let benign = if is_benign(finding) { " benign" } else { "" };
+        let benign = if finding.is_benign() { " benign" } else { "" };
         let _ = write!(
             html,
             "<mark class=\"{}{benign}\" title=\"{}: {}\">{}</mark>",

@@ -68,7 +68,8 @@ pub struct StoryMark {
 pub trait Accounts: Send + Sync {
     /// How many accounts exist (0 on a fresh data folder).
     fn count_users(&self) -> Result<u64>;
-    /// Creates an account; a name taken (in any case) is [`StoreError::UserExists`].
+    /// Creates an account; a name taken (in any case) is [`StoreError::UserExists`], one that
+    /// is empty, longer than 64 characters or holds spaces [`StoreError::InvalidUserName`].
     fn create_user(&self, user: &NewUser, password_hash: &str) -> Result<User>;
     /// The account with this id.
     fn user(&self, id: UserId) -> Result<Option<User>>;
@@ -170,7 +171,17 @@ pub(crate) fn count_users(conn: &Connection) -> Result<u64> {
     Ok(conn.query_row("SELECT count(*) FROM users", [], |row| row.get::<_, i64>(0))? as u64)
 }
 
+/// The longest login name accepted.
+const MAX_USERNAME_CHARS: usize = 64;
+
 pub(crate) fn create_user(conn: &Connection, user: &NewUser, password_hash: &str) -> Result<User> {
+    let name = &user.username;
+    if name.is_empty()
+        || name.chars().count() > MAX_USERNAME_CHARS
+        || name.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(StoreError::InvalidUserName(name.clone()));
+    }
     let exists: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)",
         [&user.username],

@@ -91,6 +91,9 @@ pub enum StoreError {
         /// Its items.
         items: u64,
     },
+    /// A login name that cannot be used.
+    #[error("a user name is 1 to 64 characters without spaces, not {0:?}")]
+    InvalidUserName(String),
     /// An account with this name exists.
     #[error("a user named {0:?} already exists")]
     UserExists(String),

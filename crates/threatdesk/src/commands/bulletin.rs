@@ -199,7 +199,7 @@ fn export(
             sources.push((item.content.title.clone(), item.content.canonical_url.clone()));
         }
         for finding in store.item_findings(*item_id)? {
-            if finding.flags.iter().any(|f| f.starts_with("benign")) {
+            if finding.is_benign() {
                 continue;
             }
             if finding.kind == FindingKind::EntityMention {

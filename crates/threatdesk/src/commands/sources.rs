@@ -398,7 +398,7 @@ pub fn test(data: &DataDir, global: &GlobalArgs, args: SourcesTestArgs) -> anyho
                     if !entities.contains(&f.value) {
                         entities.push(f.value.clone());
                     }
-                } else if !f.flags.iter().any(|flag| flag.starts_with("benign:")) {
+                } else if !f.is_benign() {
                     *indicators.entry(f.kind.as_str().to_owned()).or_insert(0) += 1;
                 }
             }

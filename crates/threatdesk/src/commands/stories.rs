@@ -257,7 +257,7 @@ pub(crate) fn features_from(
             FindingKind::Cve => {
                 entities.insert(feature_key("cve", &f.value));
             }
-            _ if f.flags.iter().any(|flag| flag.starts_with("benign:")) => {}
+            _ if f.is_benign() => {}
             // Addresses, hashes and wallets are evidence wherever they appear.
             FindingKind::Ipv4
             | FindingKind::Ipv6
@@ -436,7 +436,7 @@ pub fn show(data: &DataDir, global: &GlobalArgs, id: StoryId) -> anyhow::Result<
         for f in store.item_findings(member.item)? {
             let key = if f.kind == FindingKind::EntityMention {
                 f.value.clone()
-            } else if f.flags.iter().any(|flag| flag.starts_with("benign:")) {
+            } else if f.is_benign() {
                 continue;
             } else {
                 format!("{}:{}", f.kind.as_str(), f.value)

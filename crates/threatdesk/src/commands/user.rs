@@ -29,12 +29,6 @@ struct Created {
 pub fn add(data: &DataDir, global: &GlobalArgs, args: UserAddArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_existing(data)?;
     let name = args.name.trim().to_owned();
-    if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        bail!(
-            "a user name is 1 to 64 characters without spaces: {:?}",
-            args.name
-        );
-    }
     let (password, generated) = if args.password_stdin {
         let mut line = String::new();
         std::io::stdin()

@@ -77,8 +77,10 @@ fn a_script_creates_edits_and_publishes_a_bulletin() {
     assert_eq!(bad_tlp.code, 2);
 }
 
-#[test]
-fn a_bulletin_exports_as_a_strictly_valid_and_reproducible_stix_bundle() {
+/// A data folder with one ingested report (an actor, malware, a country, a CVE, an ATT&CK
+/// technique, an IP, a URL, a hash and a private address) and an AMBER draft citing it;
+/// returns the draft's id.
+fn cited_report() -> (Workspace, String) {
     let ws = Workspace::create();
     assert_eq!(ws.run(&["init", "--no-default-sources"]).code, 0);
     let report = ws.write(
@@ -86,7 +88,7 @@ fn a_bulletin_exports_as_a_strictly_valid_and_reproducible_stix_bundle() {
         "Fancy Bear exploits Outlook\n\nAPT28 exploited CVE-2023-23397 against European energy firms and \
          dropped Emotet from hxxp://update-check[.]com/a.php hosted on 45.77.10.3; the loader's SHA-256 was \
          9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08. Russia denies it. The operators used \
-         spearphishing attachments (T1566.001) against ministries.",
+         spearphishing attachments (T1566.001) against ministries. A mail from 10.0.0.5 was internal.",
     );
     let run = ws.run(&["ingest", report.to_str().expect("path")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -101,6 +103,12 @@ fn a_bulletin_exports_as_a_strictly_valid_and_reproducible_stix_bundle() {
         "1",
     ]);
     let id = created["id"].as_i64().expect("id").to_string();
+    (ws, id)
+}
+
+#[test]
+fn a_bulletin_exports_as_a_strictly_valid_and_reproducible_stix_bundle() {
+    let (ws, id) = cited_report();
     let export = ws.run(&[
         "bulletin",
         "export",
@@ -183,26 +191,7 @@ fn a_bulletin_exports_as_a_strictly_valid_and_reproducible_stix_bundle() {
 
 #[test]
 fn a_bulletin_exports_as_a_misp_event_that_pymisp_loads() {
-    let ws = Workspace::create();
-    assert_eq!(ws.run(&["init", "--no-default-sources"]).code, 0);
-    let report = ws.write(
-        "report.txt",
-        "Fancy Bear exploits Outlook\n\nAPT28 exploited CVE-2023-23397 and dropped Emotet from \
-         hxxp://update-check[.]com/a.php hosted on 45.77.10.3; spearphishing attachments (T1566.001) hit \
-         ministries in Russia. A mail from 10.0.0.5 was internal.",
-    );
-    assert_eq!(ws.run(&["ingest", report.to_str().expect("path")]).code, 0);
-    let created = ws.json(&[
-        "bulletin",
-        "create",
-        "--title",
-        "APT28 exploits Outlook",
-        "--tlp",
-        "amber",
-        "--item",
-        "1",
-    ]);
-    let id = created["id"].as_i64().expect("id").to_string();
+    let (ws, id) = cited_report();
     let export = ws.run(&["bulletin", "export", &id, "--format", "misp"]);
     assert_eq!(export.code, 0, "{}", export.stderr);
     assert_eq!(

@@ -1066,6 +1066,9 @@ fn user_add_refuses_short_passwords_and_taken_names_and_prints_generated_ones_on
     let again = ws.run(&["user", "add", "BOB", "--role", "reader"]);
     assert_eq!(again.code, 2);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    let spaced = ws.run(&["user", "add", "two words", "--role", "reader"]);
+    assert_eq!(spaced.code, 2);
+    assert!(spaced.stderr.contains("1 to 64 characters"), "{}", spaced.stderr);
     let bad_role = ws.run(&["user", "add", "carol", "--role", "boss"]);
     assert_eq!(bad_role.code, 2);
     let list = ws.run(&["user", "list"]);
