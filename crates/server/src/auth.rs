@@ -323,38 +323,9 @@ pub(crate) async fn login(
     if expected.is_empty() || !same_secret(expected, &form.csrf) {
         return Err(AppError::BadCsrf);
     }
-    let limit = state.config().max_failed_logins;
-    let name_key = format!("user:{}", form.username.trim().to_lowercase());
-    let address_key = format!("addr:{}", client_address(peer.ip()));
-    if let Some(wait) = state.throttle().blocked_for(&name_key, limit).or_else(|| {
-        state
-            .throttle()
-            .blocked_for(&address_key, limit.saturating_mul(4))
-    }) {
-        tracing::warn!(username = %form.username, address = %peer.ip(), "login throttled");
-        return Err(AppError::Throttled(wait));
-    }
     let username = form.username.trim().to_owned();
-    let found = {
-        let username = username.clone();
-        state.db(move |s| s.user_for_login(&username)).await?
-    };
-    let password = form.password;
-    let user = tokio::task::spawn_blocking(move || match found {
-        Some((user, hash)) => (verify_password(&password, &hash) && !user.disabled).then_some((user, hash)),
-        None => {
-            // As long as a real check, so that timing does not tell which names exist.
-            let _ = verify_password(&password, unknown_user_hash());
-            None
-        }
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))?;
     let next = safe_next(form.next.as_deref());
-    let Some((user, _)) = user else {
-        state.throttle().record_failure(name_key);
-        state.throttle().record_failure(address_key);
-        tracing::info!(%username, address = %peer.ip(), "failed login");
+    let Some(user) = check_password(&state, peer.ip(), &username, form.password).await? else {
         return login_form_response(
             &state,
             &headers,
@@ -365,7 +336,6 @@ pub(crate) async fn login(
             axum::http::StatusCode::UNAUTHORIZED,
         );
     };
-    state.throttle().clear(&name_key);
     let token = random_token()?;
     let csrf = random_token()?;
     let hours = state.config().session_hours;
@@ -392,6 +362,54 @@ pub(crate) async fn login(
         set_cookie(LOGIN_CSRF_COOKIE, "", 0, secure(&state, &headers))?,
     );
     Ok(response)
+}
+
+/// Checks a user name and password, throttled per name and per address: the account when
+/// both are right and it is enabled, `None` otherwise (the failure is counted), an error
+/// when too many attempts failed lately. Used by the login form and by HTTP Basic callers.
+pub(crate) async fn check_password(
+    state: &AppState,
+    peer: IpAddr,
+    username: &str,
+    password: String,
+) -> Result<Option<User>, AppError> {
+    let limit = state.config().max_failed_logins;
+    let name_key = format!("user:{}", username.to_lowercase());
+    let address_key = format!("addr:{}", client_address(peer));
+    if let Some(wait) = state.throttle().blocked_for(&name_key, limit).or_else(|| {
+        state
+            .throttle()
+            .blocked_for(&address_key, limit.saturating_mul(4))
+    }) {
+        tracing::warn!(%username, address = %peer, "login throttled");
+        return Err(AppError::Throttled(wait));
+    }
+    let found = {
+        let username = username.to_owned();
+        state.db(move |s| s.user_for_login(&username)).await?
+    };
+    let user = tokio::task::spawn_blocking(move || match found {
+        Some((user, hash)) => (verify_password(&password, &hash) && !user.disabled).then_some(user),
+        None => {
+            // As long as a real check, so that timing does not tell which names exist.
+            let _ = verify_password(&password, unknown_user_hash());
+            None
+        }
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    match user {
+        Some(user) => {
+            state.throttle().clear(&name_key);
+            Ok(Some(user))
+        }
+        None => {
+            state.throttle().record_failure(name_key);
+            state.throttle().record_failure(address_key);
+            tracing::info!(%username, address = %peer, "failed login");
+            Ok(None)
+        }
+    }
 }
 
 /// IPv6 clients are throttled by their /64, as one machine usually has a whole one.
@@ -565,5 +583,55 @@ mod tests {
         assert!(same_secret(&a, &a.clone()));
         assert!(!same_secret(&a, &b));
         assert!(!same_secret(&a, &a[..42]));
+    }
+}
+
+/// Who calls a machine channel (TAXII, the MISP feed): an account named by HTTP Basic
+/// credentials or a personal API token (`Authorization: Bearer`), or nobody, who is
+/// cleared for TLP:CLEAR only.
+#[derive(Debug, Clone)]
+pub(crate) struct MachineCaller {
+    /// The account, unless the call was anonymous.
+    pub user: Option<User>,
+}
+
+impl MachineCaller {
+    /// The most restrictive marking this caller may receive.
+    pub fn ceiling(&self) -> threatdesk_model::Tlp {
+        self.user
+            .as_ref()
+            .map_or(threatdesk_model::Tlp::Clear, |u| u.tlp_ceiling)
+    }
+
+    /// Identifies the caller. Credentials that are given but wrong are an error
+    /// ([`AppError::Unauthenticated`] or [`AppError::Throttled`]), never a quiet fall back
+    /// to anonymous access.
+    pub async fn identify(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> Result<Self, AppError> {
+        let refused = || AppError::Unauthenticated {
+            next: String::new(),
+            page: false,
+        };
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Ok(Self { user: None });
+        };
+        let value = value.to_str().map_err(|_| refused())?.trim();
+        let (scheme, credentials) = value.split_once(' ').ok_or_else(refused)?;
+        let credentials = credentials.trim();
+        if scheme.eq_ignore_ascii_case("bearer") {
+            let hash = token_hash(credentials);
+            let user = state.db(move |s| s.api_token_user(&hash)).await?;
+            return user.map(|u| Self { user: Some(u) }).ok_or_else(refused);
+        }
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(refused());
+        }
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(credentials)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(refused)?;
+        let (username, password) = decoded.split_once(':').ok_or_else(refused)?;
+        let user = check_password(state, peer, username.trim(), password.to_owned()).await?;
+        user.map(|u| Self { user: Some(u) }).ok_or_else(refused)
     }
 }

@@ -20,9 +20,11 @@
 mod admin;
 pub mod auth;
 mod bulletins;
+pub mod exports;
 mod pages;
 mod public;
 pub mod render;
+pub mod taxii;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -66,6 +68,8 @@ pub struct ServerConfig {
     /// The public address of the site (`https://cti.example.org`), for canonical links and
     /// feeds; `None` takes it from each request's `Host`.
     pub public_url: Option<String>,
+    /// The publishing organisation, named in STIX, TAXII and MISP output.
+    pub publisher: String,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +80,7 @@ impl Default for ServerConfig {
             max_failed_logins: 5,
             throttle_window: Duration::from_secs(15 * 60),
             public_url: None,
+            publisher: "threatdesk".to_owned(),
         }
     }
 }
@@ -144,6 +149,24 @@ pub fn router(state: AppState) -> Router {
         .route("/feeds/{file}", get(public::all_feed))
         .route("/feeds/tags/{file}", get(public::tag_feed))
         .route("/feeds/entities/{file}", get(public::entity_feed))
+        .route("/taxii2/", get(taxii::discovery))
+        .route("/taxii2/api/", get(taxii::api_root))
+        .route("/taxii2/api/collections/", get(taxii::collections))
+        .route("/taxii2/api/collections/{id}/", get(taxii::collection))
+        .route(
+            "/taxii2/api/collections/{id}/objects/",
+            get(taxii::objects).post(taxii::refuse_write),
+        )
+        .route(
+            "/taxii2/api/collections/{id}/objects/{object_id}/",
+            get(taxii::object).delete(taxii::refuse_write),
+        )
+        .route(
+            "/taxii2/api/collections/{id}/objects/{object_id}/versions/",
+            get(taxii::versions),
+        )
+        .route("/taxii2/api/collections/{id}/manifest/", get(taxii::manifest))
+        .route("/taxii2/{*rest}", get(taxii::unknown))
         .route("/desk", get(|| async { Redirect::to(&format!("{DESK}/")) }))
         .route("/desk/", get(pages::inbox))
         .route("/desk/login", get(auth::login_page).post(auth::login))

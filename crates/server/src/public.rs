@@ -37,7 +37,7 @@ async fn public_bulletins(state: &AppState) -> Result<Vec<Bulletin>, AppError> {
 
 /// The address public links start with: `server.public_url`, else what the request's
 /// `Host` says.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(url) = &state.config().public_url {
         return url.trim_end_matches('/').to_owned();
     }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use threatdesk_model::{Bulletin, BulletinId, BulletinStatus, FindingKind, ItemId, NewBulletin, Slug};
+use threatdesk_model::{Bulletin, BulletinId, BulletinStatus, ItemId, NewBulletin, Slug};
 use threatdesk_store::{BulletinFilter, Store};
 
 use crate::EXIT_OK;
@@ -175,8 +175,7 @@ fn print(global: &GlobalArgs, bulletin: &Bulletin) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(EXIT_OK))
 }
 
-/// The bulletin with what it refers to: its entities and those its sources mention, the
-/// indicators and vulnerabilities found in its sources (benign ones left out), the sources.
+/// The bulletin with what it refers to, as STIX or MISP (see `threatdesk_server::exports`).
 fn export(
     data: &DataDir,
     store: &dyn Store,
@@ -189,45 +188,10 @@ fn export(
     }
     let bulletin = find(store, id)?;
     let knowledge = super::kb::Knowledge::load(data)?;
-    let mut entity_ids = bulletin.content.entity_ids.clone();
-    let mut observables = Vec::new();
-    let mut sources = Vec::new();
-    for item_id in &bulletin.content.item_ids {
-        if let Some(item) = store.item(*item_id)?
-            && item.content.canonical_url.starts_with("http")
-        {
-            sources.push((item.content.title.clone(), item.content.canonical_url.clone()));
-        }
-        for finding in store.item_findings(*item_id)? {
-            if finding.is_benign() {
-                continue;
-            }
-            if finding.kind == FindingKind::EntityMention {
-                for entity in finding.entity_ids {
-                    if !entity_ids.contains(&entity) {
-                        entity_ids.push(entity);
-                    }
-                }
-            } else if (finding.kind == FindingKind::Cve
-                || threatdesk_publish::stix::pattern(finding.kind, &finding.value).is_some())
-                && !observables.contains(&(finding.kind, finding.value.clone()))
-            {
-                observables.push((finding.kind, finding.value));
-            }
-        }
-    }
-    let entities = entity_ids.iter().filter_map(|e| knowledge.kb.get(*e)).collect();
-    let export = threatdesk_publish::stix::Export {
-        bulletin: &bulletin,
-        entities,
-        observables,
-        sources,
-        publisher,
-    };
     let document = if global.format == Format::Misp {
-        threatdesk_publish::misp::event(&export)
+        threatdesk_server::exports::misp_event(store, &knowledge.kb, &bulletin, publisher)?
     } else {
-        threatdesk_publish::stix::bundle(&export)
+        threatdesk_server::exports::stix_bundle(store, &knowledge.kb, &bulletin, publisher)?
     };
     crate::output::print_json(&document)?;
     Ok(ExitCode::from(EXIT_OK))

@@ -6,6 +6,7 @@
 mod article;
 mod browser;
 mod bulletin;
+mod channels;
 mod collect;
 mod config;
 mod extract;
@@ -113,4 +114,26 @@ impl From<Output> for Run {
 pub fn annoctr_train() -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval/ner/annoctr/text/train");
     path.is_dir().then_some(path)
+}
+
+/// The Python of `target/py-tools` (scripts/get-py-tools.sh) when it can import `module`.
+/// Without it the calling test skips its outside check, unless `REQUIRE_PY_TOOLS` is set
+/// (as in CI), when the absence fails the test.
+pub fn py_tools(module: &str) -> Option<PathBuf> {
+    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/py-tools/bin/python");
+    let importable = python.exists()
+        && Command::new(&python)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if importable {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("REQUIRE_PY_TOOLS").is_none(),
+        "REQUIRE_PY_TOOLS is set but {} cannot import {module} (scripts/get-py-tools.sh)",
+        python.display()
+    );
+    eprintln!("skipped: no {module} in target/py-tools (scripts/get-py-tools.sh)");
+    None
 }

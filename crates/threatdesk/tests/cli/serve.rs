@@ -58,14 +58,14 @@ impl Server {
 
 /// One HTTP response.
 #[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
 }
 
 impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -90,7 +90,7 @@ impl Response {
 }
 
 /// A browser-like client: keeps cookies, speaks HTTP/1.1 with `Connection: close`.
-struct Client {
+pub(crate) struct Client {
     address: String,
     cookies: HashMap<String, String>,
 }
@@ -116,14 +116,20 @@ fn form(fields: &[(&str, &str)]) -> String {
 }
 
 impl Client {
-    fn new(server: &Server) -> Client {
+    pub(crate) fn new(server: &Server) -> Client {
         Client {
             address: server.address.clone(),
             cookies: HashMap::new(),
         }
     }
 
-    fn request(&mut self, method: &str, path: &str, body: Option<&str>, extra: &[(&str, &str)]) -> Response {
+    pub(crate) fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Response {
         let mut stream = TcpStream::connect(&self.address).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
@@ -190,15 +196,15 @@ impl Client {
         }
     }
 
-    fn get(&mut self, path: &str) -> Response {
+    pub(crate) fn get(&mut self, path: &str) -> Response {
         self.request("GET", path, None, &[])
     }
 
-    fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+    pub(crate) fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
         self.request("POST", path, Some(&form(fields)), &[])
     }
 
-    fn login(&mut self, username: &str, password: &str) -> Response {
+    pub(crate) fn login(&mut self, username: &str, password: &str) -> Response {
         let page = self.get("/desk/login");
         assert_eq!(page.status, 200, "{page:?}");
         let csrf = page.field("csrf");
@@ -214,7 +220,7 @@ impl Client {
     }
 
     /// The session's CSRF token, read from any logged-in page.
-    fn csrf(&mut self) -> String {
+    pub(crate) fn csrf(&mut self) -> String {
         self.get("/desk/bulletins").field("csrf")
     }
 }
@@ -244,7 +250,7 @@ pub(crate) const EVIL_PAGE: &str = r#"<html><head><title>Fancy Bear targets mini
 servers were taken down by the hosting provider after the report was published this week.</p>
 </article></body></html>"#;
 
-fn add_user(ws: &Workspace, name: &str, role: &str, extra: &[&str]) {
+pub(crate) fn add_user(ws: &Workspace, name: &str, role: &str, extra: &[&str]) {
     let mut args = vec!["user", "add", name, "--role", role, "--password-stdin"];
     args.extend_from_slice(extra);
     let run = ws.run_with_stdin(&args, format!("{name}-password-1\n").as_bytes());
@@ -1091,7 +1097,7 @@ fn user_add_refuses_short_passwords_and_taken_names_and_prints_generated_ones_on
 }
 
 /// Publishes bulletins of every marking and step from the command line; returns the ids.
-fn publish_mix(ws: &Workspace) -> Vec<(String, i64)> {
+pub(crate) fn publish_mix(ws: &Workspace) -> Vec<(String, i64)> {
     let notes = ws.write("notes.md", "Patch **now**; watch for follow-up phishing.");
     let mut made = Vec::new();
     for (title, tlp, kind, publish) in [

@@ -1,0 +1,100 @@
+//! What a bulletin export is made of, gathered from the store: the entities the bulletin is
+//! about and those its sources mention, the indicators and vulnerabilities found in its
+//! sources (benign ones left out) and the sources themselves. The publishers in
+//! `threatdesk-publish` turn it into STIX or MISP without touching the store.
+
+use serde_json::Value;
+use threatdesk_kb::KnowledgeBase;
+use threatdesk_model::{Bulletin, EntityId, FindingKind};
+use threatdesk_publish::stix::Export;
+use threatdesk_store::{Store, StoreError};
+
+/// A bulletin's references, owned, so that they can cross threads.
+#[derive(Debug, Clone, Default)]
+pub struct Gathered {
+    entity_ids: Vec<EntityId>,
+    observables: Vec<(FindingKind, String)>,
+    sources: Vec<(String, String)>,
+}
+
+/// Gathers what `bulletin` refers to.
+pub fn gather(store: &dyn Store, bulletin: &Bulletin) -> Result<Gathered, StoreError> {
+    let mut gathered = Gathered {
+        entity_ids: bulletin.content.entity_ids.clone(),
+        ..Gathered::default()
+    };
+    for item_id in &bulletin.content.item_ids {
+        if let Some(item) = store.item(*item_id)?
+            && item.content.canonical_url.starts_with("http")
+        {
+            gathered
+                .sources
+                .push((item.content.title.clone(), item.content.canonical_url.clone()));
+        }
+        for finding in store.item_findings(*item_id)? {
+            if finding.is_benign() {
+                continue;
+            }
+            if finding.kind == FindingKind::EntityMention {
+                for entity in finding.entity_ids {
+                    if !gathered.entity_ids.contains(&entity) {
+                        gathered.entity_ids.push(entity);
+                    }
+                }
+            } else if (finding.kind == FindingKind::Cve
+                || threatdesk_publish::stix::pattern(finding.kind, &finding.value).is_some())
+                && !gathered
+                    .observables
+                    .iter()
+                    .any(|(kind, value)| *kind == finding.kind && *value == finding.value)
+            {
+                gathered.observables.push((finding.kind, finding.value));
+            }
+        }
+    }
+    Ok(gathered)
+}
+
+impl Gathered {
+    /// The export of `bulletin` with these references, entities named from `kb`.
+    pub fn export<'a>(
+        &self,
+        bulletin: &'a Bulletin,
+        kb: &'a KnowledgeBase,
+        publisher: &'a str,
+    ) -> Export<'a> {
+        Export {
+            bulletin,
+            entities: self.entity_ids.iter().filter_map(|e| kb.get(*e)).collect(),
+            observables: self.observables.clone(),
+            sources: self.sources.clone(),
+            publisher,
+        }
+    }
+}
+
+/// A bulletin as a STIX 2.1 bundle, gathered and built in one step.
+pub fn stix_bundle(
+    store: &dyn Store,
+    kb: &KnowledgeBase,
+    bulletin: &Bulletin,
+    publisher: &str,
+) -> Result<Value, StoreError> {
+    let gathered = gather(store, bulletin)?;
+    Ok(threatdesk_publish::stix::bundle(
+        &gathered.export(bulletin, kb, publisher),
+    ))
+}
+
+/// A bulletin as a MISP event, gathered and built in one step.
+pub fn misp_event(
+    store: &dyn Store,
+    kb: &KnowledgeBase,
+    bulletin: &Bulletin,
+    publisher: &str,
+) -> Result<Value, StoreError> {
+    let gathered = gather(store, bulletin)?;
+    Ok(threatdesk_publish::misp::event(
+        &gathered.export(bulletin, kb, publisher),
+    ))
+}

@@ -1,0 +1,376 @@
+//! The machine channels of `threatdesk serve`: TAXII 2.1 and the MISP feed, walked by the
+//! OASIS and MISP clients, and what each caller may (never) receive through them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::Workspace;
+use crate::serve::{Client, Server, add_user};
+
+/// A report with an actor, malware, a CVE, a technique and indicators, cited by one
+/// published bulletin per TLP level and by an unpublished CLEAR draft.
+fn published_levels() -> Workspace {
+    let ws = Workspace::create();
+    assert_eq!(ws.run(&["init", "--no-default-sources"]).code, 0);
+    let report = ws.write(
+        "report.txt",
+        "Fancy Bear exploits Outlook\n\nAPT28 exploited CVE-2023-23397 against European energy firms and \
+         dropped Emotet from hxxp://update-check[.]com/a.php hosted on 45.77.10.3; the loader's SHA-256 was \
+         9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08. Russia denies it. The operators \
+         used spearphishing attachments (T1566.001) against ministries.",
+    );
+    assert_eq!(ws.run(&["ingest", report.to_str().expect("path")]).code, 0);
+    for (title, tlp, publish) in [
+        ("Clear bulletin on APT28", "clear", true),
+        ("Second clear bulletin on Outlook", "clear", true),
+        ("Green bulletin for the community", "green", true),
+        ("Amber bulletin for members", "amber", true),
+        ("Red bulletin for named recipients", "red", true),
+        ("Clear draft not yet out", "clear", false),
+    ] {
+        let created = ws.json(&[
+            "bulletin", "create", "--title", title, "--tlp", tlp, "--item", "1",
+        ]);
+        let id = created["id"].as_i64().expect("id").to_string();
+        if publish {
+            assert_eq!(ws.run(&["bulletin", "publish", &id]).code, 0);
+        }
+    }
+    add_user(&ws, "rea", "reader", &["--tlp-ceiling", "GREEN"]);
+    add_user(&ws, "ana", "analyst", &["--tlp-ceiling", "AMBER"]);
+    add_user(&ws, "ed", "editor", &[]);
+    ws
+}
+
+/// Report names a caller cleared for each level sees (and must not see).
+const BY_LEVEL: [(&str, &str); 6] = [
+    ("CLEAR", "Clear bulletin on APT28"),
+    ("CLEAR", "Second clear bulletin on Outlook"),
+    ("GREEN", "Green bulletin for the community"),
+    ("AMBER", "Amber bulletin for members"),
+    ("RED", "Red bulletin for named recipients"),
+    ("DRAFT", "Clear draft not yet out"),
+];
+
+fn cleared(ceiling: &str) -> (Vec<&'static str>, Vec<&'static str>) {
+    let order = ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"];
+    let rank = |level: &str| order.iter().position(|l| *l == level);
+    let limit = rank(ceiling);
+    let (seen, hidden): (Vec<_>, Vec<_>) = BY_LEVEL
+        .iter()
+        .partition(|(level, _)| rank(level).is_some() && rank(level) <= limit);
+    (
+        seen.into_iter().map(|(_, t)| t).collect(),
+        hidden.into_iter().map(|(_, t)| t).collect(),
+    )
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+const TAXII: &str = "application/taxii+json;version=2.1";
+
+fn taxii_get(client: &mut Client, path: &str, auth: Option<&str>) -> (u16, Value, crate::serve::Response) {
+    let mut headers = vec![("Accept", TAXII)];
+    if let Some(auth) = auth {
+        headers.push(("Authorization", auth));
+    }
+    let response = client.request("GET", path, None, &headers);
+    let body = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+    (response.status, body, response)
+}
+
+/// Every object of a collection, read in one large page.
+fn all_objects(client: &mut Client, collection: &str, auth: Option<&str>) -> Vec<Value> {
+    let (status, body, _) = taxii_get(
+        client,
+        &format!("/taxii2/api/collections/{collection}/objects/?limit=1000"),
+        auth,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["more"], false);
+    body["objects"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn taxii_serves_each_caller_what_it_is_cleared_for_and_pages_without_loss_or_repeats() {
+    let ws = published_levels();
+    let server = Server::start(&ws);
+    let mut client = Client::new(&server);
+    let reader = basic("rea", "rea-password-1");
+    let analyst = basic("ana", "ana-password-1");
+
+    // Discovery and the API root, with the TAXII media type.
+    let (status, discovery, response) = taxii_get(&mut client, "/taxii2/", Some(&reader));
+    assert_eq!(status, 200);
+    assert_eq!(response.header("content-type"), Some(TAXII));
+    let root = discovery["api_roots"][0]
+        .as_str()
+        .expect("an API root")
+        .to_owned();
+    assert!(root.ends_with("/taxii2/api/"), "{root}");
+    let (status, api, _) = taxii_get(&mut client, "/taxii2/api/", Some(&reader));
+    assert_eq!(status, 200);
+    assert_eq!(api["versions"][0], TAXII);
+
+    // Collections by clearance: anonymous callers get CLEAR only; the reader up to GREEN.
+    let titles = |client: &mut Client, auth: Option<&str>| -> BTreeMap<String, String> {
+        let (status, body, _) = taxii_get(client, "/taxii2/api/collections/", auth);
+        assert_eq!(status, 200, "{body}");
+        body["collections"]
+            .as_array()
+            .expect("collections")
+            .iter()
+            .map(|c| {
+                assert_eq!(c["can_write"], false);
+                (
+                    c["title"].as_str().unwrap_or_default().to_owned(),
+                    c["id"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let anonymous_collections = titles(&mut client, None);
+    assert_eq!(
+        anonymous_collections.keys().collect::<Vec<_>>(),
+        ["Published bulletins", "TLP:CLEAR bulletins"]
+    );
+    let reader_collections = titles(&mut client, Some(&reader));
+    assert_eq!(
+        reader_collections.keys().collect::<Vec<_>>(),
+        [
+            "Published bulletins",
+            "TLP:CLEAR bulletins",
+            "TLP:GREEN bulletins"
+        ]
+    );
+    let editor_collections = titles(&mut client, Some(&basic("ed", "ed-password-1")));
+    assert_eq!(editor_collections.len(), 6, "{editor_collections:?}");
+    let red = &editor_collections["TLP:RED bulletins"];
+    let (status, error, _) = taxii_get(
+        &mut client,
+        &format!("/taxii2/api/collections/{red}/"),
+        Some(&reader),
+    );
+    assert_eq!(
+        status, 404,
+        "a collection above the caller's clearance does not exist for it"
+    );
+    assert_eq!(error["http_status"], "404");
+
+    // What each caller reads: reports up to its clearance, never a draft or anything above.
+    let all = &reader_collections["Published bulletins"];
+    for (auth, ceiling) in [
+        (None, "CLEAR"),
+        (Some(reader.as_str()), "GREEN"),
+        (Some(analyst.as_str()), "AMBER"),
+    ] {
+        let objects = all_objects(&mut client, all, auth);
+        let reports: BTreeSet<&str> = objects
+            .iter()
+            .filter(|o| o["type"] == "report")
+            .filter_map(|o| o["name"].as_str())
+            .collect();
+        let (seen, hidden) = cleared(ceiling);
+        assert_eq!(reports, seen.iter().copied().collect(), "{ceiling}");
+        let text = serde_json::to_string(&objects).expect("JSON");
+        for title in hidden {
+            assert!(!text.contains(title), "{title} leaked to a {ceiling} caller");
+        }
+        for marking in ["TLP:RED", "TLP:AMBER"] {
+            if ceiling == "CLEAR" || ceiling == "GREEN" {
+                assert!(!text.contains(marking), "{marking} reached a {ceiling} caller");
+            }
+        }
+        let ids: BTreeSet<&str> = objects.iter().filter_map(|o| o["id"].as_str()).collect();
+        assert_eq!(ids.len(), objects.len(), "each object once: {ceiling}");
+    }
+
+    // The OASIS client walks discovery → collections → objects and manifest, three per page.
+    let Some(python) = crate::py_tools("taxii2client") else {
+        return;
+    };
+    let script = r#"
+import json, sys
+from taxii2client.v21 import Server, as_pages
+url, user, password = sys.argv[1:4]
+server = Server(url, user=user or None, password=password or None)
+out = {}
+for root in server.api_roots:
+    for collection in root.collections:
+        objects = [o["id"] + "@" + o.get("modified", o.get("created", ""))
+                   for page in as_pages(collection.get_objects, per_request=3)
+                   for o in page.get("objects", [])]
+        manifest = [m["id"] + "@" + m["version"]
+                    for page in as_pages(collection.get_manifest, per_request=4)
+                    for m in page.get("objects", [])]
+        out[collection.title] = {"objects": objects, "manifest": manifest}
+print(json.dumps(out))
+"#;
+    let walk = |user: &str, password: &str| -> Value {
+        let out = std::process::Command::new(&python)
+            .args([
+                "-c",
+                script,
+                &format!("http://{}/taxii2/", server.address),
+                user,
+                password,
+            ])
+            .output()
+            .expect("run taxii2-client");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let walked = walk("rea", "rea-password-1");
+    let collections = walked.as_object().expect("collections");
+    assert_eq!(collections.len(), 3);
+    for (title, pages) in collections {
+        let objects: Vec<&str> = pages["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let distinct: BTreeSet<&str> = objects.iter().copied().collect();
+        assert_eq!(distinct.len(), objects.len(), "{title}: an object came twice");
+        let id = &reader_collections[title.as_str()];
+        let expected: BTreeSet<String> = all_objects(&mut client, id, Some(&reader))
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}@{}",
+                    o["id"].as_str().unwrap_or_default(),
+                    o["modified"]
+                        .as_str()
+                        .or(o["created"].as_str())
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        assert!(expected.len() > 3, "{title}: paging is exercised");
+        assert_eq!(
+            distinct,
+            expected.iter().map(String::as_str).collect(),
+            "{title}: every object exactly once"
+        );
+        let manifest: BTreeSet<&str> = pages["manifest"]
+            .as_array()
+            .expect("manifest")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(
+            manifest, distinct,
+            "{title}: the manifest lists the same versions"
+        );
+    }
+}
+
+#[test]
+fn taxii_refuses_malformed_queries_wrong_credentials_and_other_media_types() {
+    let ws = published_levels();
+    let server = Server::start(&ws);
+    let mut client = Client::new(&server);
+    let reader = basic("rea", "rea-password-1");
+    let all = "3f1a4c2e-7b6d-4e8f-9a0b-1c2d3e4f5a60";
+    let objects = format!("/taxii2/api/collections/{all}/objects/");
+    for query in [
+        "limit=0",
+        "limit=-3",
+        "limit=many",
+        "added_after=last-tuesday",
+        "next=bm90IGEgY3Vyc29y",
+        "match[version]=newest",
+        "match[type]=Not%20A%20Type",
+        "match[spec_version]=9.9",
+        "match[colour]=red",
+    ] {
+        let (status, body, response) = taxii_get(&mut client, &format!("{objects}?{query}"), Some(&reader));
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["http_status"], "400", "{query}");
+        assert!(
+            body["title"].is_string() && body["description"].is_string(),
+            "{query}"
+        );
+        assert_eq!(response.header("content-type"), Some(TAXII), "{query}");
+    }
+
+    // Wrong credentials are refused, never treated as anonymous.
+    let (status, body, response) = taxii_get(&mut client, "/taxii2/", Some(&basic("rea", "wrong-password")));
+    assert_eq!(status, 401);
+    assert_eq!(body["http_status"], "401");
+    assert!(
+        response
+            .header("www-authenticate")
+            .is_some_and(|v| v.starts_with("Basic"))
+    );
+    let (status, _, _) = taxii_get(&mut client, "/taxii2/", Some("Bearer tdk_not_a_token"));
+    assert_eq!(status, 401);
+
+    // Only TAXII 2.1 JSON is spoken.
+    let response = client.request("GET", "/taxii2/", None, &[("Accept", "text/html")]);
+    assert_eq!(response.status, 406);
+    // Read-only collections.
+    let response = client.request("POST", &objects, Some("{}"), &[("Authorization", &reader)]);
+    assert_eq!(response.status, 403);
+
+    // Filters and headers: one type, one object, its versions, the date-added range.
+    let (status, body, response) = taxii_get(
+        &mut client,
+        &format!("{objects}?match[type]=intrusion-set,malware&limit=1"),
+        Some(&reader),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["more"], true);
+    assert!(body["next"].is_string());
+    let first = body["objects"][0].clone();
+    assert!(matches!(
+        first["type"].as_str(),
+        Some("intrusion-set" | "malware")
+    ));
+    let added_first = response
+        .header("x-taxii-date-added-first")
+        .expect("header")
+        .to_owned();
+    assert_eq!(
+        response.header("x-taxii-date-added-last"),
+        Some(added_first.as_str())
+    );
+    let id = first["id"].as_str().expect("id");
+    let (status, single, _) = taxii_get(&mut client, &format!("{objects}{id}/"), Some(&reader));
+    assert_eq!(status, 200);
+    assert_eq!(single["objects"][0]["id"], id);
+    let (status, versions, _) = taxii_get(&mut client, &format!("{objects}{id}/versions/"), Some(&reader));
+    assert_eq!(status, 200);
+    assert_eq!(versions["versions"].as_array().map(Vec::len), Some(1));
+    let (status, _, _) = taxii_get(
+        &mut client,
+        &format!("{objects}report--00000000-0000-4000-8000-000000000000/"),
+        Some(&reader),
+    );
+    assert_eq!(status, 404);
+    // Nothing is added after the last addition.
+    let last = added_after_all(&mut client, &objects, &reader);
+    let (status, later, _) = taxii_get(
+        &mut client,
+        &format!("{objects}?added_after={last}"),
+        Some(&reader),
+    );
+    assert_eq!(status, 200);
+    assert!(later.get("objects").is_none(), "{later}");
+}
+
+/// The newest `date_added` of a collection, from its last page's header.
+fn added_after_all(client: &mut Client, objects: &str, auth: &str) -> String {
+    let (_, _, response) = taxii_get(client, &format!("{objects}?limit=1000"), Some(auth));
+    response
+        .header("x-taxii-date-added-last")
+        .expect("header")
+        .replace('+', "%2B")
+}
