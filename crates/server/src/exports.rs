@@ -73,28 +73,27 @@ impl Gathered {
     }
 }
 
-/// A bulletin as a STIX 2.1 bundle, gathered and built in one step.
-pub fn stix_bundle(
-    store: &dyn Store,
-    kb: &KnowledgeBase,
-    bulletin: &Bulletin,
-    publisher: &str,
-) -> Result<Value, StoreError> {
-    let gathered = gather(store, bulletin)?;
-    Ok(threatdesk_publish::stix::bundle(
-        &gathered.export(bulletin, kb, publisher),
-    ))
+/// The machine formats a bulletin exports to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A STIX 2.1 bundle.
+    Stix,
+    /// A MISP event.
+    Misp,
 }
 
-/// A bulletin as a MISP event, gathered and built in one step.
-pub fn misp_event(
+/// A bulletin in `format`, gathered and built in one step.
+pub fn document(
     store: &dyn Store,
     kb: &KnowledgeBase,
     bulletin: &Bulletin,
     publisher: &str,
+    format: Format,
 ) -> Result<Value, StoreError> {
     let gathered = gather(store, bulletin)?;
-    Ok(threatdesk_publish::misp::event(
-        &gathered.export(bulletin, kb, publisher),
-    ))
+    let export = gathered.export(bulletin, kb, publisher);
+    Ok(match format {
+        Format::Stix => threatdesk_publish::stix::bundle(&export),
+        Format::Misp => threatdesk_publish::misp::event(&export),
+    })
 }

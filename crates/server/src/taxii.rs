@@ -587,6 +587,64 @@ pub(crate) async fn collection(
     Ok(taxii_json(StatusCode::OK, &collection.resource(), None))
 }
 
+/// What a listing endpoint shows of the entries it selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    /// The objects of a collection.
+    Objects,
+    /// The manifest of a collection.
+    Manifest,
+    /// The versions of one object, as objects.
+    Object,
+    /// The version strings of one object.
+    Versions,
+}
+
+/// The four paged endpoints: one collection's entries, filtered and cut into a page.
+async fn listing(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    collection_id: &str,
+    object_id: Option<String>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    view: View,
+) -> Result<Response, TaxiiError> {
+    let caller = caller(state, peer, headers).await?;
+    let collection = Collection::find(collection_id, caller.ceiling())?;
+    let allowed = Allowed {
+        ids_and_types: object_id.is_none(),
+        version: view != View::Versions,
+    };
+    let mut filter = Filter::parse(query, allowed)?;
+    if view == View::Versions {
+        filter.versions = vec![VersionChoice::All];
+    }
+    let all = entries(state, collection, caller.ceiling()).await?;
+    if let Some(object_id) = object_id {
+        if !all.iter().any(|e| e.id == object_id) {
+            return Err(TaxiiError::not_found(format!(
+                "there is no object {object_id:?} in this collection"
+            )));
+        }
+        filter.ids = Some(vec![object_id]);
+    }
+    let (page, more) = filter.page(filter.select(all));
+    let body = match view {
+        View::Objects | View::Object => paged_body(&page, more, "objects", |e| e.object.clone()),
+        View::Versions => paged_body(&page, more, "versions", |e| json!(e.version)),
+        View::Manifest => paged_body(&page, more, "objects", |e| {
+            json!({
+                "id": e.id,
+                "date_added": timestamp(e.date_added),
+                "version": e.version,
+                "media_type": STIX_MEDIA_TYPE,
+            })
+        }),
+    };
+    Ok(taxii_json(StatusCode::OK, &body, added_range(&page)))
+}
+
 pub(crate) async fn objects(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -594,19 +652,7 @@ pub(crate) async fn objects(
     Path(id): Path<String>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, TaxiiError> {
-    let caller = caller(&state, peer, &headers).await?;
-    let collection = Collection::find(&id, caller.ceiling())?;
-    let filter = Filter::parse(
-        query,
-        Allowed {
-            ids_and_types: true,
-            version: true,
-        },
-    )?;
-    let selected = filter.select(entries(&state, collection, caller.ceiling()).await?);
-    let (page, more) = filter.page(selected);
-    let body = paged_body(&page, more, "objects", |e| e.object.clone());
-    Ok(taxii_json(StatusCode::OK, &body, added_range(&page)))
+    listing(&state, peer, &headers, &id, None, query, View::Objects).await
 }
 
 pub(crate) async fn manifest(
@@ -616,26 +662,7 @@ pub(crate) async fn manifest(
     Path(id): Path<String>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, TaxiiError> {
-    let caller = caller(&state, peer, &headers).await?;
-    let collection = Collection::find(&id, caller.ceiling())?;
-    let filter = Filter::parse(
-        query,
-        Allowed {
-            ids_and_types: true,
-            version: true,
-        },
-    )?;
-    let selected = filter.select(entries(&state, collection, caller.ceiling()).await?);
-    let (page, more) = filter.page(selected);
-    let body = paged_body(&page, more, "objects", |e| {
-        json!({
-            "id": e.id,
-            "date_added": timestamp(e.date_added),
-            "version": e.version,
-            "media_type": STIX_MEDIA_TYPE,
-        })
-    });
-    Ok(taxii_json(StatusCode::OK, &body, added_range(&page)))
+    listing(&state, peer, &headers, &id, None, query, View::Manifest).await
 }
 
 pub(crate) async fn object(
@@ -645,25 +672,7 @@ pub(crate) async fn object(
     Path((id, object_id)): Path<(String, String)>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, TaxiiError> {
-    let caller = caller(&state, peer, &headers).await?;
-    let collection = Collection::find(&id, caller.ceiling())?;
-    let mut filter = Filter::parse(
-        query,
-        Allowed {
-            ids_and_types: false,
-            version: true,
-        },
-    )?;
-    filter.ids = Some(vec![object_id.clone()]);
-    let all = entries(&state, collection, caller.ceiling()).await?;
-    if !all.iter().any(|e| e.id == object_id) {
-        return Err(TaxiiError::not_found(format!(
-            "there is no object {object_id:?} in this collection"
-        )));
-    }
-    let (page, more) = filter.page(filter.select(all));
-    let body = paged_body(&page, more, "objects", |e| e.object.clone());
-    Ok(taxii_json(StatusCode::OK, &body, added_range(&page)))
+    listing(&state, peer, &headers, &id, Some(object_id), query, View::Object).await
 }
 
 pub(crate) async fn versions(
@@ -673,26 +682,16 @@ pub(crate) async fn versions(
     Path((id, object_id)): Path<(String, String)>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, TaxiiError> {
-    let caller = caller(&state, peer, &headers).await?;
-    let collection = Collection::find(&id, caller.ceiling())?;
-    let mut filter = Filter::parse(
+    listing(
+        &state,
+        peer,
+        &headers,
+        &id,
+        Some(object_id),
         query,
-        Allowed {
-            ids_and_types: false,
-            version: false,
-        },
-    )?;
-    filter.ids = Some(vec![object_id.clone()]);
-    filter.versions = vec![VersionChoice::All];
-    let all = entries(&state, collection, caller.ceiling()).await?;
-    if !all.iter().any(|e| e.id == object_id) {
-        return Err(TaxiiError::not_found(format!(
-            "there is no object {object_id:?} in this collection"
-        )));
-    }
-    let (page, more) = filter.page(filter.select(all));
-    let body = paged_body(&page, more, "versions", |e| json!(e.version));
-    Ok(taxii_json(StatusCode::OK, &body, added_range(&page)))
+        View::Versions,
+    )
+    .await
 }
 
 /// Collections here are read-only.

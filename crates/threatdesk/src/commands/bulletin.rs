@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use serde_json::json;
 use threatdesk_model::{Bulletin, BulletinId, BulletinStatus, ItemId, NewBulletin, Slug};
+use threatdesk_server::exports;
 use threatdesk_store::{BulletinFilter, Store};
 
 use crate::EXIT_OK;
@@ -188,11 +189,12 @@ fn export(
     }
     let bulletin = find(store, id)?;
     let knowledge = super::kb::Knowledge::load(data)?;
-    let document = if global.format == Format::Misp {
-        threatdesk_server::exports::misp_event(store, &knowledge.kb, &bulletin, publisher)?
+    let format = if global.format == Format::Misp {
+        exports::Format::Misp
     } else {
-        threatdesk_server::exports::stix_bundle(store, &knowledge.kb, &bulletin, publisher)?
+        exports::Format::Stix
     };
+    let document = exports::document(store, &knowledge.kb, &bulletin, publisher, format)?;
     crate::output::print_json(&document)?;
     Ok(ExitCode::from(EXIT_OK))
 }

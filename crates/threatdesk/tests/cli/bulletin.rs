@@ -77,19 +77,20 @@ fn a_script_creates_edits_and_publishes_a_bulletin() {
     assert_eq!(bad_tlp.code, 2);
 }
 
+/// A report naming an actor (by an alias), malware, a country, a CVE, an ATT&CK technique,
+/// an IP, a defanged URL, a hash and a private address.
+pub(crate) const REPORT: &str = "Fancy Bear exploits Outlook\n\nAPT28 exploited CVE-2023-23397 against European \
+     energy firms and dropped Emotet from hxxp://update-check[.]com/a.php hosted on 45.77.10.3; the loader's \
+     SHA-256 was 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08. Russia denies it. The \
+     operators used spearphishing attachments (T1566.001) against ministries. A mail from 10.0.0.5 was internal.";
+
 /// A data folder with one ingested report (an actor, malware, a country, a CVE, an ATT&CK
 /// technique, an IP, a URL, a hash and a private address) and an AMBER draft citing it;
 /// returns the draft's id.
 fn cited_report() -> (Workspace, String) {
     let ws = Workspace::create();
     assert_eq!(ws.run(&["init", "--no-default-sources"]).code, 0);
-    let report = ws.write(
-        "report.txt",
-        "Fancy Bear exploits Outlook\n\nAPT28 exploited CVE-2023-23397 against European energy firms and \
-         dropped Emotet from hxxp://update-check[.]com/a.php hosted on 45.77.10.3; the loader's SHA-256 was \
-         9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08. Russia denies it. The operators used \
-         spearphishing attachments (T1566.001) against ministries. A mail from 10.0.0.5 was internal.",
-    );
+    let report = ws.write("report.txt", REPORT);
     let run = ws.run(&["ingest", report.to_str().expect("path")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let created = ws.json(&[

@@ -13,13 +13,7 @@ use crate::serve::{Client, Server, add_user};
 fn published_levels() -> Workspace {
     let ws = Workspace::create();
     assert_eq!(ws.run(&["init", "--no-default-sources"]).code, 0);
-    let report = ws.write(
-        "report.txt",
-        "Fancy Bear exploits Outlook\n\nAPT28 exploited CVE-2023-23397 against European energy firms and \
-         dropped Emotet from hxxp://update-check[.]com/a.php hosted on 45.77.10.3; the loader's SHA-256 was \
-         9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08. Russia denies it. The operators \
-         used spearphishing attachments (T1566.001) against ministries.",
-    );
+    let report = ws.write("report.txt", crate::bulletin::REPORT);
     assert_eq!(ws.run(&["ingest", report.to_str().expect("path")]).code, 0);
     for (title, tlp, publish) in [
         ("Clear bulletin on APT28", "clear", true),
