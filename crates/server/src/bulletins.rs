@@ -7,6 +7,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use threatdesk_kb::KnowledgeBase;
@@ -18,8 +19,8 @@ use threatdesk_store::{Accounts, BulletinComment, BulletinFilter, Store};
 
 use crate::auth::CurrentUser;
 use crate::pages::{html, visible_story};
-use crate::render;
 use crate::{AppError, AppState, DESK};
+use crate::{exports, render};
 
 /// Whether `me` may see `bulletin` at all.
 /// Readers see published bulletins, and unpublished ones an editor shared with them.
@@ -472,6 +473,7 @@ struct ShowPage {
     can_submit: bool,
     can_publish: bool,
     can_reopen: bool,
+    can_export: bool,
 }
 
 pub(crate) async fn show(
@@ -499,9 +501,50 @@ pub(crate) async fn show(
         can_submit: analyst && status == BulletinStatus::Draft,
         can_publish: editor && status == BulletinStatus::InReview,
         can_reopen: editor && status == BulletinStatus::Published,
+        can_export: analyst || status == BulletinStatus::Published,
         me,
         bulletin,
     })
+}
+
+/// A bulletin as STIX 2.1 or a MISP event, for download. Readers export published
+/// bulletins only (a draft shared with them is for reading, not for passing on); nobody
+/// exports what they may not see.
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path((id, format)): Path<(i64, String)>,
+) -> Result<Response, AppError> {
+    let format = match format.as_str() {
+        "stix" => exports::Format::Stix,
+        "misp" => exports::Format::Misp,
+        _ => return Err(AppError::NotFound),
+    };
+    let (bulletin, _) = visible_bulletin(&state, &me, id).await?;
+    if me.user.role < Role::Analyst && bulletin.status != BulletinStatus::Published {
+        return Err(AppError::NotFound);
+    }
+    let publisher = state.config().publisher.clone();
+    let kb_state = state.clone();
+    let file = format!(
+        "{}.{}.json",
+        bulletin.content.slug.as_str(),
+        if format == exports::Format::Stix {
+            "stix"
+        } else {
+            "misp"
+        }
+    );
+    let document = state
+        .db(move |s| exports::document(s, kb_state.knowledge(), &bulletin, &publisher, format))
+        .await?;
+    let mut response = document.to_string().into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]

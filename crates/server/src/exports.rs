@@ -5,9 +5,9 @@
 
 use serde_json::Value;
 use threatdesk_kb::KnowledgeBase;
-use threatdesk_model::{Bulletin, EntityId, FindingKind};
+use threatdesk_model::{Bulletin, BulletinStatus, EntityId, FindingKind, Tlp};
 use threatdesk_publish::stix::Export;
-use threatdesk_store::{Store, StoreError};
+use threatdesk_store::{BulletinFilter, Store, StoreError};
 
 /// A bulletin's references, owned, so that they can cross threads.
 #[derive(Debug, Clone, Default)]
@@ -15,6 +15,22 @@ pub struct Gathered {
     entity_ids: Vec<EntityId>,
     observables: Vec<(FindingKind, String)>,
     sources: Vec<(String, String)>,
+}
+
+/// The published bulletins marked at most `ceiling`, in publication order (oldest first,
+/// then by id): what the machine channels serve a caller with that clearance.
+pub fn published_up_to(store: &dyn Store, ceiling: Tlp) -> Result<Vec<Bulletin>, StoreError> {
+    let mut bulletins: Vec<Bulletin> = store
+        .list_bulletins(&BulletinFilter {
+            status: Some(BulletinStatus::Published),
+            tlp_ceiling: Some(ceiling),
+            limit: Some(u32::MAX),
+        })?
+        .into_iter()
+        .filter(|b| b.status == BulletinStatus::Published && b.content.tlp <= ceiling)
+        .collect();
+    bulletins.sort_by_key(|b| (b.published_at.unwrap_or(b.updated_at), b.id));
+    Ok(bulletins)
 }
 
 /// Gathers what `bulletin` refers to.

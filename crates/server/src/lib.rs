@@ -21,6 +21,7 @@ mod admin;
 pub mod auth;
 mod bulletins;
 pub mod exports;
+mod misp_feed;
 mod pages;
 mod public;
 pub mod render;
@@ -149,6 +150,7 @@ pub fn router(state: AppState) -> Router {
         .route("/feeds/{file}", get(public::all_feed))
         .route("/feeds/tags/{file}", get(public::tag_feed))
         .route("/feeds/entities/{file}", get(public::entity_feed))
+        .route("/misp-feed/{file}", get(misp_feed::file))
         .route("/taxii2/", get(taxii::discovery))
         .route("/taxii2/api/", get(taxii::api_root))
         .route("/taxii2/api/collections/", get(taxii::collections))
@@ -186,6 +188,7 @@ pub fn router(state: AppState) -> Router {
         .route("/desk/bulletins/{id}/comments", post(bulletins::comment))
         .route("/desk/bulletins/{id}/share", post(bulletins::share))
         .route("/desk/bulletins/{id}/versions", get(bulletins::versions))
+        .route("/desk/bulletins/{id}/export/{format}", get(bulletins::export))
         .route("/desk/entities", get(admin::entities))
         .route("/desk/entities/{id}", get(admin::entity))
         .route("/desk/sources", get(admin::sources))

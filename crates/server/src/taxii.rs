@@ -22,8 +22,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
-use threatdesk_model::{Bulletin, BulletinStatus, Tlp};
-use threatdesk_store::{BulletinFilter, Store};
+use threatdesk_model::{Bulletin, Tlp};
 
 use crate::auth::MachineCaller;
 use crate::{AppError, AppState, exports};
@@ -275,16 +274,11 @@ impl Entry {
 async fn entries(state: &AppState, collection: Collection, ceiling: Tlp) -> Result<Vec<Entry>, TaxiiError> {
     let gathered = state
         .db(move |s| {
-            let mut bulletins: Vec<Bulletin> = s
-                .list_bulletins(&BulletinFilter {
-                    status: Some(BulletinStatus::Published),
-                    tlp_ceiling: Some(ceiling),
-                    limit: Some(100_000),
-                })?
+            let mut bulletins: Vec<Bulletin> = exports::published_up_to(s, ceiling)?
                 .into_iter()
-                .filter(|b| b.status == BulletinStatus::Published && collection.holds(b.content.tlp, ceiling))
+                .filter(|b| collection.holds(b.content.tlp, ceiling))
                 .collect();
-            bulletins.sort_by_key(|b| (b.content.tlp, b.published_at.unwrap_or(b.updated_at), b.id));
+            bulletins.sort_by_key(|b| b.content.tlp);
             bulletins
                 .into_iter()
                 .map(|b| exports::gather(s, &b).map(|g| (b, g)))

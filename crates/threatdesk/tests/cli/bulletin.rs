@@ -236,21 +236,9 @@ fn a_bulletin_exports_as_a_misp_event_that_pymisp_loads() {
             .is_some_and(|c| c.contains("Analyst Notes"))
     );
 
-    let python =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/py-tools/bin/python");
-    let has_pymisp = python.exists()
-        && std::process::Command::new(&python)
-            .args(["-c", "import pymisp"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !has_pymisp {
-        assert!(
-            std::env::var_os("REQUIRE_PY_TOOLS").is_none(),
-            "REQUIRE_PY_TOOLS is set but pymisp is missing"
-        );
-        eprintln!("skipped: no pymisp in target/py-tools (scripts/get-py-tools.sh)");
+    let Some(python) = crate::py_tools("pymisp") else {
         return;
-    }
+    };
     let file = ws.write("event.json", &export.stdout);
     let loaded = std::process::Command::new(&python)
         .args([

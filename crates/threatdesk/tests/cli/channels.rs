@@ -368,3 +368,171 @@ fn added_after_all(client: &mut Client, objects: &str, auth: &str) -> String {
         .expect("header")
         .replace('+', "%2B")
 }
+
+fn md5_hex(value: &str) -> String {
+    let out = std::process::Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().expect("stdin").write_all(value.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("md5sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn the_misp_feed_and_workspace_exports_hold_each_caller_to_its_clearance() {
+    let ws = published_levels();
+    let server = Server::start(&ws);
+    let mut client = Client::new(&server);
+    let reader = basic("rea", "rea-password-1");
+    let editor = basic("ed", "ed-password-1");
+    let manifest = |client: &mut Client, auth: Option<&str>| -> serde_json::Map<String, Value> {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+        let response = client.request("GET", "/misp-feed/manifest.json", None, &headers);
+        assert_eq!(response.status, 200, "{}", response.body);
+        serde_json::from_str::<Value>(&response.body)
+            .expect("JSON")
+            .as_object()
+            .cloned()
+            .expect("an object")
+    };
+    let infos = |m: &serde_json::Map<String, Value>| -> BTreeSet<String> {
+        m.values()
+            .filter_map(|e| e["info"].as_str().map(str::to_owned))
+            .collect()
+    };
+    for (auth, ceiling) in [
+        (None, "CLEAR"),
+        (Some(reader.as_str()), "GREEN"),
+        (Some(editor.as_str()), "RED"),
+    ] {
+        let (seen, _) = cleared(ceiling);
+        let listed = manifest(&mut client, auth);
+        assert_eq!(
+            infos(&listed),
+            seen.iter().map(|t| (*t).to_owned()).collect(),
+            "{ceiling}"
+        );
+    }
+    let everything = manifest(&mut client, Some(&editor));
+    let red_uuid = everything
+        .iter()
+        .find(|(_, e)| e["info"] == "Red bulletin for named recipients")
+        .map(|(uuid, _)| uuid.clone())
+        .expect("the red event");
+    for auth in [None, Some(reader.as_str())] {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+        let response = client.request("GET", &format!("/misp-feed/{red_uuid}.json"), None, &headers);
+        assert_eq!(
+            response.status, 404,
+            "a RED event does not exist below RED clearance"
+        );
+    }
+    let wrong = client.request(
+        "GET",
+        "/misp-feed/manifest.json",
+        None,
+        &[("Authorization", &basic("rea", "not-the-password"))],
+    );
+    assert_eq!(wrong.status, 401);
+
+    // Every event of the reader's manifest, and hashes.csv naming exactly their attributes.
+    let mine = manifest(&mut client, Some(&reader));
+    let mut expected_hashes = BTreeSet::new();
+    let mut files = Vec::new();
+    for uuid in mine.keys() {
+        let response = client.request(
+            "GET",
+            &format!("/misp-feed/{uuid}.json"),
+            None,
+            &[("Authorization", &reader)],
+        );
+        assert_eq!(response.status, 200);
+        let event: Value = serde_json::from_str(&response.body).expect("JSON");
+        assert_eq!(event["Event"]["uuid"], uuid.as_str());
+        for attribute in event["Event"]["Attribute"].as_array().into_iter().flatten() {
+            let value = attribute["value"].as_str().expect("value");
+            expected_hashes.insert(format!("{},{uuid}", md5_hex(value)));
+        }
+        files.push(ws.write(&format!("feed/{uuid}.json"), &response.body));
+    }
+    assert!(expected_hashes.len() > mine.len(), "events carry attributes");
+    let csv = client.request(
+        "GET",
+        "/misp-feed/hashes.csv",
+        None,
+        &[("Authorization", &reader)],
+    );
+    let listed: BTreeSet<String> = csv.body.lines().map(str::to_owned).collect();
+    assert_eq!(listed, expected_hashes);
+
+    // Exports from the workspace: a reader exports what it may read and is published.
+    let mut rea = Client::new(&server);
+    assert_eq!(rea.login("rea", "rea-password-1").status, 303);
+    let mut ed = Client::new(&server);
+    assert_eq!(ed.login("ed", "ed-password-1").status, 303);
+    let csrf = ed.csrf();
+    let shared = ed.post("/desk/bulletins/6/share", &[("csrf", &csrf), ("shared", "true")]);
+    assert_eq!(shared.status, 303, "{}", shared.body);
+    assert_eq!(
+        rea.get("/desk/bulletins/6").status,
+        200,
+        "the shared draft is readable"
+    );
+    for (id, expected) in [(1, 200), (3, 200), (4, 404), (5, 404), (6, 404)] {
+        for format in ["stix", "misp"] {
+            let response = rea.get(&format!("/desk/bulletins/{id}/export/{format}"));
+            assert_eq!(response.status, expected, "bulletin {id} as {format}");
+            if expected == 200 {
+                assert!(
+                    response
+                        .header("content-disposition")
+                        .is_some_and(|v| v.contains(".json")),
+                    "a download"
+                );
+                assert!(serde_json::from_str::<Value>(&response.body).is_ok());
+            } else {
+                for (_, title) in BY_LEVEL.iter().skip(3) {
+                    assert!(
+                        !response.body.contains(title),
+                        "{title} leaked in an export refusal"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(
+        ed.get("/desk/bulletins/5/export/stix").status,
+        200,
+        "an editor exports RED"
+    );
+
+    let Some(python) = crate::py_tools("pymisp") else {
+        return;
+    };
+    let mut args = vec![
+        "-c".to_owned(),
+        "import sys; from pymisp import MISPEvent\n\
+         for path in sys.argv[1:]:\n    e = MISPEvent(); e.load_file(path); print(e.uuid, len(e.attributes))"
+            .to_owned(),
+    ];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let out = std::process::Command::new(&python)
+        .args(&args)
+        .output()
+        .expect("run pymisp");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let loaded = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(loaded.lines().count(), mine.len(), "{loaded}");
+    for uuid in mine.keys() {
+        assert!(loaded.contains(uuid.as_str()), "{uuid} not loaded: {loaded}");
+    }
+}
