@@ -86,6 +86,43 @@ pub enum Cadence {
     Weekly,
 }
 
+impl Cadence {
+    /// The lower-case label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cadence::Immediate => "immediate",
+            Cadence::Daily => "daily",
+            Cadence::Weekly => "weekly",
+        }
+    }
+
+    /// How long a digest period lasts; `None` for one message per bulletin.
+    pub fn period(self) -> Option<chrono::Duration> {
+        match self {
+            Cadence::Immediate => None,
+            Cadence::Daily => Some(chrono::Duration::days(1)),
+            Cadence::Weekly => Some(chrono::Duration::weeks(1)),
+        }
+    }
+}
+
+impl FromStr for Cadence {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "immediate" | "instant" => Ok(Cadence::Immediate),
+            "daily" | "day" => Ok(Cadence::Daily),
+            "weekly" | "week" => Ok(Cadence::Weekly),
+            _ => Err(ParseError::new(
+                "cadence",
+                s,
+                "expected immediate, daily or weekly",
+            )),
+        }
+    }
+}
+
 /// What a subscriber wants to hear about; empty lists mean "everything".
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Topics {
@@ -112,6 +149,34 @@ pub struct Subscription {
     pub tlp_ceiling: Tlp,
     /// Set once the address confirmed the double opt-in; nothing is sent before.
     pub confirmed_at: Option<DateTime<Utc>>,
+    /// Set when the address unsubscribed; nothing is sent after.
+    pub unsubscribed_at: Option<DateTime<Utc>>,
     /// When it was requested.
     pub created_at: DateTime<Utc>,
+}
+
+impl Subscription {
+    /// Confirmed and not unsubscribed: the only state in which anything but the
+    /// confirmation request is sent.
+    pub fn is_active(&self) -> bool {
+        self.confirmed_at.is_some() && self.unsubscribed_at.is_none()
+    }
+
+    /// Whether `bulletin` may and should go to this address: published, marked within the
+    /// address's clearance, at least the minimum severity, carrying one of the tags and
+    /// about one of the entities asked for (where any were asked for).
+    pub fn wants(&self, bulletin: &crate::Bulletin) -> bool {
+        let c = &bulletin.content;
+        bulletin.status == crate::BulletinStatus::Published
+            && c.tlp <= self.tlp_ceiling
+            && c.severity >= self.topics.min_severity
+            && (self.topics.tags.is_empty()
+                || self
+                    .topics
+                    .tags
+                    .iter()
+                    .any(|t| c.tags.iter().any(|have| have.eq_ignore_ascii_case(t))))
+            && (self.topics.entity_ids.is_empty()
+                || self.topics.entity_ids.iter().any(|e| c.entity_ids.contains(e)))
+    }
 }

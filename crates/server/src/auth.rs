@@ -100,7 +100,7 @@ impl Throttle {
     }
 
     /// Seconds until `key` may try again, if it has reached `limit` failures.
-    fn blocked_for(&self, key: &str, limit: u32) -> Option<u64> {
+    pub(crate) fn blocked_for(&self, key: &str, limit: u32) -> Option<u64> {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let list = failures.get_mut(key)?;
@@ -117,7 +117,7 @@ impl Throttle {
         )
     }
 
-    fn record_failure(&self, key: String) {
+    pub(crate) fn record_failure(&self, key: String) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         // Someone spraying many names must not grow this without bound: past a size,
         // entries whose failures have all aged out are dropped.

@@ -151,7 +151,7 @@ fn ids<T>(list: &str, wrap: impl Fn(i64) -> T) -> Result<Vec<T>, AppError> {
 
 /// Entity names as typed (any alias) to knowledge-base ids: a name that means nothing, or
 /// several things, is refused with the candidates.
-fn entity_ids(list: &str, kb: &KnowledgeBase) -> Result<Vec<EntityId>, AppError> {
+pub(crate) fn entity_ids(list: &str, kb: &KnowledgeBase) -> Result<Vec<EntityId>, AppError> {
     let mut ids = Vec::new();
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let mut found = kb.lookup(name);

@@ -21,7 +21,9 @@ mod admin;
 pub mod auth;
 mod bulletins;
 pub mod exports;
+pub mod mailer;
 mod misp_feed;
+pub mod newsletter;
 mod pages;
 mod public;
 pub mod render;
@@ -151,6 +153,15 @@ pub fn router(state: AppState) -> Router {
         .route("/feeds/tags/{file}", get(public::tag_feed))
         .route("/feeds/entities/{file}", get(public::entity_feed))
         .route("/misp-feed/{file}", get(misp_feed::file))
+        .route("/newsletter/subscribe", post(newsletter::subscribe))
+        .route(
+            "/newsletter/confirm",
+            get(newsletter::confirm_page).post(newsletter::confirm),
+        )
+        .route(
+            "/newsletter/unsubscribe",
+            get(newsletter::unsubscribe_page).post(newsletter::unsubscribe),
+        )
         .route("/taxii2/", get(taxii::discovery))
         .route("/taxii2/api/", get(taxii::api_root))
         .route("/taxii2/api/collections/", get(taxii::collections))

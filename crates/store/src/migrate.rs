@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_stories.sql"),
     include_str!("../migrations/0006_accounts.sql"),
     include_str!("../migrations/0007_shared_drafts.sql"),
+    include_str!("../migrations/0008_newsletter.sql"),
 ];
 
 /// The schema version this build writes.

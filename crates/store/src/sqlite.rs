@@ -1153,7 +1153,7 @@ fn snapshot_bulletin(tx: &Transaction<'_>, bulletin: &Bulletin) -> Result<()> {
     Ok(())
 }
 
-fn load_bulletin(conn: &Connection, id: BulletinId) -> Result<Option<Bulletin>> {
+pub(crate) fn load_bulletin(conn: &Connection, id: BulletinId) -> Result<Option<Bulletin>> {
     let row = conn
         .prepare_cached(
             "SELECT kind, title, slug, summary, analyst_notes, tlp, severity, authors, status, version,
@@ -1527,5 +1527,68 @@ impl crate::Accounts for SqliteStore {
         bulletin: threatdesk_model::BulletinId,
     ) -> Result<Vec<crate::BulletinComment>> {
         self.read(|conn| crate::accounts::bulletin_comments(conn, bulletin))
+    }
+}
+
+impl crate::Newsletter for SqliteStore {
+    fn subscribe(&self, request: &crate::NewSubscription) -> Result<(threatdesk_model::Subscription, bool)> {
+        self.write(|tx| crate::newsletter::subscribe(tx, request))
+    }
+
+    fn subscription(
+        &self,
+        id: threatdesk_model::SubscriptionId,
+    ) -> Result<Option<threatdesk_model::Subscription>> {
+        self.read(|conn| crate::newsletter::subscription(conn, id))
+    }
+
+    fn list_subscriptions(&self) -> Result<Vec<threatdesk_model::Subscription>> {
+        self.read(crate::newsletter::list_subscriptions)
+    }
+
+    fn confirm_subscription(&self, id: threatdesk_model::SubscriptionId) -> Result<bool> {
+        self.write(|tx| crate::newsletter::confirm_subscription(tx, id))
+    }
+
+    fn unsubscribe(&self, id: threatdesk_model::SubscriptionId) -> Result<bool> {
+        self.write(|tx| crate::newsletter::unsubscribe(tx, id))
+    }
+
+    fn plan_mail(&self, now: chrono::DateTime<chrono::Utc>, all_digests_due: bool) -> Result<usize> {
+        self.write(|tx| crate::newsletter::plan_mail(tx, now, all_digests_due))
+    }
+
+    fn claim_mail(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<crate::Mail>> {
+        self.write(|tx| crate::newsletter::claim_mail(tx, now, lease, limit))
+    }
+
+    fn mail_sent(&self, id: i64) -> Result<()> {
+        self.write(|tx| crate::newsletter::mail_sent(tx, id))
+    }
+
+    fn mail_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<()> {
+        self.write(|tx| crate::newsletter::mail_failed(tx, id, error, retry_at))
+    }
+
+    fn mail_cancelled(&self, id: i64, reason: &str) -> Result<()> {
+        self.write(|tx| crate::newsletter::mail_cancelled(tx, id, reason))
+    }
+
+    fn list_mail(&self, limit: u32) -> Result<Vec<crate::Mail>> {
+        self.read(|conn| crate::newsletter::list_mail(conn, limit))
+    }
+
+    fn secret(&self, name: &str, fresh: [u8; 32]) -> Result<[u8; 32]> {
+        self.write(|tx| crate::newsletter::secret(tx, name, fresh))
     }
 }

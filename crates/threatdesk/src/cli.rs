@@ -127,6 +127,59 @@ pub enum Command {
     /// Bulletins from the command line: create, edit, show, list, submit for review, publish.
     #[command(subcommand)]
     Bulletin(BulletinCommand),
+
+    /// The newsletter: subscriptions, the mail queue and send log, one sending round.
+    #[command(subcommand)]
+    Newsletter(NewsletterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NewsletterCommand {
+    /// List the subscriptions.
+    List,
+    /// Subscribe an address. It gets a confirmation request (double opt-in) unless
+    /// --confirmed says the operator has its consent already.
+    Add(NewsletterAddArgs),
+    /// Unsubscribe an address; its queued messages are cancelled.
+    Remove {
+        /// The address.
+        email: String,
+    },
+    /// Queue what is due and send the queue once over SMTP (newsletter.smtp_url), as the
+    /// server does every newsletter.send_interval_secs. Exit code 1 when some message
+    /// could not be sent (it stays queued or, if refused for good, is marked failed).
+    Send {
+        /// Send every digest now, whatever its cadence says.
+        #[arg(long)]
+        all_digests: bool,
+    },
+    /// The mail queue and send log, newest first.
+    Log {
+        /// How many messages.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct NewsletterAddArgs {
+    /// The address.
+    pub email: String,
+    /// immediate, daily or weekly.
+    #[arg(long, default_value = "daily")]
+    pub cadence: String,
+    /// Only bulletins with one of these tags (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Only bulletins at least this severe.
+    #[arg(long, value_parser = parse_severity, value_name = "SEVERITY", default_value = "info")]
+    pub min_severity: Severity,
+    /// The most restrictive TLP the address may receive (default CLEAR: the public).
+    #[arg(long, value_parser = parse_tlp, value_name = "TLP")]
+    pub tlp_ceiling: Option<Tlp>,
+    /// The address has agreed already: no confirmation request.
+    #[arg(long)]
+    pub confirmed: bool,
 }
 
 #[derive(Debug, Subcommand)]

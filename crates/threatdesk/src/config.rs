@@ -37,6 +37,34 @@ pub struct Config {
     pub embeddings: EmbeddingsConfig,
     /// The analyst workspace (`threatdesk serve`).
     pub server: ServerSettings,
+    /// The newsletter's mail.
+    pub newsletter: NewsletterSettings,
+}
+
+/// The `[newsletter]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewsletterSettings {
+    /// The SMTP server; empty keeps messages queued (nothing is sent, nothing is lost).
+    pub smtp_url: String,
+    /// The sender mailbox.
+    pub from: String,
+    /// How often the server plans and sends, in seconds.
+    pub send_interval_secs: f64,
+    /// The first retry of a failed message waits this long, each further one twice as long
+    /// (at most an hour).
+    pub retry_base_secs: f64,
+}
+
+impl Default for NewsletterSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: String::new(),
+            from: "threatdesk <newsletter@localhost.localdomain>".to_owned(),
+            send_interval_secs: 30.0,
+            retry_base_secs: 30.0,
+        }
+    }
 }
 
 /// The `[server]` table.
@@ -55,6 +83,8 @@ pub struct ServerSettings {
     pub max_failed_logins: u32,
     /// The site's public address, for canonical links and feeds; empty takes each request's Host.
     pub public_url: String,
+    /// The publishing organisation, named in STIX, TAXII, MISP and newsletter output.
+    pub publisher: String,
 }
 
 impl Default for ServerSettings {
@@ -66,6 +96,7 @@ impl Default for ServerSettings {
             session_hours: 12,
             max_failed_logins: 5,
             public_url: String::new(),
+            publisher: "threatdesk".to_owned(),
         }
     }
 }
@@ -340,6 +371,22 @@ const CONFIG_TEMPLATE: &str = r#"# threatdesk configuration.
 # The public site's address (e.g. "https://cti.example.org"), for canonical links, Open
 # Graph tags and feed entries; empty takes the Host of each request.
 # public_url = ""
+
+# The publishing organisation, named in STIX bundles, TAXII, MISP events and the newsletter.
+# publisher = "threatdesk"
+
+[newsletter]
+# The SMTP server the newsletter goes through: "smtp://127.0.0.1:25" (a local relay, plain),
+# "smtp://user:password@mail.example.org:587?tls=required" (STARTTLS) or
+# "smtps://user:password@mail.example.org" (TLS). Empty: messages wait in the queue
+# (`threatdesk newsletter log`), nothing is sent and nothing is lost.
+# smtp_url = ""
+# from = "threatdesk <newsletter@localhost.localdomain>"
+
+# How often `serve` plans and sends, and how long the first retry of a failed message waits
+# (each further retry twice as long, at most an hour).
+# send_interval_secs = 30
+# retry_base_secs = 30
 "#;
 
 #[cfg(test)]

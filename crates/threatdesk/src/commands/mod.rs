@@ -10,6 +10,7 @@ mod ingest;
 mod init;
 mod items;
 mod kb;
+mod newsletter;
 mod reextract;
 mod search;
 mod serve;
@@ -68,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(UserCommand::Add(args)) => user::add(&data, global, args),
         Command::User(UserCommand::List) => user::list(&data, global),
         Command::Bulletin(command) => bulletin::run(&data, global, command),
+        Command::Newsletter(command) => newsletter::run(&data, global, command),
         Command::Stories(command) => match command {
             StoriesCommand::List(args) => stories::list(&data, global, &args),
             StoriesCommand::Show { id } => stories::show(&data, global, id),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use threatdesk_model::{Role, Tlp};
 use threatdesk_server::auth::{generate_password, hash_password};
+use threatdesk_server::mailer::{Mailer, RoundReport};
 use threatdesk_server::{AppState, ServerConfig};
 use threatdesk_store::{Accounts, NewUser, SqliteStore};
 
@@ -33,6 +34,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ServeArgs) -> anyhow::Resu
         session_hours: config.server.session_hours.max(1),
         max_failed_logins: config.server.max_failed_logins.max(1),
         public_url: Some(config.server.public_url.trim().to_owned()).filter(|u| !u.is_empty()),
+        publisher: config.server.publisher.clone(),
         ..ServerConfig::default()
     };
     let collect = config.server.collect && !args.no_collect;
@@ -58,9 +60,25 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ServeArgs) -> anyhow::Resu
         } else {
             None
         };
+        let mailer = if config.newsletter.smtp_url.trim().is_empty() {
+            eprintln!("threatdesk: newsletter.smtp_url is not set; newsletter messages wait in the queue");
+            None
+        } else {
+            let mailer = Mailer::new(super::newsletter::mailer_config(&config, Some(address))?)?;
+            let every = Duration::from_secs_f64(config.newsletter.send_interval_secs.clamp(0.05, 86_400.0));
+            Some(tokio::spawn(send_newsletter(
+                Arc::new(mailer),
+                Arc::clone(&store),
+                every,
+                stop.subscribe(),
+            )))
+        };
         let state = AppState::new(Arc::clone(&store), Arc::clone(&knowledge), settings);
         threatdesk_server::serve(listener, state, shutdown_signal()).await?;
         let _ = stop.send(true);
+        if let Some(mailer) = mailer {
+            let _ = tokio::time::timeout(Duration::from_secs(40), mailer).await;
+        }
         if let Some(worker) = worker {
             // The worker stops between two awaits; a blocking extraction may take a moment.
             let joined = tokio::task::spawn_blocking(move || worker.join());
@@ -72,6 +90,34 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ServeArgs) -> anyhow::Resu
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// Plans and sends the newsletter every `every` until `stop` says so. A round that fails
+/// (the database is busy, say) is logged and tried again next time: the queue keeps
+/// everything in between.
+async fn send_newsletter(
+    mailer: Arc<Mailer>,
+    store: Arc<SqliteStore>,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let (mailer, store) = (Arc::clone(&mailer), Arc::clone(&store));
+        let round =
+            tokio::task::spawn_blocking(move || mailer.round(&store, chrono::Utc::now(), false)).await;
+        match round {
+            Ok(Ok(report)) if report != RoundReport::default() => {
+                tracing::info!(?report, "newsletter round");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::error!(%error, "newsletter round failed"),
+            Err(error) => tracing::error!(%error, "newsletter round panicked"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// On a data folder without accounts, creates `admin` with a generated password and prints

@@ -12,6 +12,7 @@ mod config;
 mod extract;
 mod ingest;
 mod kb;
+mod newsletter;
 mod read;
 mod serve;
 mod stories;

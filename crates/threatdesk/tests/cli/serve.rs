@@ -25,8 +25,14 @@ impl Drop for Server {
 
 impl Server {
     pub(crate) fn start(ws: &Workspace) -> Server {
-        let mut child = ws
-            .command(&["serve", "--listen", "127.0.0.1:0", "--no-collect"])
+        Server::start_with(ws, &[])
+    }
+
+    /// Starts with extra environment (configuration) variables.
+    pub(crate) fn start_with(ws: &Workspace, env: &[(&str, &str)]) -> Server {
+        let mut command = ws.command(&["serve", "--listen", "127.0.0.1:0", "--no-collect"]);
+        command.envs(env.iter().copied());
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

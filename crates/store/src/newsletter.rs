@@ -1,0 +1,520 @@
+//! The newsletter: subscriptions with double opt-in, the outgoing mail queue (also the
+//! send log), and which bulletin went to which address.
+//!
+//! Guarantees, each held by one transaction:
+//! - **Nothing lost**: a message is a queue row before any attempt to send it, and leaves
+//!   the queue only as `sent`, `failed` (the server refused it for good) or `cancelled`
+//!   (the address unsubscribed). A crash while sending leaves a claim that expires, and the
+//!   message is tried again.
+//! - **Nothing twice**: planning records (subscription, bulletin) pairs in the same
+//!   transaction that queues the message, under a primary key, so a bulletin is planned
+//!   for an address at most once, whatever the timing of publication and planning.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use serde::Serialize;
+use threatdesk_model::{BulletinId, Cadence, Subscription, SubscriptionId, Tlp, Topics};
+
+use crate::time::{from_millis, now_millis, to_millis};
+use crate::{Result, StoreError};
+
+/// A subscription request, before it has an id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSubscription {
+    /// Where messages go (compared without case).
+    pub email: String,
+    /// What it covers.
+    pub topics: Topics,
+    /// How often.
+    pub cadence: Cadence,
+    /// The clearance; `None` keeps an existing address's clearance (or CLEAR for a new one),
+    /// so that the public form can never change what an operator granted.
+    pub tlp_ceiling: Option<Tlp>,
+    /// Confirmed already (an operator vouches for the address); otherwise it waits for the
+    /// double opt-in.
+    pub confirmed: bool,
+}
+
+/// What a queued message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailKind {
+    /// The double opt-in request.
+    Confirm,
+    /// One bulletin, for an immediate subscriber.
+    Bulletin,
+    /// Several bulletins, for a daily or weekly subscriber.
+    Digest,
+}
+
+impl MailKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            MailKind::Confirm => "confirm",
+            MailKind::Bulletin => "bulletin",
+            MailKind::Digest => "digest",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        match s {
+            "confirm" => Ok(MailKind::Confirm),
+            "bulletin" => Ok(MailKind::Bulletin),
+            "digest" => Ok(MailKind::Digest),
+            other => Err(corrupt("mail_queue.kind", format!("{other:?}"))),
+        }
+    }
+}
+
+/// One message in the queue, with what happened to it so far.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mail {
+    /// Its id (also the stable part of its Message-ID, so retries can be recognised).
+    pub id: i64,
+    /// The address it is for.
+    pub subscription_id: SubscriptionId,
+    /// Where it goes (as stored with the subscription).
+    pub email: String,
+    /// What it is.
+    pub kind: MailKind,
+    /// The bulletins it carries.
+    pub bulletin_ids: Vec<BulletinId>,
+    /// `queued`, `sending`, `sent`, `failed` or `cancelled`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// When the server accepted it.
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// Subscriptions and the mail queue. Every method is one transaction.
+pub trait Newsletter: Send + Sync {
+    /// Records a subscription request, or updates the topics and cadence of an existing
+    /// one. Returns it and whether it now waits for confirmation (a fresh request, or an
+    /// address that had unsubscribed); for those, a confirmation request is queued.
+    fn subscribe(&self, request: &NewSubscription) -> Result<(Subscription, bool)>;
+    /// One subscription.
+    fn subscription(&self, id: SubscriptionId) -> Result<Option<Subscription>>;
+    /// Every subscription, oldest first.
+    fn list_subscriptions(&self) -> Result<Vec<Subscription>>;
+    /// Confirms the double opt-in; `false` when there is no such subscription. Only
+    /// bulletins published from now on are sent.
+    fn confirm_subscription(&self, id: SubscriptionId) -> Result<bool>;
+    /// Ends a subscription and cancels its queued messages; `false` when there is none.
+    fn unsubscribe(&self, id: SubscriptionId) -> Result<bool>;
+    /// Queues the bulletin and digest messages that are due at `now` (digests of every
+    /// cadence when `all_digests_due`); returns how many were queued.
+    fn plan_mail(&self, now: DateTime<Utc>, all_digests_due: bool) -> Result<usize>;
+    /// Claims the messages due at `now` for one sending attempt each, for `lease` (after
+    /// which an unfinished claim is taken to have crashed and the message is due again).
+    fn claim_mail(&self, now: DateTime<Utc>, lease: chrono::Duration, limit: u32) -> Result<Vec<Mail>>;
+    /// Records that the server accepted message `id`.
+    fn mail_sent(&self, id: i64) -> Result<()>;
+    /// Records a failed attempt: tried again at `retry_at`, or given up for good with
+    /// `None` (a permanent refusal).
+    fn mail_failed(&self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()>;
+    /// Drops a claimed message that no longer has anything to carry (its bulletins were
+    /// withdrawn, its address unsubscribed): `cancelled`, with the reason.
+    fn mail_cancelled(&self, id: i64, reason: &str) -> Result<()>;
+    /// The queue and send log, newest first.
+    fn list_mail(&self, limit: u32) -> Result<Vec<Mail>>;
+    /// A named 256-bit secret, made from `fresh` the first time it is asked for.
+    fn secret(&self, name: &str, fresh: [u8; 32]) -> Result<[u8; 32]>;
+}
+
+fn corrupt(column: &'static str, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        column,
+        reason: reason.to_string(),
+    }
+}
+
+const SUBSCRIPTION_COLUMNS: &str =
+    "id, email, topics, cadence, tlp_ceiling, created_at, confirmed_at, unsubscribed_at";
+
+fn subscription_from_row(row: &Row<'_>) -> rusqlite::Result<SubscriptionRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+    ))
+}
+
+type SubscriptionRow = (i64, String, String, String, String, i64, Option<i64>, Option<i64>);
+
+fn to_subscription(row: SubscriptionRow) -> Result<Subscription> {
+    let (id, email, topics, cadence, tlp, created, confirmed, unsubscribed) = row;
+    Ok(Subscription {
+        id: SubscriptionId(id),
+        email,
+        topics: serde_json::from_str(&topics)
+            .map_err(|e| corrupt("subscriptions.topics", format!("row {id}: {e}")))?,
+        cadence: cadence
+            .parse()
+            .map_err(|e| corrupt("subscriptions.cadence", format!("row {id}: {e}")))?,
+        tlp_ceiling: tlp
+            .parse()
+            .map_err(|e| corrupt("subscriptions.tlp_ceiling", format!("row {id}: {e}")))?,
+        created_at: from_millis(created, "subscriptions.created_at")?,
+        confirmed_at: confirmed
+            .map(|ms| from_millis(ms, "subscriptions.confirmed_at"))
+            .transpose()?,
+        unsubscribed_at: unsubscribed
+            .map(|ms| from_millis(ms, "subscriptions.unsubscribed_at"))
+            .transpose()?,
+    })
+}
+
+pub(crate) fn subscription(conn: &Connection, id: SubscriptionId) -> Result<Option<Subscription>> {
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?1"
+        ))?
+        .query_row([id.0], subscription_from_row)
+        .optional()?;
+    row.map(to_subscription).transpose()
+}
+
+pub(crate) fn list_subscriptions(conn: &Connection) -> Result<Vec<Subscription>> {
+    let rows = conn
+        .prepare_cached(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY id"
+        ))?
+        .query_map([], subscription_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(to_subscription).collect()
+}
+
+fn queue(
+    tx: &Transaction<'_>,
+    subscription: SubscriptionId,
+    kind: MailKind,
+    bulletins: &[BulletinId],
+) -> Result<i64> {
+    let ids: Vec<i64> = bulletins.iter().map(|b| b.0).collect();
+    let now = now_millis();
+    tx.execute(
+        "INSERT INTO mail_queue (subscription_id, kind, bulletin_ids, status, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?4)",
+        params![
+            subscription.0,
+            kind.as_str(),
+            serde_json::to_string(&ids).map_err(|e| corrupt("json", e))?,
+            now
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+pub(crate) fn subscribe(tx: &Transaction<'_>, request: &NewSubscription) -> Result<(Subscription, bool)> {
+    let email = request.email.trim();
+    let topics = serde_json::to_string(&request.topics).map_err(|e| corrupt("json", e))?;
+    let now = now_millis();
+    let existing: Option<(i64, Option<i64>, Option<i64>)> = tx
+        .query_row(
+            "SELECT id, confirmed_at, unsubscribed_at FROM subscriptions WHERE email = ?1",
+            [email],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    let confirmed_at = request.confirmed.then_some(now);
+    let (id, pending) = match existing {
+        None => {
+            tx.execute(
+                "INSERT INTO subscriptions (email, topics, cadence, tlp_ceiling, created_at, confirmed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    email,
+                    topics,
+                    request.cadence.as_str(),
+                    request.tlp_ceiling.unwrap_or(Tlp::Clear).as_str(),
+                    now,
+                    confirmed_at
+                ],
+            )?;
+            (tx.last_insert_rowid(), !request.confirmed)
+        }
+        Some((id, confirmed, unsubscribed)) => {
+            // An address that left starts over with a fresh opt-in; a pending one gets a
+            // new request; a confirmed one only changes what it receives.
+            let restart = unsubscribed.is_some() || confirmed.is_none();
+            tx.execute(
+                "UPDATE subscriptions SET topics = ?2, cadence = ?3,
+                        tlp_ceiling = coalesce(?4, tlp_ceiling),
+                        confirmed_at = CASE WHEN ?5 IS NOT NULL THEN coalesce(confirmed_at, ?5)
+                                            WHEN ?6 THEN NULL ELSE confirmed_at END,
+                        unsubscribed_at = CASE WHEN ?6 THEN NULL ELSE unsubscribed_at END
+                 WHERE id = ?1",
+                params![
+                    id,
+                    topics,
+                    request.cadence.as_str(),
+                    request.tlp_ceiling.map(Tlp::as_str),
+                    confirmed_at,
+                    restart
+                ],
+            )?;
+            (id, restart && !request.confirmed)
+        }
+    };
+    if pending {
+        queue(tx, SubscriptionId(id), MailKind::Confirm, &[])?;
+    }
+    let stored = subscription(tx, SubscriptionId(id))?.ok_or(StoreError::NotFound {
+        what: "subscription",
+        id,
+    })?;
+    Ok((stored, pending))
+}
+
+pub(crate) fn confirm_subscription(tx: &Transaction<'_>, id: SubscriptionId) -> Result<bool> {
+    let changed = tx.execute(
+        "UPDATE subscriptions SET confirmed_at = coalesce(confirmed_at, ?2), unsubscribed_at = NULL WHERE id = ?1",
+        params![id.0, now_millis()],
+    )?;
+    Ok(changed > 0)
+}
+
+pub(crate) fn unsubscribe(tx: &Transaction<'_>, id: SubscriptionId) -> Result<bool> {
+    let now = now_millis();
+    let changed = tx.execute(
+        "UPDATE subscriptions SET unsubscribed_at = coalesce(unsubscribed_at, ?2) WHERE id = ?1",
+        params![id.0, now],
+    )?;
+    tx.execute(
+        "UPDATE mail_queue SET status = 'cancelled', last_error = 'the address unsubscribed'
+         WHERE subscription_id = ?1 AND status = 'queued'",
+        [id.0],
+    )?;
+    Ok(changed > 0)
+}
+
+pub(crate) fn plan_mail(tx: &Transaction<'_>, now: DateTime<Utc>, all_digests_due: bool) -> Result<usize> {
+    let subscriptions: Vec<Subscription> = list_subscriptions(tx)?
+        .into_iter()
+        .filter(Subscription::is_active)
+        .collect();
+    if subscriptions.is_empty() {
+        return Ok(0);
+    }
+    let published: Vec<i64> = tx
+        .prepare_cached("SELECT id FROM bulletins WHERE status = 'published' ORDER BY published_at, id")?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut bulletins = Vec::with_capacity(published.len());
+    for id in published {
+        if let Some(b) = crate::sqlite::load_bulletin(tx, BulletinId(id))? {
+            bulletins.push(b);
+        }
+    }
+    let mut queued = 0;
+    for sub in subscriptions {
+        let since = sub.confirmed_at.unwrap_or(sub.created_at);
+        let mut fresh = Vec::new();
+        for b in &bulletins {
+            if b.published_at.is_none_or(|at| at < since) || !sub.wants(b) {
+                continue;
+            }
+            let sent: bool = tx
+                .prepare_cached(
+                    "SELECT 1 FROM newsletter_sent WHERE subscription_id = ?1 AND bulletin_id = ?2",
+                )?
+                .exists(params![sub.id.0, b.id.0])?;
+            if !sent {
+                fresh.push(b.id);
+            }
+        }
+        let record = |mail: i64, ids: &[BulletinId]| -> Result<()> {
+            for b in ids {
+                tx.execute(
+                    "INSERT INTO newsletter_sent (subscription_id, bulletin_id, mail_id) VALUES (?1, ?2, ?3)",
+                    params![sub.id.0, b.0, mail],
+                )?;
+            }
+            Ok(())
+        };
+        match sub.cadence.period() {
+            None => {
+                for b in fresh {
+                    let mail = queue(tx, sub.id, MailKind::Bulletin, &[b])?;
+                    record(mail, &[b])?;
+                    queued += 1;
+                }
+            }
+            Some(period) => {
+                let last: Option<i64> = tx.query_row(
+                    "SELECT last_digest_at FROM subscriptions WHERE id = ?1",
+                    [sub.id.0],
+                    |row| row.get(0),
+                )?;
+                let last = last
+                    .map(|ms| from_millis(ms, "subscriptions.last_digest_at"))
+                    .transpose()?
+                    .unwrap_or(since);
+                if (all_digests_due || now - last >= period) && !fresh.is_empty() {
+                    let mail = queue(tx, sub.id, MailKind::Digest, &fresh)?;
+                    record(mail, &fresh)?;
+                    tx.execute(
+                        "UPDATE subscriptions SET last_digest_at = ?2 WHERE id = ?1",
+                        params![sub.id.0, to_millis(now)],
+                    )?;
+                    queued += 1;
+                }
+            }
+        }
+    }
+    Ok(queued)
+}
+
+const MAIL_COLUMNS: &str = "m.id, m.subscription_id, s.email, m.kind, m.bulletin_ids, m.status, m.attempts, \
+     m.next_attempt_at, m.last_error, m.created_at, m.sent_at";
+
+type MailRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    u32,
+    i64,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+
+fn mail_from_row(row: &Row<'_>) -> rusqlite::Result<MailRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+        row.get(10)?,
+    ))
+}
+
+fn to_mail(row: MailRow) -> Result<Mail> {
+    let (id, subscription, email, kind, bulletins, status, attempts, next, error, created, sent) = row;
+    let ids: Vec<i64> = serde_json::from_str(&bulletins)
+        .map_err(|e| corrupt("mail_queue.bulletin_ids", format!("row {id}: {e}")))?;
+    Ok(Mail {
+        id,
+        subscription_id: SubscriptionId(subscription),
+        email,
+        kind: MailKind::parse(&kind)?,
+        bulletin_ids: ids.into_iter().map(BulletinId).collect(),
+        status,
+        attempts,
+        next_attempt_at: from_millis(next, "mail_queue.next_attempt_at")?,
+        last_error: error,
+        created_at: from_millis(created, "mail_queue.created_at")?,
+        sent_at: sent.map(|ms| from_millis(ms, "mail_queue.sent_at")).transpose()?,
+    })
+}
+
+pub(crate) fn claim_mail(
+    tx: &Transaction<'_>,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: u32,
+) -> Result<Vec<Mail>> {
+    let now_ms = to_millis(now);
+    let rows = tx
+        .prepare_cached(&format!(
+            "SELECT {MAIL_COLUMNS} FROM mail_queue m JOIN subscriptions s ON s.id = m.subscription_id
+             WHERE (m.status = 'queued' AND m.next_attempt_at <= ?1)
+                OR (m.status = 'sending' AND m.claimed_until <= ?1)
+             ORDER BY m.next_attempt_at, m.id LIMIT ?2"
+        ))?
+        .query_map(params![now_ms, limit], mail_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut mail = to_mail(row)?;
+        tx.execute(
+            "UPDATE mail_queue SET status = 'sending', claimed_until = ?2, attempts = attempts + 1 WHERE id = ?1",
+            params![mail.id, to_millis(now + lease)],
+        )?;
+        mail.status = "sending".to_owned();
+        mail.attempts += 1;
+        claimed.push(mail);
+    }
+    Ok(claimed)
+}
+
+pub(crate) fn mail_sent(tx: &Transaction<'_>, id: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE mail_queue SET status = 'sent', sent_at = ?2, claimed_until = NULL, last_error = NULL WHERE id = ?1",
+        params![id, now_millis()],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn mail_failed(
+    tx: &Transaction<'_>,
+    id: i64,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<()> {
+    match retry_at {
+        Some(at) => tx.execute(
+            "UPDATE mail_queue SET status = 'queued', next_attempt_at = ?2, claimed_until = NULL, last_error = ?3
+             WHERE id = ?1",
+            params![id, to_millis(at), error],
+        )?,
+        None => tx.execute(
+            "UPDATE mail_queue SET status = 'failed', claimed_until = NULL, last_error = ?2 WHERE id = ?1",
+            params![id, error],
+        )?,
+    };
+    Ok(())
+}
+
+pub(crate) fn mail_cancelled(tx: &Transaction<'_>, id: i64, reason: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE mail_queue SET status = 'cancelled', claimed_until = NULL, last_error = ?2 WHERE id = ?1",
+        params![id, reason],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn list_mail(conn: &Connection, limit: u32) -> Result<Vec<Mail>> {
+    let rows = conn
+        .prepare_cached(&format!(
+            "SELECT {MAIL_COLUMNS} FROM mail_queue m JOIN subscriptions s ON s.id = m.subscription_id
+             ORDER BY m.id DESC LIMIT ?1"
+        ))?
+        .query_map([limit], mail_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(to_mail).collect()
+}
+
+pub(crate) fn secret(tx: &Transaction<'_>, name: &str, fresh: [u8; 32]) -> Result<[u8; 32]> {
+    tx.execute(
+        "INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)",
+        params![name, &fresh[..]],
+    )?;
+    let value: Vec<u8> = tx.query_row("SELECT value FROM secrets WHERE name = ?1", [name], |row| {
+        row.get(0)
+    })?;
+    value
+        .try_into()
+        .map_err(|_| corrupt("secrets.value", format!("{name:?} is not 32 bytes")))
+}
