@@ -139,16 +139,7 @@ const SUBSCRIPTION_COLUMNS: &str =
     "id, email, topics, cadence, tlp_ceiling, created_at, confirmed_at, unsubscribed_at";
 
 fn subscription_from_row(row: &Row<'_>) -> rusqlite::Result<SubscriptionRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-    ))
+    row.try_into()
 }
 
 type SubscriptionRow = (i64, String, String, String, String, i64, Option<i64>, Option<i64>);
@@ -395,19 +386,7 @@ type MailRow = (
 );
 
 fn mail_from_row(row: &Row<'_>) -> rusqlite::Result<MailRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-        row.get(10)?,
-    ))
+    row.try_into()
 }
 
 fn to_mail(row: MailRow) -> Result<Mail> {

@@ -20,6 +20,7 @@ fn published_levels() -> Workspace {
         ("Second clear bulletin on Outlook", "clear", true),
         ("Green bulletin for the community", "green", true),
         ("Amber bulletin for members", "amber", true),
+        ("Strict amber bulletin for one organisation", "amber+strict", true),
         ("Red bulletin for named recipients", "red", true),
         ("Clear draft not yet out", "clear", false),
     ] {
@@ -38,11 +39,12 @@ fn published_levels() -> Workspace {
 }
 
 /// Report names a caller cleared for each level sees (and must not see).
-const BY_LEVEL: [(&str, &str); 6] = [
+const BY_LEVEL: [(&str, &str); 7] = [
     ("CLEAR", "Clear bulletin on APT28"),
     ("CLEAR", "Second clear bulletin on Outlook"),
     ("GREEN", "Green bulletin for the community"),
     ("AMBER", "Amber bulletin for members"),
+    ("AMBER+STRICT", "Strict amber bulletin for one organisation"),
     ("RED", "Red bulletin for named recipients"),
     ("DRAFT", "Clear draft not yet out"),
 ];
@@ -480,14 +482,14 @@ fn the_misp_feed_and_workspace_exports_hold_each_caller_to_its_clearance() {
     let mut ed = Client::new(&server);
     assert_eq!(ed.login("ed", "ed-password-1").status, 303);
     let csrf = ed.csrf();
-    let shared = ed.post("/desk/bulletins/6/share", &[("csrf", &csrf), ("shared", "true")]);
+    let shared = ed.post("/desk/bulletins/7/share", &[("csrf", &csrf), ("shared", "true")]);
     assert_eq!(shared.status, 303, "{}", shared.body);
     assert_eq!(
-        rea.get("/desk/bulletins/6").status,
+        rea.get("/desk/bulletins/7").status,
         200,
         "the shared draft is readable"
     );
-    for (id, expected) in [(1, 200), (3, 200), (4, 404), (5, 404), (6, 404)] {
+    for (id, expected) in [(1, 200), (3, 200), (4, 404), (5, 404), (6, 404), (7, 404)] {
         for format in ["stix", "misp"] {
             let response = rea.get(&format!("/desk/bulletins/{id}/export/{format}"));
             assert_eq!(response.status, expected, "bulletin {id} as {format}");
@@ -510,7 +512,7 @@ fn the_misp_feed_and_workspace_exports_hold_each_caller_to_its_clearance() {
         }
     }
     assert_eq!(
-        ed.get("/desk/bulletins/5/export/stix").status,
+        ed.get("/desk/bulletins/6/export/stix").status,
         200,
         "an editor exports RED"
     );

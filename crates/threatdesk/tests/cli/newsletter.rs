@@ -377,6 +377,8 @@ fn subscribers_confirm_then_get_what_they_asked_for_within_clearance_exactly_onc
     publish(&ws, "Digest clear one", "clear", "ransomware", true);
     publish(&ws, "Digest green two", "green", "ransomware", true);
     publish(&ws, "Digest amber three", "amber", "ransomware", true);
+    publish(&ws, "Digest strict amber", "amber+strict", "ransomware", true);
+    publish(&ws, "Digest clear draft", "clear", "ransomware", false);
     publish(&ws, "Digest red four", "red", "ransomware", true);
     let send = |ws: &Workspace| {
         let mut command = ws.command(&["newsletter", "send", "--all-digests", "--format", "json"]);
@@ -397,7 +399,12 @@ fn subscribers_confirm_then_get_what_they_asked_for_within_clearance_exactly_onc
     let digest_text = digest["text"].as_str().expect("text");
     assert!(digest_text.contains("Digest clear one") && digest_text.contains("Digest green two"));
     assert!(digest_text.contains("TLP:GREEN"));
-    for leak in ["Digest amber three", "Digest red four"] {
+    for leak in [
+        "Digest amber three",
+        "Digest strict amber",
+        "Digest red four",
+        "Digest clear draft",
+    ] {
         assert!(
             !digest.to_string().contains(leak),
             "{leak} reached a GREEN address"

@@ -1111,6 +1111,12 @@ pub(crate) fn publish_mix(ws: &Workspace) -> Vec<(String, i64)> {
         ("Clear research on Sandworm", "clear", "research", true),
         ("Green news for the community", "green", "news", true),
         ("Amber news for members", "amber", "news", true),
+        (
+            "Strict amber news for one organisation",
+            "amber+strict",
+            "news",
+            true,
+        ),
         ("Red news for named recipients", "red", "news", true),
         ("Clear draft not yet out", "clear", "news", false),
     ] {
@@ -1144,7 +1150,13 @@ fn the_public_site_and_feeds_show_published_clear_bulletins_only() {
     publish_mix(&ws);
     let server = Server::start(&ws);
     let mut visitor = Client::new(&server);
-    let leaks = ["Green news", "Amber news", "Red news", "Clear draft"];
+    let leaks = [
+        "Green news",
+        "Amber news",
+        "Strict amber",
+        "Red news",
+        "Clear draft",
+    ];
     let home = visitor.get("/");
     assert_eq!(home.status, 200);
     assert!(home.body.contains("Clear news about phishing"));
@@ -1164,6 +1176,7 @@ fn the_public_site_and_feeds_show_published_clear_bulletins_only() {
     for slug in [
         "green-news-for-the-community",
         "amber-news-for-members",
+        "strict-amber-news-for-one-organisation",
         "red-news-for-named-recipients",
         "clear-draft-not-yet-out",
     ] {
