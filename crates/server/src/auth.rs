@@ -631,7 +631,41 @@ impl MachineCaller {
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .ok_or_else(refused)?;
         let (username, password) = decoded.split_once(':').ok_or_else(refused)?;
+        // A client paging through TAXII sends the same credentials on every request; a
+        // minute's memory of a successful check (by the SHA-256 of the header) spares it
+        // an argon2 run per page. The account is still read each time, so disabling it
+        // takes effect at once.
+        let key = token_hash(value);
+        if let Some(id) = state.basic_credentials().recall(&key) {
+            let user = state.db(move |s| s.user(id)).await?.filter(|u| !u.disabled);
+            return user.map(|u| Self { user: Some(u) }).ok_or_else(refused);
+        }
         let user = check_password(state, peer, username.trim(), password.to_owned()).await?;
+        if let Some(user) = &user {
+            state.basic_credentials().remember(key, user.id);
+        }
         user.map(|u| Self { user: Some(u) }).ok_or_else(refused)
+    }
+}
+
+/// Recently checked HTTP Basic credentials (see [`MachineCaller::identify`]).
+#[derive(Debug, Default)]
+pub(crate) struct CredentialMemory {
+    checked: Mutex<HashMap<[u8; 32], (threatdesk_model::UserId, Instant)>>,
+}
+
+/// How long a checked credential is remembered.
+const CREDENTIAL_MEMORY: Duration = Duration::from_secs(60);
+
+impl CredentialMemory {
+    fn recall(&self, key: &[u8; 32]) -> Option<threatdesk_model::UserId> {
+        let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
+        checked.retain(|_, (_, at)| at.elapsed() < CREDENTIAL_MEMORY);
+        checked.get(key).map(|(id, _)| *id)
+    }
+
+    fn remember(&self, key: [u8; 32], id: threatdesk_model::UserId) {
+        let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
+        checked.insert(key, (id, Instant::now()));
     }
 }

@@ -113,3 +113,53 @@ pub fn document(
         Format::Misp => threatdesk_publish::misp::event(&export),
     })
 }
+
+/// Built documents of published bulletins, by bulletin version, so that TAXII and the MISP
+/// feed do not gather and build every bulletin on every request. A bulletin's entry is
+/// found by its id, version and last update, so an edited bulletin is built afresh; what
+/// its cited items say is taken as of the first build of that version.
+#[derive(Debug, Default)]
+pub struct ExportCache {
+    built: std::sync::Mutex<std::collections::HashMap<(i64, u32, i64, bool), std::sync::Arc<Value>>>,
+}
+
+/// Entries kept at most; beyond it the cache starts over (old versions pile up otherwise).
+const CACHE_ENTRIES: usize = 20_000;
+
+impl ExportCache {
+    /// `bulletin` in `format`, built once per version.
+    pub fn document(
+        &self,
+        store: &dyn Store,
+        kb: &KnowledgeBase,
+        bulletin: &Bulletin,
+        publisher: &str,
+        format: Format,
+    ) -> Result<std::sync::Arc<Value>, StoreError> {
+        let key = (
+            bulletin.id.0,
+            bulletin.version,
+            bulletin.updated_at.timestamp_millis(),
+            format == Format::Misp,
+        );
+        if let Some(found) = self.lock().get(&key) {
+            return Ok(std::sync::Arc::clone(found));
+        }
+        let built = std::sync::Arc::new(document(store, kb, bulletin, publisher, format)?);
+        let mut cache = self.lock();
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, std::sync::Arc::clone(&built));
+        Ok(built)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(i64, u32, i64, bool), std::sync::Arc<Value>>>
+    {
+        self.built
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -99,6 +99,8 @@ struct Inner {
     knowledge: Arc<KnowledgeBase>,
     config: ServerConfig,
     throttle: auth::Throttle,
+    exports: Arc<exports::ExportCache>,
+    basic_credentials: auth::CredentialMemory,
 }
 
 impl AppState {
@@ -111,6 +113,8 @@ impl AppState {
                 knowledge,
                 config,
                 throttle,
+                exports: Arc::default(),
+                basic_credentials: auth::CredentialMemory::default(),
             }),
         }
     }
@@ -134,6 +138,14 @@ impl AppState {
 
     pub(crate) fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    pub(crate) fn exports(&self) -> Arc<exports::ExportCache> {
+        Arc::clone(&self.inner.exports)
+    }
+
+    pub(crate) fn basic_credentials(&self) -> &auth::CredentialMemory {
+        &self.inner.basic_credentials
     }
 
     pub(crate) fn throttle(&self) -> &auth::Throttle {

@@ -9,6 +9,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -22,14 +23,15 @@ use crate::exports::{self, Format};
 use crate::{AppError, AppState};
 
 /// The MISP events of the published bulletins `ceiling` may see, oldest first.
-async fn events(state: &AppState, ceiling: Tlp) -> Result<Vec<Value>, AppError> {
+async fn events(state: &AppState, ceiling: Tlp) -> Result<Vec<Arc<Value>>, AppError> {
     let kb_state = state.clone();
     let publisher = state.config().publisher.clone();
+    let cache = state.exports();
     state
         .db(move |s| {
             exports::published_up_to(s, ceiling)?
                 .iter()
-                .map(|b| exports::document(s, kb_state.knowledge(), b, &publisher, Format::Misp))
+                .map(|b| cache.document(s, kb_state.knowledge(), b, &publisher, Format::Misp))
                 .collect()
         })
         .await
@@ -39,7 +41,7 @@ async fn caller_events(
     state: &AppState,
     peer: SocketAddr,
     headers: &HeaderMap,
-) -> Result<Vec<Value>, AppError> {
+) -> Result<Vec<Arc<Value>>, AppError> {
     let caller = MachineCaller::identify(state, peer.ip(), headers).await?;
     events(state, caller.ceiling()).await
 }

@@ -272,7 +272,10 @@ impl Entry {
 /// object several bulletins carry (an actor, an indicator) comes with the least restrictive
 /// marking of any bulletin in the collection; its `date_added` is the earliest publication.
 async fn entries(state: &AppState, collection: Collection, ceiling: Tlp) -> Result<Vec<Entry>, TaxiiError> {
-    let gathered = state
+    let kb_state = state.clone();
+    let publisher = state.config().publisher.clone();
+    let cache = state.exports();
+    let built = state
         .db(move |s| {
             let mut bulletins: Vec<Bulletin> = exports::published_up_to(s, ceiling)?
                 .into_iter()
@@ -281,17 +284,18 @@ async fn entries(state: &AppState, collection: Collection, ceiling: Tlp) -> Resu
             bulletins.sort_by_key(|b| b.content.tlp);
             bulletins
                 .into_iter()
-                .map(|b| exports::gather(s, &b).map(|g| (b, g)))
+                .map(|b| {
+                    cache
+                        .document(s, kb_state.knowledge(), &b, &publisher, exports::Format::Stix)
+                        .map(|bundle| (b, bundle))
+                })
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
-    let publisher = state.config().publisher.as_str();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     let mut list: Vec<Entry> = Vec::new();
-    for (bulletin, references) in &gathered {
+    for (bulletin, bundle) in &built {
         let added = bulletin.published_at.unwrap_or(bulletin.updated_at);
-        let bundle =
-            threatdesk_publish::stix::bundle(&references.export(bulletin, state.knowledge(), publisher));
         let Some(objects) = bundle["objects"].as_array() else {
             continue;
         };

@@ -312,20 +312,17 @@ pub(crate) fn plan_mail(tx: &Transaction<'_>, now: DateTime<Utc>, all_digests_du
     let mut queued = 0;
     for sub in subscriptions {
         let since = sub.confirmed_at.unwrap_or(sub.created_at);
-        let mut fresh = Vec::new();
-        for b in &bulletins {
-            if b.published_at.is_none_or(|at| at < since) || !sub.wants(b) {
-                continue;
-            }
-            let sent: bool = tx
-                .prepare_cached(
-                    "SELECT 1 FROM newsletter_sent WHERE subscription_id = ?1 AND bulletin_id = ?2",
-                )?
-                .exists(params![sub.id.0, b.id.0])?;
-            if !sent {
-                fresh.push(b.id);
-            }
-        }
+        let sent: std::collections::HashSet<i64> = tx
+            .prepare_cached("SELECT bulletin_id FROM newsletter_sent WHERE subscription_id = ?1")?
+            .query_map([sub.id.0], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let fresh: Vec<BulletinId> = bulletins
+            .iter()
+            .filter(|b| {
+                b.published_at.is_some_and(|at| at >= since) && sub.wants(b) && !sent.contains(&b.id.0)
+            })
+            .map(|b| b.id)
+            .collect();
         let record = |mail: i64, ids: &[BulletinId]| -> Result<()> {
             for b in ids {
                 tx.execute(
