@@ -3,6 +3,9 @@
 //! sources (benign ones left out) and the sources themselves. The publishers in
 //! `threatdesk-publish` turn it into STIX or MISP without touching the store.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
 use serde_json::Value;
 use threatdesk_kb::KnowledgeBase;
 use threatdesk_model::{Bulletin, BulletinStatus, EntityId, FindingKind, Tlp};
@@ -120,8 +123,11 @@ pub fn document(
 /// its cited items say is taken as of the first build of that version.
 #[derive(Debug, Default)]
 pub struct ExportCache {
-    built: std::sync::Mutex<std::collections::HashMap<(i64, u32, i64, bool), std::sync::Arc<Value>>>,
+    built: Mutex<Built>,
 }
+
+/// Documents by (bulletin id, version, last update in ms, MISP rather than STIX).
+type Built = HashMap<(i64, u32, i64, bool), Arc<Value>>;
 
 /// Entries kept at most; beyond it the cache starts over (old versions pile up otherwise).
 const CACHE_ENTRIES: usize = 20_000;
@@ -135,7 +141,7 @@ impl ExportCache {
         bulletin: &Bulletin,
         publisher: &str,
         format: Format,
-    ) -> Result<std::sync::Arc<Value>, StoreError> {
+    ) -> Result<Arc<Value>, StoreError> {
         let key = (
             bulletin.id.0,
             bulletin.version,
@@ -143,23 +149,18 @@ impl ExportCache {
             format == Format::Misp,
         );
         if let Some(found) = self.lock().get(&key) {
-            return Ok(std::sync::Arc::clone(found));
+            return Ok(Arc::clone(found));
         }
-        let built = std::sync::Arc::new(document(store, kb, bulletin, publisher, format)?);
+        let built = Arc::new(document(store, kb, bulletin, publisher, format)?);
         let mut cache = self.lock();
         if cache.len() >= CACHE_ENTRIES {
             cache.clear();
         }
-        cache.insert(key, std::sync::Arc::clone(&built));
+        cache.insert(key, Arc::clone(&built));
         Ok(built)
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(i64, u32, i64, bool), std::sync::Arc<Value>>>
-    {
-        self.built
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Built> {
+        self.built.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
