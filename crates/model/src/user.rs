@@ -162,6 +162,15 @@ impl Subscription {
         self.confirmed_at.is_some() && self.unsubscribed_at.is_none()
     }
 
+    /// `active`, `pending` (waiting for the opt-in) or `unsubscribed`.
+    pub fn state(&self) -> &'static str {
+        match (self.confirmed_at, self.unsubscribed_at) {
+            (_, Some(_)) => "unsubscribed",
+            (Some(_), None) => "active",
+            (None, None) => "pending",
+        }
+    }
+
     /// Whether `bulletin` may and should go to this address: published, marked within the
     /// address's clearance, at least the minimum severity, carrying one of the tags and
     /// about one of the entities asked for (where any were asked for).

@@ -124,6 +124,8 @@ pub trait Newsletter: Send + Sync {
     fn mail_cancelled(&self, id: i64, reason: &str) -> Result<()>;
     /// The queue and send log, newest first.
     fn list_mail(&self, limit: u32) -> Result<Vec<Mail>>;
+    /// Messages by status (`queued`, `sending`, `sent`, `failed`, `cancelled`).
+    fn mail_counts(&self) -> Result<std::collections::BTreeMap<String, u64>>;
     /// A named 256-bit secret, made from `fresh` the first time it is asked for.
     fn secret(&self, name: &str, fresh: [u8; 32]) -> Result<[u8; 32]>;
 }
@@ -493,4 +495,15 @@ pub(crate) fn secret(tx: &Transaction<'_>, name: &str, fresh: [u8; 32]) -> Resul
     value
         .try_into()
         .map_err(|_| corrupt("secrets.value", format!("{name:?} is not 32 bytes")))
+}
+
+pub(crate) fn mail_counts(conn: &Connection) -> Result<std::collections::BTreeMap<String, u64>> {
+    let rows = conn
+        .prepare_cached("SELECT status, count(*) FROM mail_queue GROUP BY status")?
+        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows
+        .into_iter()
+        .map(|(status, n)| (status, u64::try_from(n).unwrap_or_default()))
+        .collect())
 }

@@ -1588,6 +1588,10 @@ impl crate::Newsletter for SqliteStore {
         self.read(|conn| crate::newsletter::list_mail(conn, limit))
     }
 
+    fn mail_counts(&self) -> Result<std::collections::BTreeMap<String, u64>> {
+        self.read(crate::newsletter::mail_counts)
+    }
+
     fn secret(&self, name: &str, fresh: [u8; 32]) -> Result<[u8; 32]> {
         self.write(|tx| crate::newsletter::secret(tx, name, fresh))
     }

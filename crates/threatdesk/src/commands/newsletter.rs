@@ -20,15 +20,10 @@ pub fn run(data: &DataDir, global: &GlobalArgs, command: NewsletterCommand) -> a
             match global.format {
                 Format::Text => {
                     for s in &subscriptions {
-                        let state = match (s.confirmed_at, s.unsubscribed_at) {
-                            (_, Some(_)) => "unsubscribed",
-                            (Some(_), None) => "active",
-                            (None, None) => "pending",
-                        };
                         crate::outln!(
                             "{:>4}  {:<12} {:<9} TLP:{:<13} {}",
                             s.id.0,
-                            state,
+                            s.state(),
                             s.cadence.as_str(),
                             s.tlp_ceiling.as_str(),
                             s.email

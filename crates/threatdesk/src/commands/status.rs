@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use serde::Serialize;
-use threatdesk_store::{SCHEMA_VERSION, Store, StoreStats};
+use threatdesk_store::{Newsletter, SCHEMA_VERSION, Store, StoreStats};
 
 use crate::EXIT_OK;
 use crate::cli::{Format, GlobalArgs};
@@ -24,6 +24,10 @@ struct StatusReport {
     source_health: BTreeMap<&'static str, u32>,
     /// What story clustering compares: lexical vectors, and embeddings when a model is there.
     clustering: String,
+    /// Newsletter subscriptions by state (`active`, `pending`, `unsubscribed`).
+    subscriptions: BTreeMap<&'static str, u32>,
+    /// Newsletter messages by status (`queued`, `sent`, `failed`, …).
+    mail: BTreeMap<String, u64>,
     config: Config,
 }
 
@@ -41,6 +45,10 @@ pub fn run(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         *source_health.entry(health.state.as_str()).or_insert(0) += 1;
     }
     let (_, clustering) = super::stories::embedding_model(data, &config.embeddings);
+    let mut subscriptions = BTreeMap::new();
+    for s in store.list_subscriptions()? {
+        *subscriptions.entry(s.state()).or_insert(0) += 1;
+    }
     let report = StatusReport {
         version: env!("CARGO_PKG_VERSION"),
         data_dir: data.root().display().to_string(),
@@ -53,6 +61,8 @@ pub fn run(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         store: store.stats()?,
         source_health,
         clustering,
+        subscriptions,
+        mail: store.mail_counts()?,
         config,
     };
     match global.format {
@@ -84,6 +94,31 @@ pub fn run(data: &DataDir, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                     .map(|(state, n)| format!("{n} {state}"))
                     .collect();
                 crate::outln!("Sources:       {} (`threatdesk sources list`)", states.join(", "));
+            }
+            if !report.subscriptions.is_empty() || !report.mail.is_empty() {
+                let counts = |pairs: Vec<String>| {
+                    if pairs.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        pairs.join(", ")
+                    }
+                };
+                let subscriptions = report
+                    .subscriptions
+                    .iter()
+                    .map(|(k, n)| format!("{n} {k}"))
+                    .collect();
+                let mail = report.mail.iter().map(|(k, n)| format!("{n} {k}")).collect();
+                let sending = if report.config.newsletter.smtp_url.trim().is_empty() {
+                    "; newsletter.smtp_url is not set, nothing is sent"
+                } else {
+                    ""
+                };
+                crate::outln!(
+                    "Newsletter:    subscriptions {}; messages {}{sending} (`threatdesk newsletter log`)",
+                    counts(subscriptions),
+                    counts(mail)
+                );
             }
         }
     }

@@ -410,5 +410,11 @@ fn subscribers_confirm_then_get_what_they_asked_for_within_clearance_exactly_onc
             "{leak} reached a GREEN address"
         );
     }
+    // `status` counts subscriptions and messages.
+    let status = ws.json(&["status", "--format", "json"]);
+    assert_eq!(status["subscriptions"]["unsubscribed"], 1, "{status}");
+    assert_eq!(status["subscriptions"]["active"], 2, "{status}");
+    assert_eq!(status["mail"]["sent"], 4, "{status}");
+    assert!(status["mail"]["failed"].as_u64() >= Some(1), "{status}");
     drop(server);
 }
