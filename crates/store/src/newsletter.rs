@@ -189,14 +189,16 @@ pub(crate) fn list_subscriptions(conn: &Connection) -> Result<Vec<Subscription>>
     rows.into_iter().map(to_subscription).collect()
 }
 
+/// Queues a message, due at `due` (milliseconds; at the latest now).
 fn queue(
     tx: &Transaction<'_>,
     subscription: SubscriptionId,
     kind: MailKind,
     bulletins: &[BulletinId],
+    due: i64,
 ) -> Result<i64> {
     let ids: Vec<i64> = bulletins.iter().map(|b| b.0).collect();
-    let now = now_millis();
+    let now = due.min(now_millis());
     tx.execute(
         "INSERT INTO mail_queue (subscription_id, kind, bulletin_ids, status, next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, 'queued', ?4, ?4)",
@@ -262,7 +264,7 @@ pub(crate) fn subscribe(tx: &Transaction<'_>, request: &NewSubscription) -> Resu
         }
     };
     if pending {
-        queue(tx, SubscriptionId(id), MailKind::Confirm, &[])?;
+        queue(tx, SubscriptionId(id), MailKind::Confirm, &[], now)?;
     }
     let stored = subscription(tx, SubscriptionId(id))?.ok_or(StoreError::NotFound {
         what: "subscription",
@@ -337,7 +339,7 @@ pub(crate) fn plan_mail(tx: &Transaction<'_>, now: DateTime<Utc>, all_digests_du
         match sub.cadence.period() {
             None => {
                 for b in fresh {
-                    let mail = queue(tx, sub.id, MailKind::Bulletin, &[b])?;
+                    let mail = queue(tx, sub.id, MailKind::Bulletin, &[b], to_millis(now))?;
                     record(mail, &[b])?;
                     queued += 1;
                 }
@@ -353,7 +355,7 @@ pub(crate) fn plan_mail(tx: &Transaction<'_>, now: DateTime<Utc>, all_digests_du
                     .transpose()?
                     .unwrap_or(since);
                 if (all_digests_due || now - last >= period) && !fresh.is_empty() {
-                    let mail = queue(tx, sub.id, MailKind::Digest, &fresh)?;
+                    let mail = queue(tx, sub.id, MailKind::Digest, &fresh, to_millis(now))?;
                     record(mail, &fresh)?;
                     tx.execute(
                         "UPDATE subscriptions SET last_digest_at = ?2 WHERE id = ?1",

@@ -3,6 +3,7 @@
 mod bulletins;
 mod items;
 mod knowledge_base;
+mod newsletter;
 mod open;
 mod search;
 mod stories;

@@ -1,0 +1,180 @@
+use chrono::{Duration, Utc};
+use threatdesk_model::{BulletinKind, BulletinStatus, Cadence, NewBulletin, Severity, Slug, Tlp, Topics};
+use threatdesk_store::{MailKind, NewSubscription, Newsletter, SqliteStore, Store};
+
+use crate::temp_store;
+
+fn publish(store: &SqliteStore, title: &str, tlp: Tlp, tags: &[&str]) {
+    let b = store
+        .create_bulletin(&NewBulletin {
+            kind: BulletinKind::News,
+            title: title.to_owned(),
+            slug: Slug::from_title(title).expect("slug"),
+            summary: String::new(),
+            analyst_notes: String::new(),
+            tlp,
+            severity: Severity::Medium,
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            story_ids: Vec::new(),
+            item_ids: Vec::new(),
+            entity_ids: Vec::new(),
+            authors: Vec::new(),
+        })
+        .expect("create");
+    store
+        .set_bulletin_status(b.id, BulletinStatus::InReview)
+        .expect("review");
+    store
+        .set_bulletin_status(b.id, BulletinStatus::Published)
+        .expect("publish");
+}
+
+fn subscribe(
+    store: &SqliteStore,
+    email: &str,
+    cadence: Cadence,
+    ceiling: Option<Tlp>,
+    confirmed: bool,
+) -> bool {
+    store
+        .subscribe(&NewSubscription {
+            email: email.to_owned(),
+            topics: Topics::default(),
+            cadence,
+            tlp_ceiling: ceiling,
+            confirmed,
+        })
+        .expect("subscribe")
+        .1
+}
+
+#[test]
+fn a_request_waits_for_confirmation_and_the_public_form_never_changes_a_clearance() {
+    let (_dir, store) = temp_store();
+    assert!(!subscribe(
+        &store,
+        "ops@partner.example",
+        Cadence::Daily,
+        Some(Tlp::Green),
+        true
+    ));
+    // The same address through the public form: topics may change, the clearance may not.
+    assert!(!subscribe(
+        &store,
+        "OPS@partner.example",
+        Cadence::Weekly,
+        None,
+        false
+    ));
+    let subs = store.list_subscriptions().expect("list");
+    assert_eq!(subs.len(), 1);
+    assert_eq!(
+        (subs[0].cadence, subs[0].tlp_ceiling),
+        (Cadence::Weekly, Tlp::Green)
+    );
+    assert!(subs[0].is_active());
+
+    assert!(subscribe(
+        &store,
+        "new@example.org",
+        Cadence::Immediate,
+        None,
+        false
+    ));
+    let mail = store.list_mail(10).expect("log");
+    assert_eq!(mail.len(), 1, "one confirmation request");
+    assert_eq!(mail[0].kind, MailKind::Confirm);
+    publish(&store, "Clear one", Tlp::Clear, &[]);
+    assert_eq!(
+        store.plan_mail(Utc::now(), false).expect("plan"),
+        0,
+        "nothing before confirmation"
+    );
+}
+
+#[test]
+fn planning_never_queues_a_bulletin_twice_for_an_address_and_holds_clearances() {
+    let (_dir, store) = temp_store();
+    subscribe(&store, "public@example.org", Cadence::Immediate, None, true);
+    subscribe(
+        &store,
+        "partner@example.org",
+        Cadence::Daily,
+        Some(Tlp::Amber),
+        true,
+    );
+    publish(&store, "Clear one", Tlp::Clear, &["x"]);
+    publish(&store, "Green two", Tlp::Green, &["x"]);
+    publish(&store, "Red three", Tlp::Red, &["x"]);
+    let now = Utc::now() + Duration::seconds(1);
+    // Immediate: one message for the CLEAR bulletin; the daily digest is not due yet.
+    assert_eq!(store.plan_mail(now, false).expect("plan"), 1);
+    assert_eq!(store.plan_mail(now, false).expect("plan"), 0, "planned once");
+    // Digests due: one message with CLEAR and GREEN for the AMBER-cleared partner.
+    assert_eq!(store.plan_mail(now, true).expect("plan"), 1);
+    assert_eq!(store.plan_mail(now + Duration::days(2), true).expect("plan"), 0);
+    let mail = store.list_mail(10).expect("log");
+    let digest = mail.iter().find(|m| m.kind == MailKind::Digest).expect("digest");
+    assert_eq!(digest.bulletin_ids.len(), 2);
+    assert_eq!(digest.email, "partner@example.org");
+}
+
+#[test]
+fn claims_retry_and_expire_so_that_a_message_is_never_lost() {
+    let (_dir, store) = temp_store();
+    subscribe(&store, "public@example.org", Cadence::Immediate, None, true);
+    publish(&store, "Clear one", Tlp::Clear, &[]);
+    let now = Utc::now() + Duration::seconds(1);
+    store.plan_mail(now, false).expect("plan");
+    let lease = Duration::minutes(5);
+    let claimed = store.claim_mail(now, lease, 10).expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].attempts, 1);
+    assert!(
+        store.claim_mail(now, lease, 10).expect("claim").is_empty(),
+        "claimed once"
+    );
+    // The sender dies: after the lease the message is due again.
+    let later = now + Duration::minutes(6);
+    let again = store.claim_mail(later, lease, 10).expect("claim");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+    // A transient failure: due again at the retry time, not before.
+    store
+        .mail_failed(again[0].id, "451 try later", Some(later + Duration::minutes(1)))
+        .expect("fail");
+    assert!(store.claim_mail(later, lease, 10).expect("claim").is_empty());
+    let retry = store
+        .claim_mail(later + Duration::minutes(1), lease, 10)
+        .expect("claim");
+    assert_eq!(retry.len(), 1);
+    store.mail_sent(retry[0].id).expect("sent");
+    assert!(
+        store
+            .claim_mail(later + Duration::days(1), lease, 10)
+            .expect("claim")
+            .is_empty()
+    );
+    let log = store.list_mail(10).expect("log");
+    assert_eq!((log[0].status.as_str(), log[0].attempts), ("sent", 3));
+    assert_eq!(store.mail_counts().expect("counts").get("sent"), Some(&1));
+}
+
+#[test]
+fn unsubscribing_cancels_queued_messages() {
+    let (_dir, store) = temp_store();
+    subscribe(&store, "public@example.org", Cadence::Immediate, None, true);
+    publish(&store, "Clear one", Tlp::Clear, &[]);
+    store
+        .plan_mail(Utc::now() + Duration::seconds(1), false)
+        .expect("plan");
+    let id = store.list_subscriptions().expect("list")[0].id;
+    assert!(store.unsubscribe(id).expect("unsubscribe"));
+    assert!(
+        store
+            .claim_mail(Utc::now() + Duration::days(1), Duration::minutes(5), 10)
+            .expect("claim")
+            .is_empty()
+    );
+    assert_eq!(store.list_mail(10).expect("log")[0].status, "cancelled");
+}
