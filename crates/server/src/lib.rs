@@ -101,6 +101,7 @@ struct Inner {
     throttle: auth::Throttle,
     exports: Arc<exports::ExportCache>,
     basic_credentials: auth::CredentialMemory,
+    taxii_collections: Arc<taxii::CollectionCache>,
 }
 
 impl AppState {
@@ -115,6 +116,7 @@ impl AppState {
                 throttle,
                 exports: Arc::default(),
                 basic_credentials: auth::CredentialMemory::default(),
+                taxii_collections: Arc::default(),
             }),
         }
     }
@@ -142,6 +144,10 @@ impl AppState {
 
     pub(crate) fn exports(&self) -> Arc<exports::ExportCache> {
         Arc::clone(&self.inner.exports)
+    }
+
+    pub(crate) fn taxii_collections(&self) -> Arc<taxii::CollectionCache> {
+        Arc::clone(&self.inner.taxii_collections)
     }
 
     pub(crate) fn basic_credentials(&self) -> &auth::CredentialMemory {

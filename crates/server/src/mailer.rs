@@ -107,7 +107,18 @@ impl Mailer {
             ..RoundReport::default()
         };
         let secret = link_secret(store)?;
+        // Set when the server cannot be reached: the rest of the round's messages wait
+        // for the next attempt instead of each failing the same way.
+        let mut unreachable: Option<String> = None;
         for mail in store.claim_mail(now, chrono::Duration::minutes(LEASE_MINUTES), ROUND_LIMIT)? {
+            let retry_at = now
+                + chrono::Duration::from_std(self.backoff(mail.attempts))
+                    .unwrap_or(chrono::Duration::hours(1));
+            if let Some(error) = &unreachable {
+                store.mail_failed(mail.id, error, Some(retry_at))?;
+                report.retrying += 1;
+                continue;
+            }
             let Some(subscription) = store.subscription(mail.subscription_id)? else {
                 store.mail_cancelled(mail.id, "the subscription is gone")?;
                 report.cancelled += 1;
@@ -133,10 +144,13 @@ impl Mailer {
                     report.failed += 1;
                 }
                 Err(error) => {
-                    let wait = self.backoff(mail.attempts);
-                    tracing::warn!(mail = mail.id, %error, retry_in = ?wait, "newsletter message not sent; will retry");
-                    let retry_at =
-                        now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+                    let retry_in = self.backoff(mail.attempts);
+                    if error.is_transient() {
+                        tracing::warn!(mail = mail.id, %error, ?retry_in, "newsletter message refused for now; will retry");
+                    } else {
+                        tracing::warn!(%error, ?retry_in, "the SMTP server cannot be reached; the newsletter waits");
+                        unreachable = Some(error.to_string());
+                    }
                     store.mail_failed(mail.id, &error.to_string(), Some(retry_at))?;
                     report.retrying += 1;
                 }

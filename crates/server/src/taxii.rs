@@ -12,7 +12,9 @@
 //! while a client pages through only ever appear after its cursor.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -268,13 +270,51 @@ impl Entry {
     }
 }
 
+/// Built collections, by collection and clearance, with the fingerprint of the published
+/// bulletins they were built from: a page request rebuilds nothing unless a bulletin was
+/// published, edited or withdrawn since.
+#[derive(Debug, Default)]
+pub(crate) struct CollectionCache {
+    built: std::sync::Mutex<HashMap<CollectionKey, (u64, Arc<Vec<Entry>>)>>,
+}
+
+/// A collection (by id) as seen with a clearance.
+type CollectionKey = (&'static str, Tlp);
+
+impl CollectionCache {
+    fn get(&self, key: CollectionKey, fingerprint: u64) -> Option<Arc<Vec<Entry>>> {
+        let built = self
+            .built
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        built
+            .get(&key)
+            .filter(|(f, _)| *f == fingerprint)
+            .map(|(_, entries)| Arc::clone(entries))
+    }
+
+    fn put(&self, key: CollectionKey, fingerprint: u64, entries: Arc<Vec<Entry>>) {
+        let mut built = self
+            .built
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        built.insert(key, (fingerprint, entries));
+    }
+}
+
 /// A collection's entries in page order. Bulletins are read least restrictive first, so an
 /// object several bulletins carry (an actor, an indicator) comes with the least restrictive
 /// marking of any bulletin in the collection; its `date_added` is the earliest publication.
-async fn entries(state: &AppState, collection: Collection, ceiling: Tlp) -> Result<Vec<Entry>, TaxiiError> {
+async fn entries(
+    state: &AppState,
+    collection: Collection,
+    ceiling: Tlp,
+) -> Result<Arc<Vec<Entry>>, TaxiiError> {
     let kb_state = state.clone();
     let publisher = state.config().publisher.clone();
-    let cache = state.exports();
+    let exports = state.exports();
+    let collections = state.taxii_collections();
+    let key = (collection.id(), ceiling);
     let built = state
         .db(move |s| {
             let mut bulletins: Vec<Bulletin> = exports::published_up_to(s, ceiling)?
@@ -282,19 +322,32 @@ async fn entries(state: &AppState, collection: Collection, ceiling: Tlp) -> Resu
                 .filter(|b| collection.holds(b.content.tlp, ceiling))
                 .collect();
             bulletins.sort_by_key(|b| b.content.tlp);
-            bulletins
+            let mut hasher = std::hash::DefaultHasher::new();
+            for b in &bulletins {
+                (b.id.0, b.version, b.updated_at, b.published_at, b.content.tlp).hash(&mut hasher);
+            }
+            let fingerprint = hasher.finish();
+            if let Some(entries) = collections.get(key, fingerprint) {
+                return Ok(Ok(entries));
+            }
+            let documents = bulletins
                 .into_iter()
                 .map(|b| {
-                    cache
+                    exports
                         .document(s, kb_state.knowledge(), &b, &publisher, exports::Format::Stix)
                         .map(|bundle| (b, bundle))
                 })
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Err((fingerprint, documents)))
         })
         .await?;
+    let (fingerprint, documents) = match built {
+        Ok(entries) => return Ok(entries),
+        Err(to_build) => to_build,
+    };
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     let mut list: Vec<Entry> = Vec::new();
-    for (bulletin, bundle) in &built {
+    for (bulletin, bundle) in &documents {
         let added = bulletin.published_at.unwrap_or(bulletin.updated_at);
         let Some(objects) = bundle["objects"].as_array() else {
             continue;
@@ -325,6 +378,8 @@ async fn entries(state: &AppState, collection: Collection, ceiling: Tlp) -> Resu
         }
     }
     list.sort_by(|a, b| a.key().cmp(&b.key()));
+    let list = Arc::new(list);
+    state.taxii_collections().put(key, fingerprint, Arc::clone(&list));
     Ok(list)
 }
 
@@ -437,16 +492,18 @@ impl Filter {
     }
 
     /// The entries this filter selects, in page order, before paging.
-    fn select(&self, entries: Vec<Entry>) -> Vec<Entry> {
-        let mut by_id: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
-        for entry in &entries {
-            by_id
-                .entry(entry.id.clone())
-                .or_default()
-                .push(entry.version_time);
+    fn select<'a>(&self, entries: &'a [Entry]) -> Vec<&'a Entry> {
+        // The first and last version of each object, for match[version].
+        let mut by_id: HashMap<&str, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
+        for entry in entries {
+            let range = by_id
+                .entry(entry.id.as_str())
+                .or_insert((entry.version_time, entry.version_time));
+            range.0 = range.0.min(entry.version_time);
+            range.1 = range.1.max(entry.version_time);
         }
         entries
-            .into_iter()
+            .iter()
             .filter(|e| self.ids.as_ref().is_none_or(|ids| ids.contains(&e.id)))
             .filter(|e| {
                 self.types
@@ -460,13 +517,14 @@ impl Filter {
                 })
             })
             .filter(|e| {
-                let versions = by_id.get(&e.id).map_or(&[][..], Vec::as_slice);
-                let first = versions.iter().min();
-                let last = versions.iter().max();
+                let (first, last) = by_id
+                    .get(e.id.as_str())
+                    .copied()
+                    .unwrap_or((e.version_time, e.version_time));
                 self.versions.iter().any(|choice| match choice {
                     VersionChoice::All => true,
-                    VersionChoice::First => first == Some(&e.version_time),
-                    VersionChoice::Last => last == Some(&e.version_time),
+                    VersionChoice::First => first == e.version_time,
+                    VersionChoice::Last => last == e.version_time,
                     VersionChoice::At(t) => *t == e.version_time,
                 })
             })
@@ -475,17 +533,17 @@ impl Filter {
     }
 
     /// One page of `selected`: the entries after the cursor, and whether more follow.
-    fn page(&self, selected: Vec<Entry>) -> (Vec<Entry>, bool) {
-        let mut rest: Vec<Entry> = match &self.next {
-            Some((added, id, version)) => selected
-                .into_iter()
-                .filter(|e| e.key() > (*added, id.as_str(), version.as_str()))
-                .collect(),
-            None => selected,
+    fn page<'a>(&self, selected: &[&'a Entry]) -> (Vec<&'a Entry>, bool) {
+        // `selected` is in key order, so the page starts right after the cursor's entry.
+        let start = match &self.next {
+            Some((added, id, version)) => {
+                selected.partition_point(|e| e.key() <= (*added, id.as_str(), version.as_str()))
+            }
+            None => 0,
         };
-        let more = rest.len() > self.limit;
-        rest.truncate(self.limit);
-        (rest, more)
+        let rest = &selected[start..];
+        let page = rest[..rest.len().min(self.limit)].to_vec();
+        (page, rest.len() > self.limit)
     }
 }
 
@@ -514,16 +572,16 @@ fn decode_cursor(value: &str) -> Result<(DateTime<Utc>, String, String), TaxiiEr
 }
 
 /// The first and last `date_added` of a page, for the `X-TAXII-Date-Added-*` headers.
-fn added_range(page: &[Entry]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+fn added_range(page: &[&Entry]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let first = page.iter().map(|e| e.date_added).min()?;
     let last = page.iter().map(|e| e.date_added).max()?;
     Some((first, last))
 }
 
-fn paged_body(page: &[Entry], more: bool, key: &str, item: impl Fn(&Entry) -> Value) -> Value {
+fn paged_body(page: &[&Entry], more: bool, key: &str, item: impl Fn(&Entry) -> Value) -> Value {
     let mut body = json!({ "more": more });
     if !page.is_empty() {
-        body[key] = Value::Array(page.iter().map(item).collect());
+        body[key] = Value::Array(page.iter().map(|e| item(e)).collect());
     }
     if more && let Some(last) = page.last() {
         body["next"] = json!(encode_cursor(last));
@@ -627,7 +685,7 @@ async fn listing(
         }
         filter.ids = Some(vec![object_id]);
     }
-    let (page, more) = filter.page(filter.select(all));
+    let (page, more) = filter.page(&filter.select(&all));
     let body = match view {
         View::Objects | View::Object => paged_body(&page, more, "objects", |e| e.object.clone()),
         View::Versions => paged_body(&page, more, "versions", |e| json!(e.version)),
@@ -758,12 +816,12 @@ mod tests {
             let f = filter(&query)
                 .map_err(|e| e.description)
                 .unwrap_or_else(|e| panic!("{e}"));
-            let (page, more) = f.page(f.select(entries.clone()));
+            let (page, more) = f.page(&f.select(&entries));
             seen.extend(page.iter().map(|e| e.id.clone()));
             if !more {
                 break;
             }
-            next = page.last().map(encode_cursor);
+            next = page.last().map(|e| encode_cursor(e));
         }
         assert_eq!(seen, ["a--1", "a--2", "a--3", "b--1", "b--2", "c--1"]);
     }
@@ -794,19 +852,13 @@ mod tests {
         ];
         let f = filter(&[("match[type]", "malware")]).map_err(|e| e.description);
         let ids: Vec<String> = f
-            .map(|f| f.select(entries.clone()))
-            .unwrap_or_default()
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
+            .map(|f| f.select(&entries).into_iter().map(|e| e.id.clone()).collect())
+            .unwrap_or_default();
         assert_eq!(ids, ["malware--1", "malware--3"]);
         let f = filter(&[("added_after", "1970-01-01T00:04:10Z")]).map_err(|e| e.description);
         let ids: Vec<String> = f
-            .map(|f| f.select(entries.clone()))
-            .unwrap_or_default()
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
+            .map(|f| f.select(&entries).into_iter().map(|e| e.id.clone()).collect())
+            .unwrap_or_default();
         assert_eq!(ids, ["malware--3"]);
     }
 
