@@ -275,8 +275,11 @@ impl Entry {
 /// published, edited or withdrawn since.
 #[derive(Debug, Default)]
 pub(crate) struct CollectionCache {
-    built: std::sync::Mutex<HashMap<CollectionKey, (u64, Arc<Vec<Entry>>)>>,
+    built: std::sync::Mutex<HashMap<CollectionKey, Fingerprinted>>,
 }
+
+/// Built entries with the fingerprint of the bulletins they came from.
+type Fingerprinted = (u64, Arc<Vec<Entry>>);
 
 /// A collection (by id) as seen with a clearance.
 type CollectionKey = (&'static str, Tlp);
