@@ -5,7 +5,7 @@
 # a TAXII objects page (100 per page), a whole walk of the TAXII collection by `next`
 # cursor, and the MISP feed manifest and hashes; also one `threatdesk newsletter send`
 # round planning a digest for 50 subscribers (no SMTP server listening: the messages stay
-# queued, as they must). Prints p50 / p95 per request and sizes.
+# queued, as they must), and the server's memory as it goes. Prints p50 / p95 per request and sizes.
 # Usage: scripts/bench-publish.sh [BULLETINS] [REQUESTS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,11 +56,14 @@ p = lambda q: times[min(len(times) - 1, int(q * len(times)))]
 print(f"{name:<34} p50 {p(0.5):7.1f} ms   p95 {p(0.95):7.1f} ms   {size / 1024:7.1f} KiB")
 PY
 }
+rss() { echo "server resident memory $1: $(ps -o rss= -p "$server" | awk '{printf "%.0f MB", $1/1024}')"; }
+rss "at start"
 measure "public home" "/"
 measure "Atom feed" "/feeds/bulletins.atom"
 measure "TAXII collections" "/taxii2/api/collections/" "$auth"
 measure "TAXII objects, first 100" "/taxii2/api/collections/$all/objects/?limit=100" "$auth"
 measure "TAXII manifest, first 100" "/taxii2/api/collections/$all/manifest/?limit=100" "$auth"
+rss "after the TAXII pages"
 measure "MISP feed manifest" "/misp-feed/manifest.json" "$auth"
 measure "MISP feed hashes.csv" "/misp-feed/hashes.csv" "$auth"
 
@@ -81,8 +84,8 @@ while True:
 took = time.time() - start
 print(f"TAXII walk: {len(seen)} objects ({len(set(seen))} distinct) in {pages} pages, {took:.2f} s, {took / pages * 1000:.1f} ms per page")
 PY
-echo "server resident memory: $(ps -o rss= -p "$server" | awk '{printf "%.0f MB", $1/1024}')"
+rss "at the end"
 kill "$server"; wait "$server" 2>/dev/null || true
 start=$(date +%s.%N)
 THREATDESK_NEWSLETTER__SMTP_URL="smtp://127.0.0.1:9" "$bin" newsletter send --all-digests --format json || true
-echo "newsletter round (plan 50 digests, try each once): $(echo "$(date +%s.%N) - $start" | bc) s"
+echo "newsletter round (plan 50 digests; SMTP unreachable, so the round stops trying after the first): $(echo "$(date +%s.%N) - $start" | bc) s"

@@ -68,6 +68,11 @@ fn threat_level(severity: Severity) -> &'static str {
     }
 }
 
+/// The uuid of `bulletin`'s event (the same in every export of it).
+pub fn event_uuid(bulletin: &Bulletin) -> String {
+    uuid(&format!("event/{}", bulletin.content.slug.as_str()))
+}
+
 /// The event, as MISP's JSON (`{"Event": {...}}`).
 pub fn event(export: &Export<'_>) -> Value {
     let b: &Bulletin = export.bulletin;
@@ -121,7 +126,7 @@ pub fn event(export: &Export<'_>) -> Value {
     );
     json!({
         "Event": {
-            "uuid": uuid(&format!("event/{slug}")),
+            "uuid": event_uuid(b),
             "info": b.content.title,
             "date": date.format("%Y-%m-%d").to_string(),
             "timestamp": b.updated_at.timestamp().to_string(),

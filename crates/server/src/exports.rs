@@ -118,7 +118,9 @@ pub fn document(
 }
 
 /// Built documents of published bulletins, by bulletin version, so that TAXII and the MISP
-/// feed do not gather and build every bulletin on every request. A bulletin's entry is
+/// feed do not gather and build every bulletin on every request. Documents are kept as
+/// JSON text: a parsed document takes several times the memory, and most requests only copy
+/// them out. A bulletin's entry is
 /// found by its id, version and last update, so an edited bulletin is built afresh; what
 /// its cited items say is taken as of the first build of that version.
 #[derive(Debug, Default)]
@@ -127,7 +129,7 @@ pub struct ExportCache {
 }
 
 /// Documents by (bulletin id, version, last update in ms, MISP rather than STIX).
-type Built = HashMap<(i64, u32, i64, bool), Arc<Value>>;
+type Built = HashMap<(i64, u32, i64, bool), Arc<str>>;
 
 /// Entries kept at most; beyond it the cache starts over (old versions pile up otherwise).
 const CACHE_ENTRIES: usize = 20_000;
@@ -141,7 +143,7 @@ impl ExportCache {
         bulletin: &Bulletin,
         publisher: &str,
         format: Format,
-    ) -> Result<Arc<Value>, StoreError> {
+    ) -> Result<Arc<str>, StoreError> {
         let key = (
             bulletin.id.0,
             bulletin.version,
@@ -151,7 +153,9 @@ impl ExportCache {
         if let Some(found) = self.lock().get(&key) {
             return Ok(Arc::clone(found));
         }
-        let built = Arc::new(document(store, kb, bulletin, publisher, format)?);
+        let built: Arc<str> = document(store, kb, bulletin, publisher, format)?
+            .to_string()
+            .into();
         let mut cache = self.lock();
         if cache.len() >= CACHE_ENTRIES {
             cache.clear();

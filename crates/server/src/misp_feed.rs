@@ -16,22 +16,26 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use md5::{Digest, Md5};
 use serde_json::{Map, Value, json};
-use threatdesk_model::Tlp;
+use threatdesk_model::{Bulletin, Tlp};
 
 use crate::auth::MachineCaller;
 use crate::exports::{self, Format};
 use crate::{AppError, AppState};
 
 /// The MISP events of the published bulletins `ceiling` may see, oldest first.
-async fn events(state: &AppState, ceiling: Tlp) -> Result<Vec<Arc<Value>>, AppError> {
+async fn events(state: &AppState, ceiling: Tlp) -> Result<Vec<(Bulletin, Arc<str>)>, AppError> {
     let kb_state = state.clone();
     let publisher = state.config().publisher.clone();
     let cache = state.exports();
     state
         .db(move |s| {
             exports::published_up_to(s, ceiling)?
-                .iter()
-                .map(|b| cache.document(s, kb_state.knowledge(), b, &publisher, Format::Misp))
+                .into_iter()
+                .map(|b| {
+                    cache
+                        .document(s, kb_state.knowledge(), &b, &publisher, Format::Misp)
+                        .map(|event| (b, event))
+                })
                 .collect()
         })
         .await
@@ -41,7 +45,7 @@ async fn caller_events(
     state: &AppState,
     peer: SocketAddr,
     headers: &HeaderMap,
-) -> Result<Vec<Arc<Value>>, AppError> {
+) -> Result<Vec<(Bulletin, Arc<str>)>, AppError> {
     let caller = MachineCaller::identify(state, peer.ip(), headers).await?;
     events(state, caller.ceiling()).await
 }
@@ -61,10 +65,19 @@ pub(crate) async fn file(
     Path(file): Path<String>,
 ) -> Result<Response, AppError> {
     let events = caller_events(&state, peer, &headers).await?;
+    let parsed = || -> Result<Vec<Value>, AppError> {
+        events
+            .iter()
+            .map(|(_, text)| {
+                serde_json::from_str(text)
+                    .map_err(|e| AppError::Internal(format!("a cached MISP event: {e}")))
+            })
+            .collect()
+    };
     match file.as_str() {
         "manifest.json" => {
             let mut manifest = Map::new();
-            for event in &events {
+            for event in &parsed()? {
                 let e = &event["Event"];
                 let Some(uuid) = e["uuid"].as_str() else { continue };
                 manifest.insert(
@@ -88,7 +101,7 @@ pub(crate) async fn file(
         }
         "hashes.csv" => {
             let mut csv = String::new();
-            for event in &events {
+            for event in &parsed()? {
                 let e = &event["Event"];
                 let uuid = e["uuid"].as_str().unwrap_or_default();
                 for attribute in e["Attribute"].as_array().into_iter().flatten() {
@@ -106,9 +119,9 @@ pub(crate) async fn file(
         }
         other => {
             let uuid = other.strip_suffix(".json").ok_or(AppError::NotFound)?;
-            let event = events
+            let (_, event) = events
                 .into_iter()
-                .find(|e| e["Event"]["uuid"] == uuid)
+                .find(|(b, _)| threatdesk_publish::misp::event_uuid(b) == uuid)
                 .ok_or(AppError::NotFound)?;
             Ok(json_response(event.to_string(), "application/json"))
         }

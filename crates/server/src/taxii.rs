@@ -106,7 +106,7 @@ impl IntoResponse for TaxiiError {
             "description": self.description,
             "http_status": self.status.as_u16().to_string(),
         });
-        let mut response = taxii_json(self.status, &body, None);
+        let mut response = taxii_json(self.status, body.to_string(), None);
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -118,8 +118,8 @@ impl IntoResponse for TaxiiError {
 }
 
 /// A TAXII JSON response, with the date-added range headers when there is one.
-fn taxii_json(status: StatusCode, body: &Value, added: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+fn taxii_json(status: StatusCode, body: String, added: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Response {
+    let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_MEDIA_TYPE));
     if let Some((first, last)) = added {
@@ -261,7 +261,9 @@ struct Entry {
     version: String,
     version_time: DateTime<Utc>,
     date_added: DateTime<Utc>,
-    object: Value,
+    spec_version: String,
+    /// The object as JSON text (parsed objects take several times the memory).
+    object: Box<str>,
 }
 
 impl Entry {
@@ -352,6 +354,8 @@ async fn entries(
     let mut list: Vec<Entry> = Vec::new();
     for (bulletin, bundle) in &documents {
         let added = bulletin.published_at.unwrap_or(bulletin.updated_at);
+        let bundle: Value = serde_json::from_str(bundle)
+            .map_err(|e| AppError::Internal(format!("a cached STIX bundle: {e}")))?;
         let Some(objects) = bundle["objects"].as_array() else {
             continue;
         };
@@ -376,7 +380,8 @@ async fn entries(
                 version: version.to_owned(),
                 version_time,
                 date_added: added,
-                object: object.clone(),
+                spec_version: object["spec_version"].as_str().unwrap_or("2.1").to_owned(),
+                object: object.to_string().into(),
             });
         }
     }
@@ -514,10 +519,9 @@ impl Filter {
                     .is_none_or(|types| types.iter().any(|t| e.id.split("--").next() == Some(t.as_str())))
             })
             .filter(|e| {
-                self.spec_versions.as_ref().is_none_or(|versions| {
-                    let spec = e.object["spec_version"].as_str().unwrap_or("2.1");
-                    versions.iter().any(|v| v == spec)
-                })
+                self.spec_versions
+                    .as_ref()
+                    .is_none_or(|versions| versions.contains(&e.spec_version))
             })
             .filter(|e| {
                 let (first, last) = by_id
@@ -581,14 +585,18 @@ fn added_range(page: &[&Entry]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     Some((first, last))
 }
 
-fn paged_body(page: &[&Entry], more: bool, key: &str, item: impl Fn(&Entry) -> Value) -> Value {
-    let mut body = json!({ "more": more });
-    if !page.is_empty() {
-        body[key] = Value::Array(page.iter().map(|e| item(e)).collect());
-    }
+/// An envelope, manifest or versions body, assembled from the entries' JSON text.
+fn paged_body(page: &[&Entry], more: bool, key: &str, item: impl Fn(&Entry) -> String) -> String {
+    let mut body = format!("{{\"more\":{more}");
     if more && let Some(last) = page.last() {
-        body["next"] = json!(encode_cursor(last));
+        // Cursors are URL-safe base64: nothing to escape.
+        body.push_str(&format!(",\"next\":\"{}\"", encode_cursor(last)));
     }
+    if !page.is_empty() {
+        let items: Vec<String> = page.iter().map(|e| item(e)).collect();
+        body.push_str(&format!(",\"{key}\":[{}]", items.join(",")));
+    }
+    body.push('}');
     body
 }
 
@@ -605,7 +613,7 @@ pub(crate) async fn discovery(
         "default": root,
         "api_roots": [root],
     });
-    Ok(taxii_json(StatusCode::OK, &body, None))
+    Ok(taxii_json(StatusCode::OK, body.to_string(), None))
 }
 
 pub(crate) async fn api_root(
@@ -620,7 +628,7 @@ pub(crate) async fn api_root(
         "versions": [TAXII_MEDIA_TYPE],
         "max_content_length": 10_485_760,
     });
-    Ok(taxii_json(StatusCode::OK, &body, None))
+    Ok(taxii_json(StatusCode::OK, body.to_string(), None))
 }
 
 pub(crate) async fn collections(
@@ -632,7 +640,11 @@ pub(crate) async fn collections(
     let list: Vec<Value> = Collection::visible(caller.ceiling())
         .map(Collection::resource)
         .collect();
-    Ok(taxii_json(StatusCode::OK, &json!({ "collections": list }), None))
+    Ok(taxii_json(
+        StatusCode::OK,
+        json!({ "collections": list }).to_string(),
+        None,
+    ))
 }
 
 pub(crate) async fn collection(
@@ -643,7 +655,11 @@ pub(crate) async fn collection(
 ) -> Result<Response, TaxiiError> {
     let caller = caller(&state, peer, &headers).await?;
     let collection = Collection::find(&id, caller.ceiling())?;
-    Ok(taxii_json(StatusCode::OK, &collection.resource(), None))
+    Ok(taxii_json(
+        StatusCode::OK,
+        collection.resource().to_string(),
+        None,
+    ))
 }
 
 /// What a listing endpoint shows of the entries it selects.
@@ -690,8 +706,8 @@ async fn listing(
     }
     let (page, more) = filter.page(&filter.select(&all));
     let body = match view {
-        View::Objects | View::Object => paged_body(&page, more, "objects", |e| e.object.clone()),
-        View::Versions => paged_body(&page, more, "versions", |e| json!(e.version)),
+        View::Objects | View::Object => paged_body(&page, more, "objects", |e| e.object.to_string()),
+        View::Versions => paged_body(&page, more, "versions", |e| json!(e.version).to_string()),
         View::Manifest => paged_body(&page, more, "objects", |e| {
             json!({
                 "id": e.id,
@@ -699,9 +715,10 @@ async fn listing(
                 "version": e.version,
                 "media_type": STIX_MEDIA_TYPE,
             })
+            .to_string()
         }),
     };
-    Ok(taxii_json(StatusCode::OK, &body, added_range(&page)))
+    Ok(taxii_json(StatusCode::OK, body, added_range(&page)))
 }
 
 pub(crate) async fn objects(
@@ -784,7 +801,8 @@ mod tests {
             version: timestamp(time),
             version_time: time,
             date_added: time,
-            object: json!({"id": id, "spec_version": "2.1"}),
+            spec_version: "2.1".to_owned(),
+            object: json!({ "id": id }).to_string().into(),
         }
     }
 
