@@ -117,45 +117,43 @@ pub fn document(
     })
 }
 
-/// Built documents of published bulletins, by bulletin version, so that TAXII and the MISP
-/// feed do not gather and build every bulletin on every request. Documents are kept as
-/// JSON text: a parsed document takes several times the memory, and most requests only copy
-/// them out. A bulletin's entry is
-/// found by its id, version and last update, so an edited bulletin is built afresh; what
-/// its cited items say is taken as of the first build of that version.
-#[derive(Debug, Default)]
-pub struct ExportCache {
-    built: Mutex<Built>,
+/// Things built from published bulletins, by bulletin version, so that TAXII and the MISP
+/// feed do not gather and build every bulletin on every request. An entry is found by the
+/// bulletin's id, version and last update, so an edited bulletin is built afresh; what its
+/// cited items say is taken as of the first build of that version. Callers keep JSON as
+/// text: a parsed document takes several times the memory, and most requests only copy it.
+#[derive(Debug)]
+pub struct VersionCache<T> {
+    built: Mutex<HashMap<(i64, u32, i64), Arc<T>>>,
 }
 
-/// Documents by (bulletin id, version, last update in ms, MISP rather than STIX).
-type Built = HashMap<(i64, u32, i64, bool), Arc<str>>;
+impl<T> Default for VersionCache<T> {
+    fn default() -> Self {
+        Self {
+            built: Mutex::new(HashMap::new()),
+        }
+    }
+}
 
 /// Entries kept at most; beyond it the cache starts over (old versions pile up otherwise).
 const CACHE_ENTRIES: usize = 20_000;
 
-impl ExportCache {
-    /// `bulletin` in `format`, built once per version.
-    pub fn document(
+impl<T> VersionCache<T> {
+    /// What `build` makes of `bulletin`, built once per version.
+    pub fn get_or_build(
         &self,
-        store: &dyn Store,
-        kb: &KnowledgeBase,
         bulletin: &Bulletin,
-        publisher: &str,
-        format: Format,
-    ) -> Result<Arc<str>, StoreError> {
+        build: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<Arc<T>, StoreError> {
         let key = (
             bulletin.id.0,
             bulletin.version,
             bulletin.updated_at.timestamp_millis(),
-            format == Format::Misp,
         );
         if let Some(found) = self.lock().get(&key) {
             return Ok(Arc::clone(found));
         }
-        let built: Arc<str> = document(store, kb, bulletin, publisher, format)?
-            .to_string()
-            .into();
+        let built = Arc::new(build()?);
         let mut cache = self.lock();
         if cache.len() >= CACHE_ENTRIES {
             cache.clear();
@@ -164,7 +162,7 @@ impl ExportCache {
         Ok(built)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Built> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<(i64, u32, i64), Arc<T>>> {
         self.built.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

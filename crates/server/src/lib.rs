@@ -99,7 +99,8 @@ struct Inner {
     knowledge: Arc<KnowledgeBase>,
     config: ServerConfig,
     throttle: auth::Throttle,
-    exports: Arc<exports::ExportCache>,
+    stix_bundles: Arc<exports::VersionCache<String>>,
+    misp_events: Arc<exports::VersionCache<misp_feed::FeedEvent>>,
     basic_credentials: auth::CredentialMemory,
     taxii_collections: Arc<taxii::CollectionCache>,
 }
@@ -114,7 +115,8 @@ impl AppState {
                 knowledge,
                 config,
                 throttle,
-                exports: Arc::default(),
+                stix_bundles: Arc::default(),
+                misp_events: Arc::default(),
                 basic_credentials: auth::CredentialMemory::default(),
                 taxii_collections: Arc::default(),
             }),
@@ -142,8 +144,12 @@ impl AppState {
         &self.inner.config
     }
 
-    pub(crate) fn exports(&self) -> Arc<exports::ExportCache> {
-        Arc::clone(&self.inner.exports)
+    pub(crate) fn stix_bundles(&self) -> Arc<exports::VersionCache<String>> {
+        Arc::clone(&self.inner.stix_bundles)
+    }
+
+    pub(crate) fn misp_events(&self) -> Arc<exports::VersionCache<misp_feed::FeedEvent>> {
+        Arc::clone(&self.inner.misp_events)
     }
 
     pub(crate) fn taxii_collections(&self) -> Arc<taxii::CollectionCache> {

@@ -15,39 +15,84 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use md5::{Digest, Md5};
-use serde_json::{Map, Value, json};
-use threatdesk_model::{Bulletin, Tlp};
+use serde_json::{Value, json};
 
 use crate::auth::MachineCaller;
 use crate::exports::{self, Format};
 use crate::{AppError, AppState};
 
-/// The MISP events of the published bulletins `ceiling` may see, oldest first.
-async fn events(state: &AppState, ceiling: Tlp) -> Result<Vec<(Bulletin, Arc<str>)>, AppError> {
-    let kb_state = state.clone();
-    let publisher = state.config().publisher.clone();
-    let cache = state.exports();
-    state
-        .db(move |s| {
-            exports::published_up_to(s, ceiling)?
-                .into_iter()
-                .map(|b| {
-                    cache
-                        .document(s, kb_state.knowledge(), &b, &publisher, Format::Misp)
-                        .map(|event| (b, event))
-                })
-                .collect()
-        })
-        .await
+/// One event as the feed serves it, prepared when the bulletin version is first asked for.
+#[derive(Debug)]
+pub(crate) struct FeedEvent {
+    uuid: String,
+    /// The whole event, as JSON text (`{uuid}.json`).
+    event: String,
+    /// Its `manifest.json` entry, as JSON text.
+    manifest_entry: String,
+    /// Its `hashes.csv` lines.
+    hash_lines: String,
 }
 
+impl FeedEvent {
+    fn new(document: &Value) -> Self {
+        let e = &document["Event"];
+        let uuid = e["uuid"].as_str().unwrap_or_default().to_owned();
+        let manifest_entry = json!({
+            "info": e["info"],
+            "date": e["date"],
+            "analysis": e["analysis"],
+            "threat_level_id": e["threat_level_id"],
+            "timestamp": e["timestamp"],
+            "publish_timestamp": e["publish_timestamp"],
+            "Orgc": e["Orgc"],
+            "Tag": e["Tag"],
+        })
+        .to_string();
+        let mut hash_lines = String::new();
+        for attribute in e["Attribute"].as_array().into_iter().flatten() {
+            if let Some(value) = attribute["value"].as_str() {
+                let digest = Md5::digest(value.as_bytes());
+                let hex = digest.iter().fold(String::new(), |mut out, b| {
+                    let _ = write!(out, "{b:02x}");
+                    out
+                });
+                let _ = writeln!(hash_lines, "{hex},{uuid}");
+            }
+        }
+        Self {
+            uuid,
+            event: document.to_string(),
+            manifest_entry,
+            hash_lines,
+        }
+    }
+}
+
+/// The feed's events for a caller, oldest first.
 async fn caller_events(
     state: &AppState,
     peer: SocketAddr,
     headers: &HeaderMap,
-) -> Result<Vec<(Bulletin, Arc<str>)>, AppError> {
-    let caller = MachineCaller::identify(state, peer.ip(), headers).await?;
-    events(state, caller.ceiling()).await
+) -> Result<Vec<Arc<FeedEvent>>, AppError> {
+    let ceiling = MachineCaller::identify(state, peer.ip(), headers)
+        .await?
+        .ceiling();
+    let kb_state = state.clone();
+    let publisher = state.config().publisher.clone();
+    let cache = state.misp_events();
+    state
+        .db(move |s| {
+            exports::published_up_to(s, ceiling)?
+                .iter()
+                .map(|b| {
+                    cache.get_or_build(b, || {
+                        exports::document(s, kb_state.knowledge(), b, &publisher, Format::Misp)
+                            .map(|document| FeedEvent::new(&document))
+                    })
+                })
+                .collect()
+        })
+        .await
 }
 
 fn json_response(body: String, content_type: &'static str) -> Response {
@@ -65,65 +110,28 @@ pub(crate) async fn file(
     Path(file): Path<String>,
 ) -> Result<Response, AppError> {
     let events = caller_events(&state, peer, &headers).await?;
-    let parsed = || -> Result<Vec<Value>, AppError> {
-        events
-            .iter()
-            .map(|(_, text)| {
-                serde_json::from_str(text)
-                    .map_err(|e| AppError::Internal(format!("a cached MISP event: {e}")))
-            })
-            .collect()
-    };
     match file.as_str() {
         "manifest.json" => {
-            let mut manifest = Map::new();
-            for event in &parsed()? {
-                let e = &event["Event"];
-                let Some(uuid) = e["uuid"].as_str() else { continue };
-                manifest.insert(
-                    uuid.to_owned(),
-                    json!({
-                        "info": e["info"],
-                        "date": e["date"],
-                        "analysis": e["analysis"],
-                        "threat_level_id": e["threat_level_id"],
-                        "timestamp": e["timestamp"],
-                        "publish_timestamp": e["publish_timestamp"],
-                        "Orgc": e["Orgc"],
-                        "Tag": e["Tag"],
-                    }),
-                );
-            }
+            let entries: Vec<String> = events
+                .iter()
+                .map(|e| format!("{}:{}", json!(e.uuid), e.manifest_entry))
+                .collect();
             Ok(json_response(
-                Value::Object(manifest).to_string(),
+                format!("{{{}}}", entries.join(",")),
                 "application/json",
             ))
         }
         "hashes.csv" => {
-            let mut csv = String::new();
-            for event in &parsed()? {
-                let e = &event["Event"];
-                let uuid = e["uuid"].as_str().unwrap_or_default();
-                for attribute in e["Attribute"].as_array().into_iter().flatten() {
-                    if let Some(value) = attribute["value"].as_str() {
-                        let digest = Md5::digest(value.as_bytes());
-                        let hex = digest.iter().fold(String::new(), |mut out, b| {
-                            let _ = write!(out, "{b:02x}");
-                            out
-                        });
-                        let _ = writeln!(csv, "{hex},{uuid}");
-                    }
-                }
-            }
+            let csv: String = events.iter().map(|e| e.hash_lines.as_str()).collect();
             Ok(json_response(csv, "text/csv; charset=utf-8"))
         }
         other => {
             let uuid = other.strip_suffix(".json").ok_or(AppError::NotFound)?;
-            let (_, event) = events
+            let event = events
                 .into_iter()
-                .find(|(b, _)| threatdesk_publish::misp::event_uuid(b) == uuid)
+                .find(|e| e.uuid == uuid)
                 .ok_or(AppError::NotFound)?;
-            Ok(json_response(event.to_string(), "application/json"))
+            Ok(json_response(event.event.clone(), "application/json"))
         }
     }
 }

@@ -317,7 +317,7 @@ async fn entries(
 ) -> Result<Arc<Vec<Entry>>, TaxiiError> {
     let kb_state = state.clone();
     let publisher = state.config().publisher.clone();
-    let exports = state.exports();
+    let bundles = state.stix_bundles();
     let collections = state.taxii_collections();
     let key = (collection.id(), ceiling);
     let built = state
@@ -338,8 +338,11 @@ async fn entries(
             let documents = bulletins
                 .into_iter()
                 .map(|b| {
-                    exports
-                        .document(s, kb_state.knowledge(), &b, &publisher, exports::Format::Stix)
+                    bundles
+                        .get_or_build(&b, || {
+                            exports::document(s, kb_state.knowledge(), &b, &publisher, exports::Format::Stix)
+                                .map(|bundle| bundle.to_string())
+                        })
                         .map(|bundle| (b, bundle))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
