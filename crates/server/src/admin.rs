@@ -9,7 +9,9 @@ use serde::Deserialize;
 use threatdesk_model::{
     Bulletin, BulletinId, BulletinStatus, Entity, EntityId, FindingKind, Role, Source, SourceHealth, SourceId,
 };
-use threatdesk_store::{Accounts, CollectionProblem, SearchQuery, SearchScope, Store, StorySummary};
+use threatdesk_store::{
+    Accounts, CollectionProblem, Newsletter, SearchQuery, SearchScope, Store, StorySummary,
+};
 
 use crate::auth::CurrentUser;
 use crate::pages::html;
@@ -360,4 +362,98 @@ pub(crate) async fn user_action(
         error: None,
     })?
     .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "newsletter.html")]
+struct NewsletterPage {
+    me: CurrentUser,
+    sending: bool,
+    subscriptions: Vec<threatdesk_model::Subscription>,
+    mail: Vec<threatdesk_store::Mail>,
+    counts: Vec<(String, u64)>,
+}
+
+/// Subscriptions, the send log, and a form to add a partner address with a clearance.
+pub(crate) async fn newsletter(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> Result<Html<String>, AppError> {
+    me.require(Role::Admin)?;
+    let (subscriptions, mail, counts) = state
+        .db(|s| Ok((s.list_subscriptions()?, s.list_mail(100)?, s.mail_counts()?)))
+        .await?;
+    html(NewsletterPage {
+        me,
+        sending: state.config().mail_enabled,
+        subscriptions,
+        mail,
+        counts: counts.into_iter().collect(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SubscriptionForm {
+    #[serde(default)]
+    csrf: String,
+    email: String,
+    cadence: String,
+    tlp_ceiling: String,
+    #[serde(default)]
+    tags: String,
+    #[serde(default)]
+    confirmed: String,
+}
+
+/// Adds (or updates) an address with the clearance an admin gives it.
+pub(crate) async fn add_subscription(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Form(form): Form<SubscriptionForm>,
+) -> Result<Response, AppError> {
+    me.require(Role::Admin)?;
+    me.check_csrf(&form.csrf)?;
+    let bad = |e: threatdesk_model::ParseError| AppError::BadRequest(e.to_string());
+    let email = form.email.trim().to_owned();
+    if !crate::newsletter::valid_email(&email) {
+        return Err(AppError::BadRequest(format!(
+            "{email:?} is not an e-mail address"
+        )));
+    }
+    let request = threatdesk_store::NewSubscription {
+        email,
+        topics: threatdesk_model::Topics {
+            tags: crate::newsletter::tag_list(&form.tags),
+            ..threatdesk_model::Topics::default()
+        },
+        cadence: form.cadence.parse().map_err(bad)?,
+        tlp_ceiling: Some(form.tlp_ceiling.parse().map_err(bad)?),
+        confirmed: form.confirmed == "yes",
+    };
+    state.db(move |s| s.subscribe(&request)).await?;
+    Ok(Redirect::to(&format!("{DESK}/newsletter")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Ends a subscription on an admin's word (its queued messages are cancelled).
+pub(crate) async fn end_subscription(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, AppError> {
+    me.require(Role::Admin)?;
+    me.check_csrf(&form.csrf)?;
+    let found = state
+        .db(move |s| s.unsubscribe(threatdesk_model::SubscriptionId(id)))
+        .await?;
+    if !found {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to(&format!("{DESK}/newsletter")).into_response())
 }

@@ -73,6 +73,9 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// The publishing organisation, named in STIX, TAXII and MISP output.
     pub publisher: String,
+    /// Whether the newsletter is being sent (an SMTP server is set); the admin page warns
+    /// when it is not.
+    pub mail_enabled: bool,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +87,7 @@ impl Default for ServerConfig {
             throttle_window: Duration::from_secs(15 * 60),
             public_url: None,
             publisher: "threatdesk".to_owned(),
+            mail_enabled: false,
         }
     }
 }
@@ -228,6 +232,11 @@ pub fn router(state: AppState) -> Router {
         .route("/desk/entities/{id}", get(admin::entity))
         .route("/desk/sources", get(admin::sources))
         .route("/desk/users", get(admin::users).post(admin::create_user))
+        .route(
+            "/desk/newsletter",
+            get(admin::newsletter).post(admin::add_subscription),
+        )
+        .route("/desk/newsletter/{id}/unsubscribe", post(admin::end_subscription))
         .route("/desk/users/{id}", post(admin::user_action))
         .route("/desk/sources/{id}/enabled", post(admin::set_source_enabled))
         .route(

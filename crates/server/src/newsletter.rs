@@ -141,6 +141,15 @@ pub fn valid_email(email: &str) -> bool {
         && email.parse::<lettre::Address>().is_ok()
 }
 
+/// Tags as typed in a form: comma-separated, compared without case.
+pub(crate) fn tag_list(typed: &str) -> Vec<String> {
+    typed
+        .split(',')
+        .map(|t| t.trim().to_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct SubscribeForm {
     #[serde(default)]
@@ -186,12 +195,7 @@ pub(crate) async fn subscribe(
             .map_err(|e| AppError::BadRequest(format!("{e}")))?
     };
     let topics = Topics {
-        tags: form
-            .tags
-            .split(',')
-            .map(|t| t.trim().to_lowercase())
-            .filter(|t| !t.is_empty())
-            .collect(),
+        tags: tag_list(&form.tags),
         entity_ids: crate::bulletins::entity_ids(&form.entities, state.knowledge())?,
         min_severity,
     };

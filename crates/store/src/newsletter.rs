@@ -48,7 +48,8 @@ pub enum MailKind {
 }
 
 impl MailKind {
-    fn as_str(self) -> &'static str {
+    /// The lower-case label.
+    pub fn as_str(self) -> &'static str {
         match self {
             MailKind::Confirm => "confirm",
             MailKind::Bulletin => "bulletin",

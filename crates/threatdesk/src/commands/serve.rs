@@ -35,6 +35,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ServeArgs) -> anyhow::Resu
         max_failed_logins: config.server.max_failed_logins.max(1),
         public_url: Some(config.server.public_url.trim().to_owned()).filter(|u| !u.is_empty()),
         publisher: config.server.publisher.clone(),
+        mail_enabled: !config.newsletter.smtp_url.trim().is_empty(),
         ..ServerConfig::default()
     };
     let collect = config.server.collect && !args.no_collect;

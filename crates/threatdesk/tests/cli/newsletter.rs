@@ -418,3 +418,91 @@ fn subscribers_confirm_then_get_what_they_asked_for_within_clearance_exactly_onc
     assert!(status["mail"]["failed"].as_u64() >= Some(1), "{status}");
     drop(server);
 }
+
+#[test]
+fn admins_see_subscriptions_and_the_send_log_and_add_partner_addresses() {
+    let ws = crate::serve::newsroom();
+    let server = Server::start(&ws);
+    let mut visitor = Client::new(&server);
+    let asked = visitor.post(
+        "/newsletter/subscribe",
+        &[
+            ("email", "carol@example.org"),
+            ("cadence", "weekly"),
+            ("entities", "Fancy Bear"),
+        ],
+    );
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let unknown = visitor.post(
+        "/newsletter/subscribe",
+        &[("email", "dave@example.org"), ("entities", "No Such Group")],
+    );
+    assert_eq!(unknown.status, 422, "unknown entities are refused");
+    assert!(unknown.body.contains("No Such Group"));
+
+    let mut analyst = Client::new(&server);
+    assert_eq!(analyst.login("ana", "ana-password-1").status, 303);
+    assert_eq!(analyst.get("/desk/newsletter").status, 403);
+
+    let mut admin = Client::new(&server);
+    assert_eq!(admin.login("adm", "adm-password-1").status, 303);
+    let page = admin.get("/desk/newsletter");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("No SMTP server is set"),
+        "nothing is sent, and the page says so"
+    );
+    assert!(page.body.contains("carol@example.org") && page.body.contains("pending"));
+    assert!(
+        page.body.contains("confirm"),
+        "the confirmation request waits in the log"
+    );
+    let forged = admin.post(
+        "/desk/newsletter",
+        &[
+            ("csrf", "forged"),
+            ("email", "partner@example.org"),
+            ("cadence", "daily"),
+            ("tlp_ceiling", "GREEN"),
+        ],
+    );
+    assert_eq!(forged.status, 403);
+    let csrf = admin.get("/desk/newsletter").field("csrf");
+    let added = admin.post(
+        "/desk/newsletter",
+        &[
+            ("csrf", &csrf),
+            ("email", "partner@example.org"),
+            ("cadence", "daily"),
+            ("tlp_ceiling", "GREEN"),
+            ("confirmed", "yes"),
+        ],
+    );
+    assert_eq!(added.status, 303, "{}", added.body);
+    let listed = ws.json(&["newsletter", "list", "--format", "json"]);
+    let partner = listed
+        .as_array()
+        .and_then(|l| l.iter().find(|s| s["email"] == "partner@example.org"))
+        .cloned()
+        .expect("the partner");
+    assert_eq!(partner["tlp_ceiling"], "GREEN");
+    assert!(partner["confirmed_at"].is_string());
+    let carol = listed
+        .as_array()
+        .and_then(|l| l.iter().find(|s| s["email"] == "carol@example.org"))
+        .cloned()
+        .expect("carol");
+    assert_eq!(
+        carol["topics"]["entity_ids"].as_array().map(Vec::len),
+        Some(1),
+        "Fancy Bear resolved"
+    );
+    let id = partner["id"].as_i64().expect("id");
+    let ended = admin.post(&format!("/desk/newsletter/{id}/unsubscribe"), &[("csrf", &csrf)]);
+    assert_eq!(ended.status, 303);
+    let listed = ws.json(&["newsletter", "list", "--format", "json"]);
+    assert!(listed.as_array().is_some_and(|l| {
+        l.iter()
+            .any(|s| s["email"] == "partner@example.org" && s["unsubscribed_at"].is_string())
+    }));
+}

@@ -79,7 +79,7 @@ impl Response {
     }
 
     /// The value of the first input named `name` in the page.
-    fn field(&self, name: &str) -> String {
+    pub(crate) fn field(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\"");
         let start = self
             .body
