@@ -65,7 +65,14 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: ServeArgs) -> anyhow::Resu
             eprintln!("threatdesk: newsletter.smtp_url is not set; newsletter messages wait in the queue");
             None
         } else {
-            let mailer = Mailer::new(super::newsletter::mailer_config(&config, Some(address))?)?;
+            let mailer_config = super::newsletter::mailer_config(&config, Some(address))?;
+            if config.server.public_url.trim().is_empty() {
+                eprintln!(
+                    "threatdesk: server.public_url is not set; links in newsletter messages point at {}",
+                    mailer_config.base_url
+                );
+            }
+            let mailer = Mailer::new(mailer_config)?;
             let every = Duration::from_secs_f64(config.newsletter.send_interval_secs.clamp(0.05, 86_400.0));
             Some(tokio::spawn(send_newsletter(
                 Arc::new(mailer),

@@ -399,4 +399,21 @@ fn an_analyst_writes_a_bulletin_an_editor_publishes_it_and_a_reader_never_sees_r
     browser.open(&bulletin_path);
     assert!(browser.source().contains("<strong>Watch</strong>"));
     browser.screenshot("reader-bulletin");
+
+    // The public site: the AMBER bulletin is not there; "Get informed" works in a browser.
+    browser.open("/");
+    assert!(
+        !browser.source().contains("Fancy Bear phishes foreign ministries"),
+        "an AMBER bulletin on the public site"
+    );
+    browser.screenshot("public-home");
+    browser.type_into("form.signup input[name=email]", "reader@example.org");
+    browser.select("form.signup select[name=cadence]", "weekly");
+    browser.click("form.signup button");
+    browser.wait_for(
+        "return document.body.innerText.includes('Check your inbox')",
+        "the subscription answer",
+    );
+    assert_eq!(browser.alert(), None);
+    browser.screenshot("get-informed");
 }
