@@ -308,6 +308,21 @@ fn taxii_refuses_malformed_queries_wrong_credentials_and_other_media_types() {
     );
     let (status, _, _) = taxii_get(&mut client, "/taxii2/", Some("Bearer tdk_not_a_token"));
     assert_eq!(status, 401);
+    // A personal API token acts as its owner: the analyst's AMBER clearance.
+    let mut ana = Client::new(&server);
+    assert_eq!(ana.login("ana", "ana-password-1").status, 303);
+    let csrf = ana.csrf();
+    let created = ana.post("/desk/account/tokens", &[("csrf", &csrf), ("name", "taxii")]);
+    let start = created.body.find("id=\"new-token\">").expect("the token") + "id=\"new-token\">".len();
+    let token: String = created.body[start..].chars().take_while(|c| *c != '<').collect();
+    let bearer = format!("Bearer {token}");
+    let (status, listed, _) = taxii_get(&mut client, "/taxii2/api/collections/", Some(&bearer));
+    assert_eq!(status, 200);
+    assert_eq!(
+        listed["collections"].as_array().map(Vec::len),
+        Some(4),
+        "all, CLEAR, GREEN, AMBER"
+    );
 
     // Only TAXII 2.1 JSON is spoken.
     let response = client.request("GET", "/taxii2/", None, &[("Accept", "text/html")]);
