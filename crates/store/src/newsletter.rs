@@ -35,6 +35,14 @@ pub struct NewSubscription {
     pub confirmed: bool,
 }
 
+impl NewSubscription {
+    /// Made by an operator (it sets a clearance or vouches for consent), not by the
+    /// public form.
+    fn operator(&self) -> bool {
+        self.confirmed || self.tlp_ceiling.is_some()
+    }
+}
+
 /// What a queued message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -98,7 +106,8 @@ pub struct Mail {
 pub trait Newsletter: Send + Sync {
     /// Records a subscription request, or updates the topics and cadence of an existing
     /// one. Returns it and whether it now waits for confirmation (a fresh request, or an
-    /// address that had unsubscribed); for those, a confirmation request is queued.
+    /// address that had unsubscribed); for those, a confirmation request is queued. An
+    /// anonymous request (no clearance, not confirmed) leaves a confirmed address as it is.
     fn subscribe(&self, request: &NewSubscription) -> Result<(Subscription, bool)>;
     /// One subscription.
     fn subscription(&self, id: SubscriptionId) -> Result<Option<Subscription>>;
@@ -241,9 +250,16 @@ pub(crate) fn subscribe(tx: &Transaction<'_>, request: &NewSubscription) -> Resu
             )?;
             (tx.last_insert_rowid(), !request.confirmed)
         }
+        Some((id, confirmed, unsubscribed))
+            if confirmed.is_some() && unsubscribed.is_none() && !request.operator() =>
+        {
+            // A confirmed address is not changed by an anonymous request: anyone can type
+            // anyone's address into the public form.
+            (id, false)
+        }
         Some((id, confirmed, unsubscribed)) => {
             // An address that left starts over with a fresh opt-in; a pending one gets a
-            // new request; a confirmed one only changes what it receives.
+            // new request; an operator may change a confirmed one.
             let restart = unsubscribed.is_some() || confirmed.is_none();
             tx.execute(
                 "UPDATE subscriptions SET topics = ?2, cadence = ?3,

@@ -58,7 +58,7 @@ fn a_request_waits_for_confirmation_and_the_public_form_never_changes_a_clearanc
         Some(Tlp::Green),
         true
     ));
-    // The same address through the public form: topics may change, the clearance may not.
+    // The same address through the public form (anyone may type it): nothing changes.
     assert!(!subscribe(
         &store,
         "OPS@partner.example",
@@ -70,9 +70,39 @@ fn a_request_waits_for_confirmation_and_the_public_form_never_changes_a_clearanc
     assert_eq!(subs.len(), 1);
     assert_eq!(
         (subs[0].cadence, subs[0].tlp_ceiling),
-        (Cadence::Weekly, Tlp::Green)
+        (Cadence::Daily, Tlp::Green)
     );
     assert!(subs[0].is_active());
+    assert!(
+        store.list_mail(10).expect("log").is_empty(),
+        "no confirmation request either"
+    );
+    // An operator may change it; the clearance stays unless given.
+    assert!(!subscribe(
+        &store,
+        "ops@partner.example",
+        Cadence::Weekly,
+        None,
+        true
+    ));
+    let subs = store.list_subscriptions().expect("list");
+    assert_eq!(
+        (subs[0].cadence, subs[0].tlp_ceiling),
+        (Cadence::Weekly, Tlp::Green)
+    );
+    // After unsubscribing, the public form starts over with a fresh opt-in, and the
+    // clearance an operator gave stays with the address.
+    store.unsubscribe(subs[0].id).expect("unsubscribe");
+    assert!(subscribe(
+        &store,
+        "ops@partner.example",
+        Cadence::Daily,
+        None,
+        false
+    ));
+    let subs = store.list_subscriptions().expect("list");
+    assert_eq!(subs[0].state(), "pending");
+    assert_eq!(subs[0].tlp_ceiling, Tlp::Green);
 
     assert!(subscribe(
         &store,
@@ -82,8 +112,8 @@ fn a_request_waits_for_confirmation_and_the_public_form_never_changes_a_clearanc
         false
     ));
     let mail = store.list_mail(10).expect("log");
-    assert_eq!(mail.len(), 1, "one confirmation request");
-    assert_eq!(mail[0].kind, MailKind::Confirm);
+    assert_eq!(mail.len(), 2, "a confirmation request for each pending address");
+    assert!(mail.iter().all(|m| m.kind == MailKind::Confirm));
     publish(&store, "Clear one", Tlp::Clear, &[]);
     assert_eq!(
         store.plan_mail(Utc::now(), false).expect("plan"),
