@@ -111,11 +111,12 @@ impl Mailer {
         // for the next attempt instead of each failing the same way.
         let mut unreachable: Option<String> = None;
         for mail in store.claim_mail(now, chrono::Duration::minutes(LEASE_MINUTES), ROUND_LIMIT)? {
+            // This attempt, if made, is number `attempts + 1`.
             let retry_at = now
-                + chrono::Duration::from_std(self.backoff(mail.attempts))
+                + chrono::Duration::from_std(self.backoff(mail.attempts + 1))
                     .unwrap_or(chrono::Duration::hours(1));
             if let Some(error) = &unreachable {
-                store.mail_failed(mail.id, error, Some(retry_at))?;
+                store.mail_postponed(mail.id, error, retry_at)?;
                 report.retrying += 1;
                 continue;
             }
@@ -144,7 +145,7 @@ impl Mailer {
                     report.failed += 1;
                 }
                 Err(error) => {
-                    let retry_in = self.backoff(mail.attempts);
+                    let retry_in = self.backoff(mail.attempts + 1);
                     if error.is_transient() {
                         tracing::warn!(mail = mail.id, %error, ?retry_in, "newsletter message refused for now; will retry");
                     } else {

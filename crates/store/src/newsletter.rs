@@ -90,7 +90,8 @@ pub struct Mail {
     pub bulletin_ids: Vec<BulletinId>,
     /// `queued`, `sending`, `sent`, `failed` or `cancelled`.
     pub status: String,
-    /// Attempts so far.
+    /// Attempts to hand it to the SMTP server so far (a message put off because the server
+    /// could not be reached at all in that round does not count).
     pub attempts: u32,
     /// When the next attempt is due.
     pub next_attempt_at: DateTime<Utc>,
@@ -129,6 +130,8 @@ pub trait Newsletter: Send + Sync {
     /// Records a failed attempt: tried again at `retry_at`, or given up for good with
     /// `None` (a permanent refusal).
     fn mail_failed(&self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()>;
+    /// Puts a claimed message back untried, due at `retry_at` (its attempts unchanged).
+    fn mail_postponed(&self, id: i64, reason: &str, retry_at: DateTime<Utc>) -> Result<()>;
     /// Drops a claimed message that no longer has anything to carry (its bulletins were
     /// withdrawn, its address unsubscribed): `cancelled`, with the reason.
     fn mail_cancelled(&self, id: i64, reason: &str) -> Result<()>;
@@ -446,11 +449,10 @@ pub(crate) fn claim_mail(
     for row in rows {
         let mut mail = to_mail(row)?;
         tx.execute(
-            "UPDATE mail_queue SET status = 'sending', claimed_until = ?2, attempts = attempts + 1 WHERE id = ?1",
+            "UPDATE mail_queue SET status = 'sending', claimed_until = ?2 WHERE id = ?1",
             params![mail.id, to_millis(now + lease)],
         )?;
         mail.status = "sending".to_owned();
-        mail.attempts += 1;
         claimed.push(mail);
     }
     Ok(claimed)
@@ -458,7 +460,9 @@ pub(crate) fn claim_mail(
 
 pub(crate) fn mail_sent(tx: &Transaction<'_>, id: i64) -> Result<()> {
     tx.execute(
-        "UPDATE mail_queue SET status = 'sent', sent_at = ?2, claimed_until = NULL, last_error = NULL WHERE id = ?1",
+        "UPDATE mail_queue SET status = 'sent', sent_at = ?2, claimed_until = NULL, last_error = NULL,
+                attempts = attempts + 1
+         WHERE id = ?1",
         params![id, now_millis()],
     )?;
     Ok(())
@@ -472,15 +476,31 @@ pub(crate) fn mail_failed(
 ) -> Result<()> {
     match retry_at {
         Some(at) => tx.execute(
-            "UPDATE mail_queue SET status = 'queued', next_attempt_at = ?2, claimed_until = NULL, last_error = ?3
+            "UPDATE mail_queue SET status = 'queued', next_attempt_at = ?2, claimed_until = NULL, last_error = ?3,
+                    attempts = attempts + 1
              WHERE id = ?1",
             params![id, to_millis(at), error],
         )?,
         None => tx.execute(
-            "UPDATE mail_queue SET status = 'failed', claimed_until = NULL, last_error = ?2 WHERE id = ?1",
+            "UPDATE mail_queue SET status = 'failed', claimed_until = NULL, last_error = ?2, attempts = attempts + 1
+             WHERE id = ?1",
             params![id, error],
         )?,
     };
+    Ok(())
+}
+
+pub(crate) fn mail_postponed(
+    tx: &Transaction<'_>,
+    id: i64,
+    reason: &str,
+    retry_at: DateTime<Utc>,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE mail_queue SET status = 'queued', next_attempt_at = ?2, claimed_until = NULL, last_error = ?3
+         WHERE id = ?1",
+        params![id, to_millis(retry_at), reason],
+    )?;
     Ok(())
 }
 

@@ -1580,6 +1580,10 @@ impl crate::Newsletter for SqliteStore {
         self.write(|tx| crate::newsletter::mail_failed(tx, id, error, retry_at))
     }
 
+    fn mail_postponed(&self, id: i64, reason: &str, retry_at: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        self.write(|tx| crate::newsletter::mail_postponed(tx, id, reason, retry_at))
+    }
+
     fn mail_cancelled(&self, id: i64, reason: &str) -> Result<()> {
         self.write(|tx| crate::newsletter::mail_cancelled(tx, id, reason))
     }
