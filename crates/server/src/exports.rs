@@ -1,6 +1,7 @@
 //! What a bulletin export is made of, gathered from the store: the entities the bulletin is
 //! about and those its sources mention, the indicators and vulnerabilities found in its
-//! sources (benign ones left out) and the sources themselves. The publishers in
+//! sources (benign ones left out) and the sources themselves. Only sources marked at most as
+//! the bulletin is count: an AMBER item cited by a CLEAR bulletin must not leave as CLEAR. The publishers in
 //! `threatdesk-publish` turn it into STIX or MISP without touching the store.
 
 use std::collections::HashMap;
@@ -43,9 +44,15 @@ pub fn gather(store: &dyn Store, bulletin: &Bulletin) -> Result<Gathered, StoreE
         ..Gathered::default()
     };
     for item_id in &bulletin.content.item_ids {
-        if let Some(item) = store.item(*item_id)?
-            && item.content.canonical_url.starts_with("http")
-        {
+        // A cited item marked above the bulletin adds nothing: its title, address and
+        // findings would leave under the bulletin's (lower) marking.
+        let Some(item) = store.item(*item_id)? else {
+            continue;
+        };
+        if item.content.tlp > bulletin.content.tlp {
+            continue;
+        }
+        if item.content.canonical_url.starts_with("http") {
             gathered
                 .sources
                 .push((item.content.title.clone(), item.content.canonical_url.clone()));

@@ -15,6 +15,10 @@ fn published_levels() -> Workspace {
     assert_eq!(ws.run(&["init", "--no-default-sources"]).code, 0);
     let report = ws.write("report.txt", crate::bulletin::REPORT);
     assert_eq!(ws.run(&["ingest", report.to_str().expect("path")]).code, 0);
+    // An AMBER partner report, cited (by mistake) by the first CLEAR bulletin.
+    let partner = ws.write("partner.txt", PARTNER_REPORT);
+    let run = ws.run(&["ingest", "--tlp", "AMBER", partner.to_str().expect("path")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
     for (title, tlp, publish) in [
         ("Clear bulletin on APT28", "clear", true),
         ("Second clear bulletin on Outlook", "clear", true),
@@ -24,9 +28,13 @@ fn published_levels() -> Workspace {
         ("Red bulletin for named recipients", "red", true),
         ("Clear draft not yet out", "clear", false),
     ] {
-        let created = ws.json(&[
+        let mut args = vec![
             "bulletin", "create", "--title", title, "--tlp", tlp, "--item", "1",
-        ]);
+        ];
+        if title.starts_with("Clear bulletin") {
+            args.extend(["--item", "2"]);
+        }
+        let created = ws.json(&args);
         let id = created["id"].as_i64().expect("id").to_string();
         if publish {
             assert_eq!(ws.run(&["bulletin", "publish", &id]).code, 0);
@@ -37,6 +45,13 @@ fn published_levels() -> Workspace {
     add_user(&ws, "ed", "editor", &[]);
     ws
 }
+
+/// An AMBER report: nothing of it may leave under a CLEAR bulletin that cites it.
+const PARTNER_REPORT: &str = "Partner-only note on the insider\n\nSandworm operators received VPN \
+     credentials from the insider through 91.215.85.12 and vpn-insider-drop.top before the outage.";
+
+/// What of the AMBER partner report must never appear anywhere: its actor, address, domain.
+const PARTNER_MARKS: [&str; 3] = ["91.215.85.12", "vpn-insider-drop.top", "Sandworm"];
 
 /// Report names a caller cleared for each level sees (and must not see).
 const BY_LEVEL: [(&str, &str); 7] = [
@@ -176,6 +191,12 @@ fn taxii_serves_each_caller_what_it_is_cleared_for_and_pages_without_loss_or_rep
         let (seen, hidden) = cleared(ceiling);
         assert_eq!(reports, seen.iter().copied().collect(), "{ceiling}");
         let text = serde_json::to_string(&objects).expect("JSON");
+        for mark in PARTNER_MARKS {
+            assert!(
+                !text.contains(mark),
+                "the AMBER source's {mark} left under a CLEAR bulletin"
+            );
+        }
         for title in hidden {
             assert!(!text.contains(title), "{title} leaked to a {ceiling} caller");
         }
@@ -478,6 +499,12 @@ fn the_misp_feed_and_workspace_exports_hold_each_caller_to_its_clearance() {
         for attribute in event["Event"]["Attribute"].as_array().into_iter().flatten() {
             let value = attribute["value"].as_str().expect("value");
             expected_hashes.insert(format!("{},{uuid}", md5_hex(value)));
+        }
+        for mark in PARTNER_MARKS {
+            assert!(
+                !response.body.contains(mark),
+                "the AMBER source's {mark} in a feed event"
+            );
         }
         files.push(ws.write(&format!("feed/{uuid}.json"), &response.body));
     }
