@@ -413,7 +413,7 @@ pub(crate) async fn check_password(
 }
 
 /// IPv6 clients are throttled by their /64, as one machine usually has a whole one.
-fn client_address(ip: IpAddr) -> String {
+pub(crate) fn client_address(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => {

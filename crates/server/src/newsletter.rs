@@ -169,7 +169,7 @@ pub(crate) async fn subscribe(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(form): Form<SubscribeForm>,
 ) -> Result<Response, AppError> {
-    let key = format!("subscribe:{}", peer.ip());
+    let key = format!("subscribe:{}", crate::auth::client_address(peer.ip()));
     if let Some(wait) = state.throttle().blocked_for(&key, SUBSCRIBES_PER_ADDRESS) {
         return Err(AppError::Throttled(wait));
     }
@@ -277,7 +277,15 @@ pub(crate) async fn confirm(
 ) -> Result<Response, AppError> {
     match check(&state, "confirm", form.token).await? {
         Ok(id) => {
-            state.db(move |s| s.confirm_subscription(id)).await?;
+            let confirmed = state
+                .db(move |s| {
+                    Ok(s.confirm_subscription(id)? || s.subscription(id)?.is_some_and(|sub| sub.is_active()))
+                })
+                .await?;
+            if !confirmed {
+                // The address unsubscribed after this link was sent: it stays unsubscribed.
+                return refused(TokenError::Expired);
+            }
             page(
                 StatusCode::OK,
                 "You are subscribed",

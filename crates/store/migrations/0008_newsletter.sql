@@ -10,6 +10,9 @@ CREATE TABLE subscriptions (
     created_at INTEGER NOT NULL,
     confirmed_at INTEGER,
     unsubscribed_at INTEGER,
+    -- Bulletins published from here on are sent: the confirmation, or an operator's latest
+    -- change (so that a new clearance or topic does not mail the whole archive at once).
+    starts_at INTEGER,
     last_digest_at INTEGER
 );
 

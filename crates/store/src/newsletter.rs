@@ -107,15 +107,17 @@ pub struct Mail {
 pub trait Newsletter: Send + Sync {
     /// Records a subscription request, or updates the topics and cadence of an existing
     /// one. Returns it and whether it now waits for confirmation (a fresh request, or an
-    /// address that had unsubscribed); for those, a confirmation request is queued. An
-    /// anonymous request (no clearance, not confirmed) leaves a confirmed address as it is.
+    /// address that had unsubscribed); for those, a confirmation request is queued (at most
+    /// one an hour per address). An anonymous request (no clearance, not confirmed) leaves a
+    /// confirmed address as it is, and restarts one that had left at TLP:CLEAR.
     fn subscribe(&self, request: &NewSubscription) -> Result<(Subscription, bool)>;
     /// One subscription.
     fn subscription(&self, id: SubscriptionId) -> Result<Option<Subscription>>;
     /// Every subscription, oldest first.
     fn list_subscriptions(&self) -> Result<Vec<Subscription>>;
-    /// Confirms the double opt-in; `false` when there is no such subscription. Only
-    /// bulletins published from now on are sent.
+    /// Confirms a pending double opt-in; `false` when there is no pending subscription
+    /// with this id (confirmed already, unsubscribed, or unknown). Only bulletins published
+    /// from now on are sent.
     fn confirm_subscription(&self, id: SubscriptionId) -> Result<bool>;
     /// Ends a subscription and cancels its queued messages; `false` when there is none.
     fn unsubscribe(&self, id: SubscriptionId) -> Result<bool>;
@@ -240,8 +242,8 @@ pub(crate) fn subscribe(tx: &Transaction<'_>, request: &NewSubscription) -> Resu
     let (id, pending) = match existing {
         None => {
             tx.execute(
-                "INSERT INTO subscriptions (email, topics, cadence, tlp_ceiling, created_at, confirmed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO subscriptions (email, topics, cadence, tlp_ceiling, created_at, confirmed_at, starts_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
                 params![
                     email,
                     topics,
@@ -261,29 +263,45 @@ pub(crate) fn subscribe(tx: &Transaction<'_>, request: &NewSubscription) -> Resu
             (id, false)
         }
         Some((id, confirmed, unsubscribed)) => {
-            // An address that left starts over with a fresh opt-in; a pending one gets a
-            // new request; an operator may change a confirmed one.
+            // An address that left starts over; a pending one gets a new request; an
+            // operator may change a confirmed one. An anonymous restart is a member of the
+            // public again (CLEAR), whatever clearance the address had before.
             let restart = unsubscribed.is_some() || confirmed.is_none();
+            let ceiling = match request.tlp_ceiling {
+                Some(tlp) => Some(tlp),
+                None if restart && !request.operator() => Some(Tlp::Clear),
+                None => None,
+            };
+            let confirmed_now = request.confirmed || !restart;
             tx.execute(
                 "UPDATE subscriptions SET topics = ?2, cadence = ?3,
                         tlp_ceiling = coalesce(?4, tlp_ceiling),
-                        confirmed_at = CASE WHEN ?5 IS NOT NULL THEN coalesce(confirmed_at, ?5)
-                                            WHEN ?6 THEN NULL ELSE confirmed_at END,
-                        unsubscribed_at = CASE WHEN ?6 THEN NULL ELSE unsubscribed_at END
+                        confirmed_at = CASE WHEN ?5 THEN (CASE WHEN ?6 THEN ?7 ELSE confirmed_at END) ELSE NULL END,
+                        starts_at = CASE WHEN ?5 THEN ?7 ELSE NULL END,
+                        unsubscribed_at = NULL
                  WHERE id = ?1",
                 params![
                     id,
                     topics,
                     request.cadence.as_str(),
-                    request.tlp_ceiling.map(Tlp::as_str),
-                    confirmed_at,
-                    restart
+                    ceiling.map(Tlp::as_str),
+                    confirmed_now,
+                    restart,
+                    now
                 ],
             )?;
-            (id, restart && !request.confirmed)
+            (id, !confirmed_now)
         }
     };
-    if pending {
+    // One confirmation request an hour per address at most: the public form must not
+    // become a way to flood someone's inbox.
+    let recently_asked: bool = tx
+        .prepare_cached(
+            "SELECT 1 FROM mail_queue WHERE subscription_id = ?1 AND kind = 'confirm'
+               AND created_at > ?2 AND status IN ('queued', 'sending', 'sent')",
+        )?
+        .exists(params![id, now - 3_600_000])?;
+    if pending && !recently_asked {
         queue(tx, SubscriptionId(id), MailKind::Confirm, &[], now)?;
     }
     let stored = subscription(tx, SubscriptionId(id))?.ok_or(StoreError::NotFound {
@@ -294,8 +312,11 @@ pub(crate) fn subscribe(tx: &Transaction<'_>, request: &NewSubscription) -> Resu
 }
 
 pub(crate) fn confirm_subscription(tx: &Transaction<'_>, id: SubscriptionId) -> Result<bool> {
+    // Only a pending request is confirmed: an old link must not bring back an address that
+    // has unsubscribed since.
     let changed = tx.execute(
-        "UPDATE subscriptions SET confirmed_at = coalesce(confirmed_at, ?2), unsubscribed_at = NULL WHERE id = ?1",
+        "UPDATE subscriptions SET confirmed_at = ?2, starts_at = ?2
+         WHERE id = ?1 AND confirmed_at IS NULL AND unsubscribed_at IS NULL",
         params![id.0, now_millis()],
     )?;
     Ok(changed > 0)
@@ -335,7 +356,15 @@ pub(crate) fn plan_mail(tx: &Transaction<'_>, now: DateTime<Utc>, all_digests_du
     }
     let mut queued = 0;
     for sub in subscriptions {
-        let since = sub.confirmed_at.unwrap_or(sub.created_at);
+        let (starts, last_digest): (Option<i64>, Option<i64>) = tx.query_row(
+            "SELECT starts_at, last_digest_at FROM subscriptions WHERE id = ?1",
+            [sub.id.0],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        let since = match starts {
+            Some(ms) => from_millis(ms, "subscriptions.starts_at")?,
+            None => sub.confirmed_at.unwrap_or(sub.created_at),
+        };
         let sent: std::collections::HashSet<i64> = tx
             .prepare_cached("SELECT bulletin_id FROM newsletter_sent WHERE subscription_id = ?1")?
             .query_map([sub.id.0], |row| row.get(0))?
@@ -365,12 +394,7 @@ pub(crate) fn plan_mail(tx: &Transaction<'_>, now: DateTime<Utc>, all_digests_du
                 }
             }
             Some(period) => {
-                let last: Option<i64> = tx.query_row(
-                    "SELECT last_digest_at FROM subscriptions WHERE id = ?1",
-                    [sub.id.0],
-                    |row| row.get(0),
-                )?;
-                let last = last
+                let last = last_digest
                     .map(|ms| from_millis(ms, "subscriptions.last_digest_at"))
                     .transpose()?
                     .unwrap_or(since);

@@ -90,8 +90,8 @@ fn a_request_waits_for_confirmation_and_the_public_form_never_changes_a_clearanc
         (subs[0].cadence, subs[0].tlp_ceiling),
         (Cadence::Weekly, Tlp::Green)
     );
-    // After unsubscribing, the public form starts over with a fresh opt-in, and the
-    // clearance an operator gave stays with the address.
+    // After unsubscribing, the public form starts over with a fresh opt-in, as a member of
+    // the public: the clearance an operator gave does not come back that way.
     store.unsubscribe(subs[0].id).expect("unsubscribe");
     assert!(subscribe(
         &store,
@@ -102,7 +102,16 @@ fn a_request_waits_for_confirmation_and_the_public_form_never_changes_a_clearanc
     ));
     let subs = store.list_subscriptions().expect("list");
     assert_eq!(subs[0].state(), "pending");
-    assert_eq!(subs[0].tlp_ceiling, Tlp::Green);
+    assert_eq!(subs[0].tlp_ceiling, Tlp::Clear);
+    // Asking again within the hour queues no second confirmation request.
+    assert!(subscribe(
+        &store,
+        "ops@partner.example",
+        Cadence::Daily,
+        None,
+        false
+    ));
+    assert_eq!(store.list_mail(10).expect("log").len(), 1);
 
     assert!(subscribe(
         &store,
@@ -216,4 +225,59 @@ fn unsubscribing_cancels_queued_messages() {
             .is_empty()
     );
     assert_eq!(store.list_mail(10).expect("log")[0].status, "cancelled");
+}
+
+#[test]
+fn an_old_confirmation_link_does_not_bring_back_an_address_that_left() {
+    let (_dir, store) = temp_store();
+    subscribe(&store, "public@example.org", Cadence::Daily, None, false);
+    let id = store.list_subscriptions().expect("list")[0].id;
+    assert!(store.confirm_subscription(id).expect("confirm"));
+    assert!(
+        !store.confirm_subscription(id).expect("confirm"),
+        "confirmed once"
+    );
+    store.unsubscribe(id).expect("unsubscribe");
+    assert!(!store.confirm_subscription(id).expect("confirm"));
+    assert_eq!(
+        store.list_subscriptions().expect("list")[0].state(),
+        "unsubscribed"
+    );
+}
+
+#[test]
+fn a_new_clearance_does_not_mail_the_archive() {
+    let (_dir, store) = temp_store();
+    subscribe(
+        &store,
+        "partner@example.org",
+        Cadence::Immediate,
+        Some(Tlp::Clear),
+        true,
+    );
+    publish(&store, "Green before", Tlp::Green, &[]);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    subscribe(
+        &store,
+        "partner@example.org",
+        Cadence::Immediate,
+        Some(Tlp::Green),
+        true,
+    );
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    publish(&store, "Green after", Tlp::Green, &[]);
+    assert_eq!(
+        store
+            .plan_mail(Utc::now() + Duration::seconds(1), false)
+            .expect("plan"),
+        1
+    );
+    let mail = store.list_mail(10).expect("log");
+    let after = store
+        .list_bulletins(&threatdesk_store::BulletinFilter::default())
+        .expect("bulletins")
+        .into_iter()
+        .find(|b| b.content.title == "Green after")
+        .expect("the new bulletin");
+    assert_eq!(mail[0].bulletin_ids, vec![after.id]);
 }
