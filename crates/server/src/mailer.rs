@@ -17,7 +17,7 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{Message, SmtpTransport, Transport};
 use serde::Serialize;
-use threatdesk_model::Subscription;
+use threatdesk_model::{BulletinId, Subscription};
 use threatdesk_store::{Mail, MailKind, Newsletter, SqliteStore, Store, StoreError};
 
 use crate::newsletter::{CONFIRM_HOURS, confirm_token, link_secret, unsubscribe_token};
@@ -110,39 +110,45 @@ impl Mailer {
         // Set when the server cannot be reached: the rest of the round's messages wait
         // for the next attempt instead of each failing the same way.
         let mut unreachable: Option<String> = None;
-        for mail in store.claim_mail(now, chrono::Duration::minutes(LEASE_MINUTES), ROUND_LIMIT)? {
+        let lease = chrono::Duration::minutes(LEASE_MINUTES);
+        // One message claimed at a time, so that a lease never has to cover a whole batch
+        // of slow deliveries (and another sender cannot take over a message still in hand).
+        for _ in 0..ROUND_LIMIT {
+            let Some(mail) = store.claim_mail(now, lease, 1)?.into_iter().next() else {
+                break;
+            };
             // This attempt, if made, is number `attempts + 1`.
-            let retry_at = now
+            let retry_at = Utc::now()
                 + chrono::Duration::from_std(self.backoff(mail.attempts + 1))
                     .unwrap_or(chrono::Duration::hours(1));
             if let Some(error) = &unreachable {
-                store.mail_postponed(mail.id, error, retry_at)?;
+                store.mail_postponed(&mail, error, retry_at)?;
                 report.retrying += 1;
                 continue;
             }
             let Some(subscription) = store.subscription(mail.subscription_id)? else {
-                store.mail_cancelled(mail.id, "the subscription is gone")?;
+                store.mail_cancelled(&mail, "the subscription is gone")?;
                 report.cancelled += 1;
                 continue;
             };
-            let message = match self.compose(store, &secret, &mail, &subscription, now)? {
-                Ok(message) => message,
+            let (message, dropped) = match self.compose(store, &secret, &mail, &subscription, now)? {
+                Ok(composed) => composed,
                 Err(reason) => {
                     tracing::info!(mail = mail.id, %reason, "newsletter message cancelled");
-                    store.mail_cancelled(mail.id, &reason)?;
+                    store.mail_cancelled(&mail, &reason)?;
                     report.cancelled += 1;
                     continue;
                 }
             };
-            match self.transport.send(&message) {
+            let recorded = match self.transport.send(&message) {
                 Ok(_) => {
-                    store.mail_sent(mail.id)?;
                     report.sent += 1;
+                    store.mail_sent(&mail, &dropped)?
                 }
                 Err(error) if error.is_permanent() => {
                     tracing::warn!(mail = mail.id, %error, "newsletter message refused for good");
-                    store.mail_failed(mail.id, &error.to_string(), None)?;
                     report.failed += 1;
+                    store.mail_failed(&mail, &error.to_string(), None)?
                 }
                 Err(error) => {
                     let retry_in = self.backoff(mail.attempts + 1);
@@ -152,9 +158,15 @@ impl Mailer {
                         tracing::warn!(%error, ?retry_in, "the SMTP server cannot be reached; the newsletter waits");
                         unreachable = Some(error.to_string());
                     }
-                    store.mail_failed(mail.id, &error.to_string(), Some(retry_at))?;
                     report.retrying += 1;
+                    store.mail_failed(&mail, &error.to_string(), Some(retry_at))?
                 }
+            };
+            if !recorded {
+                tracing::warn!(
+                    mail = mail.id,
+                    "the claim on a newsletter message ran out while sending it"
+                );
             }
         }
         Ok(report)
@@ -169,7 +181,8 @@ impl Mailer {
             .min(Duration::from_secs(3600))
     }
 
-    /// The message for `mail`, or why there is nothing to send any more.
+    /// The message for `mail` with the bulletins it leaves out (no longer published or
+    /// wanted), or why there is nothing to send any more.
     fn compose(
         &self,
         store: &SqliteStore,
@@ -177,7 +190,7 @@ impl Mailer {
         mail: &Mail,
         subscription: &Subscription,
         now: DateTime<Utc>,
-    ) -> Result<Result<Message, String>, StoreError> {
+    ) -> Result<Result<(Message, Vec<BulletinId>), String>, StoreError> {
         let base = self.config.base_url.trim_end_matches('/');
         let publisher = &self.config.publisher;
         let (subject, intro, bulletins, unsubscribe) = match mail.kind {
@@ -205,7 +218,9 @@ impl Mailer {
                     subscription.cadence.as_str(),
                     render::escape(&link)
                 );
-                return Ok(self.build(mail, subscription, &subject, text, html, None));
+                return Ok(self
+                    .build(mail, subscription, &subject, text, html, None)
+                    .map(|message| (message, Vec::new())));
             }
             MailKind::Bulletin | MailKind::Digest => {
                 if !subscription.is_active() {
@@ -299,7 +314,15 @@ impl Mailer {
             column: "mail template",
             reason: e.to_string(),
         })?;
-        Ok(self.build(mail, subscription, &subject, text, html, Some(&unsubscribe)))
+        let dropped = mail
+            .bulletin_ids
+            .iter()
+            .filter(|id| !bulletins.iter().any(|b| b.id == **id))
+            .copied()
+            .collect();
+        Ok(self
+            .build(mail, subscription, &subject, text, html, Some(&unsubscribe))
+            .map(|message| (message, dropped)))
     }
 
     fn build(

@@ -101,6 +101,10 @@ pub struct Mail {
     pub created_at: DateTime<Utc>,
     /// When the server accepted it.
     pub sent_at: Option<DateTime<Utc>>,
+    /// The claim this copy holds (its lease's end, in milliseconds; 0 when not claimed):
+    /// the completion methods only act on a message still under this claim.
+    #[serde(skip)]
+    pub claim: i64,
 }
 
 /// Subscriptions and the mail queue. Every method is one transaction.
@@ -126,17 +130,22 @@ pub trait Newsletter: Send + Sync {
     fn plan_mail(&self, now: DateTime<Utc>, all_digests_due: bool) -> Result<usize>;
     /// Claims the messages due at `now` for one sending attempt each, for `lease` (after
     /// which an unfinished claim is taken to have crashed and the message is due again).
+    /// The lease runs from `now` or the current time, whichever is later.
     fn claim_mail(&self, now: DateTime<Utc>, lease: chrono::Duration, limit: u32) -> Result<Vec<Mail>>;
-    /// Records that the server accepted message `id`.
-    fn mail_sent(&self, id: i64) -> Result<()>;
+    /// Records that the server accepted `mail`, with the bulletins it left out at send time
+    /// (withdrawn or re-marked since planning: they may be sent again once republished).
+    /// `false` when `mail` is no longer under this claim (another sender took it over after
+    /// the lease ran out): nothing is changed then.
+    fn mail_sent(&self, mail: &Mail, dropped: &[BulletinId]) -> Result<bool>;
     /// Records a failed attempt: tried again at `retry_at`, or given up for good with
-    /// `None` (a permanent refusal).
-    fn mail_failed(&self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()>;
+    /// `None` (a permanent refusal). `false` when no longer under this claim.
+    fn mail_failed(&self, mail: &Mail, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<bool>;
     /// Puts a claimed message back untried, due at `retry_at` (its attempts unchanged).
-    fn mail_postponed(&self, id: i64, reason: &str, retry_at: DateTime<Utc>) -> Result<()>;
+    fn mail_postponed(&self, mail: &Mail, reason: &str, retry_at: DateTime<Utc>) -> Result<bool>;
     /// Drops a claimed message that no longer has anything to carry (its bulletins were
-    /// withdrawn, its address unsubscribed): `cancelled`, with the reason.
-    fn mail_cancelled(&self, id: i64, reason: &str) -> Result<()>;
+    /// withdrawn, its address unsubscribed): `cancelled`, with the reason; its bulletins may
+    /// be planned again.
+    fn mail_cancelled(&self, mail: &Mail, reason: &str) -> Result<bool>;
     /// The queue and send log, newest first.
     fn list_mail(&self, limit: u32) -> Result<Vec<Mail>>;
     /// Messages by status (`queued`, `sending`, `sent`, `failed`, `cancelled`).
@@ -450,6 +459,7 @@ fn to_mail(row: MailRow) -> Result<Mail> {
         last_error: error,
         created_at: from_millis(created, "mail_queue.created_at")?,
         sent_at: sent.map(|ms| from_millis(ms, "mail_queue.sent_at")).transpose()?,
+        claim: 0,
     })
 }
 
@@ -469,71 +479,108 @@ pub(crate) fn claim_mail(
         ))?
         .query_map(params![now_ms, limit], mail_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let claim = to_millis(now.max(Utc::now()) + lease);
     let mut claimed = Vec::with_capacity(rows.len());
     for row in rows {
         let mut mail = to_mail(row)?;
         tx.execute(
             "UPDATE mail_queue SET status = 'sending', claimed_until = ?2 WHERE id = ?1",
-            params![mail.id, to_millis(now + lease)],
+            params![mail.id, claim],
         )?;
         mail.status = "sending".to_owned();
+        mail.claim = claim;
         claimed.push(mail);
     }
     Ok(claimed)
 }
 
-pub(crate) fn mail_sent(tx: &Transaction<'_>, id: i64) -> Result<()> {
-    tx.execute(
-        "UPDATE mail_queue SET status = 'sent', sent_at = ?2, claimed_until = NULL, last_error = NULL,
-                attempts = attempts + 1
-         WHERE id = ?1",
-        params![id, now_millis()],
-    )?;
+/// The guard of every completion: the message is still `sending` under this claim.
+const UNDER_CLAIM: &str = "id = ?1 AND status = 'sending' AND claimed_until = ?2";
+
+/// Forgets that `bulletins` went to the address of `mail`, so that planning may send them
+/// again (once they are published and wanted again).
+fn release(tx: &Transaction<'_>, mail: &Mail, bulletins: &[BulletinId]) -> Result<()> {
+    for b in bulletins {
+        tx.execute(
+            "DELETE FROM newsletter_sent WHERE subscription_id = ?1 AND bulletin_id = ?2 AND mail_id = ?3",
+            params![mail.subscription_id.0, b.0, mail.id],
+        )?;
+    }
     Ok(())
+}
+
+pub(crate) fn mail_sent(tx: &Transaction<'_>, mail: &Mail, dropped: &[BulletinId]) -> Result<bool> {
+    let note = (!dropped.is_empty()).then(|| {
+        format!(
+            "sent without {} bulletin(s) withdrawn or re-marked since planning",
+            dropped.len()
+        )
+    });
+    let changed = tx.execute(
+        &format!(
+            "UPDATE mail_queue SET status = 'sent', sent_at = ?3, claimed_until = NULL, last_error = ?4,
+                    attempts = attempts + 1
+             WHERE {UNDER_CLAIM}"
+        ),
+        params![mail.id, mail.claim, now_millis(), note],
+    )?;
+    if changed > 0 {
+        release(tx, mail, dropped)?;
+    }
+    Ok(changed > 0)
 }
 
 pub(crate) fn mail_failed(
     tx: &Transaction<'_>,
-    id: i64,
+    mail: &Mail,
     error: &str,
     retry_at: Option<DateTime<Utc>>,
-) -> Result<()> {
-    match retry_at {
+) -> Result<bool> {
+    let changed = match retry_at {
         Some(at) => tx.execute(
-            "UPDATE mail_queue SET status = 'queued', next_attempt_at = ?2, claimed_until = NULL, last_error = ?3,
-                    attempts = attempts + 1
-             WHERE id = ?1",
-            params![id, to_millis(at), error],
+            &format!(
+                "UPDATE mail_queue SET status = 'queued', next_attempt_at = ?3, claimed_until = NULL, last_error = ?4,
+                        attempts = attempts + 1
+                 WHERE {UNDER_CLAIM}"
+            ),
+            params![mail.id, mail.claim, to_millis(at), error],
         )?,
         None => tx.execute(
-            "UPDATE mail_queue SET status = 'failed', claimed_until = NULL, last_error = ?2, attempts = attempts + 1
-             WHERE id = ?1",
-            params![id, error],
+            &format!(
+                "UPDATE mail_queue SET status = 'failed', claimed_until = NULL, last_error = ?3, attempts = attempts + 1
+                 WHERE {UNDER_CLAIM}"
+            ),
+            params![mail.id, mail.claim, error],
         )?,
     };
-    Ok(())
+    Ok(changed > 0)
 }
 
 pub(crate) fn mail_postponed(
     tx: &Transaction<'_>,
-    id: i64,
+    mail: &Mail,
     reason: &str,
     retry_at: DateTime<Utc>,
-) -> Result<()> {
-    tx.execute(
-        "UPDATE mail_queue SET status = 'queued', next_attempt_at = ?2, claimed_until = NULL, last_error = ?3
-         WHERE id = ?1",
-        params![id, to_millis(retry_at), reason],
+) -> Result<bool> {
+    let changed = tx.execute(
+        &format!(
+            "UPDATE mail_queue SET status = 'queued', next_attempt_at = ?3, claimed_until = NULL, last_error = ?4
+             WHERE {UNDER_CLAIM}"
+        ),
+        params![mail.id, mail.claim, to_millis(retry_at), reason],
     )?;
-    Ok(())
+    Ok(changed > 0)
 }
 
-pub(crate) fn mail_cancelled(tx: &Transaction<'_>, id: i64, reason: &str) -> Result<()> {
-    tx.execute(
-        "UPDATE mail_queue SET status = 'cancelled', claimed_until = NULL, last_error = ?2 WHERE id = ?1",
-        params![id, reason],
+pub(crate) fn mail_cancelled(tx: &Transaction<'_>, mail: &Mail, reason: &str) -> Result<bool> {
+    let changed = tx.execute(
+        &format!("UPDATE mail_queue SET status = 'cancelled', claimed_until = NULL, last_error = ?3 WHERE {UNDER_CLAIM}"),
+        params![mail.id, mail.claim, reason],
     )?;
-    Ok(())
+    if changed > 0 {
+        release(tx, mail, &mail.bulletin_ids)?;
+    }
+    Ok(changed > 0)
 }
 
 pub(crate) fn list_mail(conn: &Connection, limit: u32) -> Result<Vec<Mail>> {

@@ -1567,25 +1567,30 @@ impl crate::Newsletter for SqliteStore {
         self.write(|tx| crate::newsletter::claim_mail(tx, now, lease, limit))
     }
 
-    fn mail_sent(&self, id: i64) -> Result<()> {
-        self.write(|tx| crate::newsletter::mail_sent(tx, id))
+    fn mail_sent(&self, mail: &crate::Mail, dropped: &[threatdesk_model::BulletinId]) -> Result<bool> {
+        self.write(|tx| crate::newsletter::mail_sent(tx, mail, dropped))
     }
 
     fn mail_failed(
         &self,
-        id: i64,
+        mail: &crate::Mail,
         error: &str,
         retry_at: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<()> {
-        self.write(|tx| crate::newsletter::mail_failed(tx, id, error, retry_at))
+    ) -> Result<bool> {
+        self.write(|tx| crate::newsletter::mail_failed(tx, mail, error, retry_at))
     }
 
-    fn mail_postponed(&self, id: i64, reason: &str, retry_at: chrono::DateTime<chrono::Utc>) -> Result<()> {
-        self.write(|tx| crate::newsletter::mail_postponed(tx, id, reason, retry_at))
+    fn mail_postponed(
+        &self,
+        mail: &crate::Mail,
+        reason: &str,
+        retry_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        self.write(|tx| crate::newsletter::mail_postponed(tx, mail, reason, retry_at))
     }
 
-    fn mail_cancelled(&self, id: i64, reason: &str) -> Result<()> {
-        self.write(|tx| crate::newsletter::mail_cancelled(tx, id, reason))
+    fn mail_cancelled(&self, mail: &crate::Mail, reason: &str) -> Result<bool> {
+        self.write(|tx| crate::newsletter::mail_cancelled(tx, mail, reason))
     }
 
     fn list_mail(&self, limit: u32) -> Result<Vec<crate::Mail>> {

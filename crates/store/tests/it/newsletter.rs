@@ -173,26 +173,34 @@ fn claims_retry_and_expire_so_that_a_message_is_never_lost() {
         store.claim_mail(now, lease, 10).expect("claim").is_empty(),
         "claimed once"
     );
-    // The sender dies: after the lease the message is due again.
+    // The sender stalls: after the lease the message is due again, and the stalled
+    // sender's late report no longer counts.
     let later = now + Duration::minutes(6);
     let again = store.claim_mail(later, lease, 10).expect("claim");
     assert_eq!(again.len(), 1);
+    assert!(
+        !store.mail_sent(&claimed[0], &[]).expect("late report"),
+        "the claim ran out"
+    );
+    assert_eq!(store.list_mail(10).expect("log")[0].status, "sending");
     // Put off untried (the server could not be reached this round): no attempt counted.
-    store
-        .mail_postponed(again[0].id, "connection refused", later)
-        .expect("postpone");
+    assert!(
+        store
+            .mail_postponed(&again[0], "connection refused", later)
+            .expect("postpone")
+    );
     let again = store.claim_mail(later, lease, 10).expect("claim");
     assert_eq!(again[0].attempts, 0);
     // A transient failure: due again at the retry time, not before.
     store
-        .mail_failed(again[0].id, "451 try later", Some(later + Duration::minutes(1)))
+        .mail_failed(&again[0], "451 try later", Some(later + Duration::minutes(1)))
         .expect("fail");
     assert!(store.claim_mail(later, lease, 10).expect("claim").is_empty());
     let retry = store
         .claim_mail(later + Duration::minutes(1), lease, 10)
         .expect("claim");
     assert_eq!(retry.len(), 1);
-    store.mail_sent(retry[0].id).expect("sent");
+    assert!(store.mail_sent(&retry[0], &[]).expect("sent"));
     assert!(
         store
             .claim_mail(later + Duration::days(1), lease, 10)
@@ -280,4 +288,33 @@ fn a_new_clearance_does_not_mail_the_archive() {
         .find(|b| b.content.title == "Green after")
         .expect("the new bulletin");
     assert_eq!(mail[0].bulletin_ids, vec![after.id]);
+}
+
+#[test]
+fn a_bulletin_left_out_at_send_time_can_be_sent_once_republished() {
+    let (_dir, store) = temp_store();
+    subscribe(&store, "public@example.org", Cadence::Daily, None, true);
+    publish(&store, "Clear one", Tlp::Clear, &[]);
+    publish(&store, "Clear two", Tlp::Clear, &[]);
+    let now = Utc::now() + Duration::seconds(1);
+    assert_eq!(store.plan_mail(now, true).expect("plan"), 1);
+    let digest = store
+        .claim_mail(now, Duration::minutes(5), 1)
+        .expect("claim")
+        .remove(0);
+    assert_eq!(digest.bulletin_ids.len(), 2);
+    // "Clear two" was withdrawn before sending: the digest goes without it...
+    let two = digest.bulletin_ids[1];
+    assert!(store.mail_sent(&digest, &[two]).expect("sent"));
+    let log = store.list_mail(10).expect("log");
+    assert!(
+        log[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("without 1"))
+    );
+    // ...and planning offers it again (here at once, as it is still published).
+    assert_eq!(store.plan_mail(now + Duration::days(2), true).expect("plan"), 1);
+    let again = store.list_mail(10).expect("log");
+    assert_eq!(again[0].bulletin_ids, vec![two]);
 }
