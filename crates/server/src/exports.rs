@@ -126,13 +126,16 @@ pub fn document(
 
 /// Things built from published bulletins, by bulletin version, so that TAXII and the MISP
 /// feed do not gather and build every bulletin on every request. An entry is found by the
-/// bulletin's id, version and last update, so an edited bulletin is built afresh; what its
+/// bulletin's id, version, last update and publication, so an edited bulletin is built afresh; what its
 /// cited items say is taken as of the first build of that version. Callers keep JSON as
 /// text: a parsed document takes several times the memory, and most requests only copy it.
 #[derive(Debug)]
 pub struct VersionCache<T> {
-    built: Mutex<HashMap<(i64, u32, i64), Arc<T>>>,
+    built: Mutex<HashMap<VersionKey, Arc<T>>>,
 }
+
+/// A bulletin version: id, version, last update and publication (milliseconds).
+type VersionKey = (i64, u32, i64, i64);
 
 impl<T> Default for VersionCache<T> {
     fn default() -> Self {
@@ -156,6 +159,7 @@ impl<T> VersionCache<T> {
             bulletin.id.0,
             bulletin.version,
             bulletin.updated_at.timestamp_millis(),
+            bulletin.published_at.map_or(0, |t| t.timestamp_millis()),
         );
         if let Some(found) = self.lock().get(&key) {
             return Ok(Arc::clone(found));
@@ -169,7 +173,7 @@ impl<T> VersionCache<T> {
         Ok(built)
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<(i64, u32, i64), Arc<T>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<VersionKey, Arc<T>>> {
         self.built.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

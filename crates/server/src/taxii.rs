@@ -356,13 +356,22 @@ async fn entries(
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     let mut list: Vec<Entry> = Vec::new();
     for (bulletin, bundle) in &documents {
-        let added = bulletin.published_at.unwrap_or(bulletin.updated_at);
+        // Added when published, or when last changed if that is later (an edit in place
+        // must land after the cursors of clients that have read the earlier version).
+        let published = bulletin
+            .published_at
+            .unwrap_or(bulletin.updated_at)
+            .max(bulletin.updated_at);
         let bundle: Value = serde_json::from_str(bundle)
             .map_err(|e| AppError::Internal(format!("a cached STIX bundle: {e}")))?;
         let Some(objects) = bundle["objects"].as_array() else {
             continue;
         };
-        for object in objects {
+        for (position, object) in objects.iter().enumerate() {
+            // One microsecond apart, so that clients paging by `added_after` and the
+            // date-added headers (rather than `next`) never lose objects at a page edge.
+            let added =
+                published + chrono::Duration::microseconds(i64::try_from(position).unwrap_or(i64::MAX));
             let (Some(id), Some(version)) = (
                 object["id"].as_str(),
                 object["modified"].as_str().or(object["created"].as_str()),
