@@ -633,16 +633,27 @@ impl MachineCaller {
         let (username, password) = decoded.split_once(':').ok_or_else(refused)?;
         // A client paging through TAXII sends the same credentials on every request; a
         // minute's memory of a successful check (by the SHA-256 of the header) spares it
-        // an argon2 run per page. The account is still read each time, so disabling it
-        // takes effect at once.
+        // an argon2 run per page.
         let key = token_hash(value);
-        if let Some(id) = state.basic_credentials().recall(&key) {
-            let user = state.db(move |s| s.user(id)).await?.filter(|u| !u.disabled);
-            return user.map(|u| Self { user: Some(u) }).ok_or_else(refused);
+        let username = username.trim().to_owned();
+        if let Some(remembered) = state.basic_credentials().recall(&key) {
+            // Still the same password hash and an enabled account: a password reset or a
+            // disabled account ends the memory at once.
+            let name = username.clone();
+            let current = state.db(move |s| s.user_for_login(&name)).await?;
+            if let Some((user, hash)) = current
+                && hash == remembered
+                && !user.disabled
+            {
+                return Ok(Self { user: Some(user) });
+            }
         }
-        let user = check_password(state, peer, username.trim(), password.to_owned()).await?;
-        if let Some(user) = &user {
-            state.basic_credentials().remember(key, user.id);
+        let user = check_password(state, peer, &username, password.to_owned()).await?;
+        if user.is_some() {
+            let name = username.clone();
+            if let Some((_, hash)) = state.db(move |s| s.user_for_login(&name)).await? {
+                state.basic_credentials().remember(key, hash);
+            }
         }
         user.map(|u| Self { user: Some(u) }).ok_or_else(refused)
     }
@@ -651,21 +662,22 @@ impl MachineCaller {
 /// Recently checked HTTP Basic credentials (see [`MachineCaller::identify`]).
 #[derive(Debug, Default)]
 pub(crate) struct CredentialMemory {
-    checked: Mutex<HashMap<[u8; 32], (threatdesk_model::UserId, Instant)>>,
+    /// SHA-256 of the Authorization header → the stored password hash it matched, and when.
+    checked: Mutex<HashMap<[u8; 32], (String, Instant)>>,
 }
 
 /// How long a checked credential is remembered.
 const CREDENTIAL_MEMORY: Duration = Duration::from_secs(60);
 
 impl CredentialMemory {
-    fn recall(&self, key: &[u8; 32]) -> Option<threatdesk_model::UserId> {
+    fn recall(&self, key: &[u8; 32]) -> Option<String> {
         let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
         checked.retain(|_, (_, at)| at.elapsed() < CREDENTIAL_MEMORY);
-        checked.get(key).map(|(id, _)| *id)
+        checked.get(key).map(|(hash, _)| hash.clone())
     }
 
-    fn remember(&self, key: [u8; 32], id: threatdesk_model::UserId) {
+    fn remember(&self, key: [u8; 32], stored_hash: String) {
         let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
-        checked.insert(key, (id, Instant::now()));
+        checked.insert(key, (stored_hash, Instant::now()));
     }
 }

@@ -43,6 +43,7 @@ fn published_levels() -> Workspace {
     add_user(&ws, "rea", "reader", &["--tlp-ceiling", "GREEN"]);
     add_user(&ws, "ana", "analyst", &["--tlp-ceiling", "AMBER"]);
     add_user(&ws, "ed", "editor", &[]);
+    add_user(&ws, "adm", "admin", &[]);
     ws
 }
 
@@ -396,6 +397,28 @@ fn taxii_refuses_malformed_queries_wrong_credentials_and_other_media_types() {
     );
     assert_eq!(status, 200);
     assert!(later.get("objects").is_none(), "{later}");
+
+    // A remembered Basic credential stops working the moment the password is reset.
+    assert_eq!(taxii_get(&mut client, "/taxii2/", Some(&reader)).0, 200);
+    let users = ws.json(&["user", "list", "--format", "json"]);
+    let rea_id = users
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["username"] == "rea"))
+        .and_then(|u| u["id"].as_i64())
+        .expect("rea's id");
+    let mut admin = Client::new(&server);
+    assert_eq!(admin.login("adm", "adm-password-1").status, 303);
+    let csrf = admin.csrf();
+    let reset = admin.post(
+        &format!("/desk/users/{rea_id}"),
+        &[("csrf", &csrf), ("action", "reset")],
+    );
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    assert_eq!(
+        taxii_get(&mut client, "/taxii2/", Some(&reader)).0,
+        401,
+        "the old password is gone"
+    );
 }
 
 /// The newest `date_added` of a collection, from its last page's header.
