@@ -107,6 +107,7 @@ struct Inner {
     misp_events: Arc<exports::VersionCache<misp_feed::FeedEvent>>,
     basic_credentials: auth::CredentialMemory,
     taxii_collections: Arc<taxii::CollectionCache>,
+    link_secret: std::sync::OnceLock<[u8; 32]>,
 }
 
 impl AppState {
@@ -123,6 +124,7 @@ impl AppState {
                 misp_events: Arc::default(),
                 basic_credentials: auth::CredentialMemory::default(),
                 taxii_collections: Arc::default(),
+                link_secret: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -158,6 +160,11 @@ impl AppState {
 
     pub(crate) fn taxii_collections(&self) -> Arc<taxii::CollectionCache> {
         Arc::clone(&self.inner.taxii_collections)
+    }
+
+    /// The newsletter's link-signing secret, once read from the store.
+    pub(crate) fn link_secret(&self) -> &std::sync::OnceLock<[u8; 32]> {
+        &self.inner.link_secret
     }
 
     pub(crate) fn basic_credentials(&self) -> &auth::CredentialMemory {

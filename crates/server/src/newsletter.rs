@@ -227,9 +227,19 @@ async fn check(
     purpose: &'static str,
     token: String,
 ) -> Result<Result<SubscriptionId, TokenError>, AppError> {
+    let known = state.link_secret().get().copied();
+    let remember = state.clone();
     state
         .db(move |s| {
-            let secret = link_secret(s)?;
+            // Read (or made) once per process: link pages then need no write transaction.
+            let secret = match known {
+                Some(secret) => secret,
+                None => {
+                    let secret = link_secret(s)?;
+                    let _ = remember.link_secret().set(secret);
+                    secret
+                }
+            };
             Ok(verify_token(&secret, purpose, &token, Utc::now(), |id| {
                 s.subscription(id).ok().flatten().map(|sub| sub.email)
             }))
