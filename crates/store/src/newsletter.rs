@@ -240,11 +240,11 @@ pub(crate) fn subscribe(tx: &Transaction<'_>, request: &NewSubscription) -> Resu
     let email = request.email.trim();
     let topics = serde_json::to_string(&request.topics).map_err(|e| corrupt("json", e))?;
     let now = now_millis();
-    let existing: Option<(i64, Option<i64>, Option<i64>)> = tx
+    let existing: Option<(i64, Option<i64>, Option<i64>, String)> = tx
         .query_row(
-            "SELECT id, confirmed_at, unsubscribed_at FROM subscriptions WHERE email = ?1",
+            "SELECT id, confirmed_at, unsubscribed_at, tlp_ceiling FROM subscriptions WHERE email = ?1",
             [email],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
         )
         .optional()?;
     let confirmed_at = request.confirmed.then_some(now);
@@ -264,14 +264,19 @@ pub(crate) fn subscribe(tx: &Transaction<'_>, request: &NewSubscription) -> Resu
             )?;
             (tx.last_insert_rowid(), !request.confirmed)
         }
-        Some((id, confirmed, unsubscribed))
+        Some((id, confirmed, unsubscribed, _))
             if confirmed.is_some() && unsubscribed.is_none() && !request.operator() =>
         {
             // A confirmed address is not changed by an anonymous request: anyone can type
             // anyone's address into the public form.
             (id, false)
         }
-        Some((id, confirmed, unsubscribed)) => {
+        Some((id, None, None, ceiling)) if ceiling != Tlp::Clear.as_str() && !request.operator() => {
+            // A partner address an operator cleared, still waiting for its opt-in: an
+            // anonymous request only asks again (rate-limited below), changing nothing.
+            (id, true)
+        }
+        Some((id, confirmed, unsubscribed, _)) => {
             // An address that left starts over; a pending one gets a new request; an
             // operator may change a confirmed one. An anonymous restart is a member of the
             // public again (CLEAR), whatever clearance the address had before.

@@ -318,3 +318,32 @@ fn a_bulletin_left_out_at_send_time_can_be_sent_once_republished() {
     let again = store.list_mail(10).expect("log");
     assert_eq!(again[0].bulletin_ids, vec![two]);
 }
+
+#[test]
+fn a_pending_partner_address_keeps_its_clearance_whatever_the_public_form_says() {
+    let (_dir, store) = temp_store();
+    assert!(subscribe(
+        &store,
+        "partner@example.org",
+        Cadence::Daily,
+        Some(Tlp::Amber),
+        false
+    ));
+    assert!(subscribe(
+        &store,
+        "partner@example.org",
+        Cadence::Weekly,
+        None,
+        false
+    ));
+    let subs = store.list_subscriptions().expect("list");
+    assert_eq!(
+        (subs[0].tlp_ceiling, subs[0].cadence),
+        (Tlp::Amber, Cadence::Daily)
+    );
+    assert_eq!(
+        store.list_mail(10).expect("log").len(),
+        1,
+        "one request within the hour"
+    );
+}
