@@ -325,7 +325,7 @@ pub(crate) async fn login(
     }
     let username = form.username.trim().to_owned();
     let next = safe_next(form.next.as_deref());
-    let Some(user) = check_password(&state, peer.ip(), &username, form.password).await? else {
+    let Some((user, _)) = check_password(&state, peer.ip(), &username, form.password).await? else {
         return login_form_response(
             &state,
             &headers,
@@ -364,15 +364,15 @@ pub(crate) async fn login(
     Ok(response)
 }
 
-/// Checks a user name and password, throttled per name and per address: the account when
-/// both are right and it is enabled, `None` otherwise (the failure is counted), an error
+/// Checks a user name and password, throttled per name and per address: the account (with
+/// its stored password hash) when both are right and it is enabled, `None` otherwise (the failure is counted), an error
 /// when too many attempts failed lately. Used by the login form and by HTTP Basic callers.
 pub(crate) async fn check_password(
     state: &AppState,
     peer: IpAddr,
     username: &str,
     password: String,
-) -> Result<Option<User>, AppError> {
+) -> Result<Option<(User, String)>, AppError> {
     let limit = state.config().max_failed_logins;
     let name_key = format!("user:{}", username.to_lowercase());
     let address_key = format!("addr:{}", client_address(peer));
@@ -389,7 +389,7 @@ pub(crate) async fn check_password(
         state.db(move |s| s.user_for_login(&username)).await?
     };
     let user = tokio::task::spawn_blocking(move || match found {
-        Some((user, hash)) => (verify_password(&password, &hash) && !user.disabled).then_some(user),
+        Some((user, hash)) => (verify_password(&password, &hash) && !user.disabled).then_some((user, hash)),
         None => {
             // As long as a real check, so that timing does not tell which names exist.
             let _ = verify_password(&password, unknown_user_hash());
@@ -648,14 +648,11 @@ impl MachineCaller {
                 return Ok(Self { user: Some(user) });
             }
         }
-        let user = check_password(state, peer, &username, password.to_owned()).await?;
-        if user.is_some() {
-            let name = username.clone();
-            if let Some((_, hash)) = state.db(move |s| s.user_for_login(&name)).await? {
-                state.basic_credentials().remember(key, hash);
-            }
-        }
-        user.map(|u| Self { user: Some(u) }).ok_or_else(refused)
+        let (user, hash) = check_password(state, peer, &username, password.to_owned())
+            .await?
+            .ok_or_else(refused)?;
+        state.basic_credentials().remember(key, hash);
+        Ok(Self { user: Some(user) })
     }
 }
 

@@ -195,7 +195,7 @@ impl Mailer {
         let publisher = &self.config.publisher;
         let (subject, intro, bulletins, unsubscribe) = match mail.kind {
             MailKind::Confirm => {
-                if subscription.confirmed_at.is_some() && subscription.unsubscribed_at.is_none() {
+                if subscription.is_active() {
                     return Ok(Err("the address is confirmed already".to_owned()));
                 }
                 let expires = now + chrono::Duration::hours(CONFIRM_HOURS);

@@ -52,11 +52,7 @@ impl FeedEvent {
         for attribute in e["Attribute"].as_array().into_iter().flatten() {
             if let Some(value) = attribute["value"].as_str() {
                 let digest = Md5::digest(value.as_bytes());
-                let hex = digest.iter().fold(String::new(), |mut out, b| {
-                    let _ = write!(out, "{b:02x}");
-                    out
-                });
-                let _ = writeln!(hash_lines, "{hex},{uuid}");
+                let _ = writeln!(hash_lines, "{},{uuid}", crate::render::hex(&digest));
             }
         }
         Self {

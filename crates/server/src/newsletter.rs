@@ -142,7 +142,7 @@ pub fn valid_email(email: &str) -> bool {
 }
 
 /// Tags as typed in a form: comma-separated, compared without case.
-pub(crate) fn tag_list(typed: &str) -> Vec<String> {
+pub fn tag_list(typed: &str) -> Vec<String> {
     typed
         .split(',')
         .map(|t| t.trim().to_lowercase())

@@ -418,7 +418,7 @@ fn feed(
             ("application/feed+json; charset=utf-8", feed.to_string())
         }
     };
-    let etag = format!("\"{}\"", hex(&Sha256::digest(body.as_bytes())[..16]));
+    let etag = format!("\"{}\"", render::hex(&Sha256::digest(body.as_bytes())[..16]));
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -439,13 +439,4 @@ fn feed(
         body,
     )
         .into_response())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }

@@ -56,6 +56,16 @@ pub fn url_encode(value: &str) -> String {
     out
 }
 
+/// Bytes as lower-case hexadecimal (ETags, MISP feed hashes).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
 /// The CSS class of a finding's highlight: `ioc`, `entity`, `technique` or `cve`.
 pub fn finding_class(kind: FindingKind) -> &'static str {
     match kind {

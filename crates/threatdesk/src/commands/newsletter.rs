@@ -96,7 +96,7 @@ fn add(store: &dyn Newsletter, global: &GlobalArgs, args: NewsletterAddArgs) -> 
     let (subscription, pending) = store.subscribe(&NewSubscription {
         email,
         topics: Topics {
-            tags: args.tags.iter().map(|t| t.trim().to_lowercase()).collect(),
+            tags: threatdesk_server::newsletter::tag_list(&args.tags.join(",")),
             entity_ids: Vec::new(),
             min_severity: args.min_severity,
         },

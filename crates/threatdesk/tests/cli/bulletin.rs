@@ -110,7 +110,7 @@ fn cited_report() -> (Workspace, String) {
 #[test]
 fn a_bulletin_exports_as_a_strictly_valid_and_reproducible_stix_bundle() {
     let (ws, id) = cited_report();
-    let export = ws.run(&[
+    let args = [
         "bulletin",
         "export",
         &id,
@@ -118,17 +118,10 @@ fn a_bulletin_exports_as_a_strictly_valid_and_reproducible_stix_bundle() {
         "stix",
         "--publisher",
         "Example CERT",
-    ]);
+    ];
+    let export = ws.run(&args);
     assert_eq!(export.code, 0, "{}", export.stderr);
-    let again = ws.run(&[
-        "bulletin",
-        "export",
-        &id,
-        "--format",
-        "stix",
-        "--publisher",
-        "Example CERT",
-    ]);
+    let again = ws.run(&args);
     assert_eq!(export.stdout, again.stdout, "re-exports are identical");
     let bundle: serde_json::Value = serde_json::from_str(&export.stdout).expect("JSON");
     let objects = bundle["objects"].as_array().expect("objects");

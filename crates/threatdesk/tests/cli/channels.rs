@@ -28,17 +28,12 @@ fn published_levels() -> Workspace {
         ("Red bulletin for named recipients", "red", true),
         ("Clear draft not yet out", "clear", false),
     ] {
-        let mut args = vec![
-            "bulletin", "create", "--title", title, "--tlp", tlp, "--item", "1",
-        ];
-        if title.starts_with("Clear bulletin") {
-            args.extend(["--item", "2"]);
-        }
-        let created = ws.json(&args);
-        let id = created["id"].as_i64().expect("id").to_string();
-        if publish {
-            assert_eq!(ws.run(&["bulletin", "publish", &id]).code, 0);
-        }
+        let items: &[&str] = if title.starts_with("Clear bulletin") {
+            &["--item", "1", "--item", "2"]
+        } else {
+            &["--item", "1"]
+        };
+        crate::create_bulletin(&ws, title, tlp, items, publish);
     }
     add_user(&ws, "rea", "reader", &["--tlp-ceiling", "GREEN"]);
     add_user(&ws, "ana", "analyst", &["--tlp-ceiling", "AMBER"]);

@@ -138,3 +138,16 @@ pub fn py_tools(module: &str) -> Option<PathBuf> {
     eprintln!("skipped: no {module} in target/py-tools (scripts/get-py-tools.sh)");
     None
 }
+
+/// Creates a bulletin with `title`, `tlp` and the further `bulletin create` arguments, and
+/// publishes it when asked (through review, as `bulletin publish` does); its id.
+pub fn create_bulletin(ws: &Workspace, title: &str, tlp: &str, more: &[&str], publish: bool) -> i64 {
+    let mut args = vec!["bulletin", "create", "--title", title, "--tlp", tlp];
+    args.extend_from_slice(more);
+    let id = ws.json(&args)["id"].as_i64().expect("the new bulletin's id");
+    if publish {
+        let run = ws.run(&["bulletin", "publish", &id.to_string()]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    id
+}

@@ -141,22 +141,8 @@ fn read_mail(python: &Path, path: &Path) -> Value {
 
 fn publish(ws: &Workspace, title: &str, tlp: &str, tag: &str, publish: bool) {
     let notes = ws.write("notes.md", "Block the sender domains **today**.");
-    let created = ws.json(&[
-        "bulletin",
-        "create",
-        "--title",
-        title,
-        "--notes-file",
-        notes.to_str().expect("path"),
-        "--tlp",
-        tlp,
-        "--tag",
-        tag,
-    ]);
-    if publish {
-        let id = created["id"].as_i64().expect("id").to_string();
-        assert_eq!(ws.run(&["bulletin", "publish", &id]).code, 0);
-    }
+    let notes = notes.to_str().expect("path");
+    crate::create_bulletin(ws, title, tlp, &["--notes-file", notes, "--tag", tag], publish);
 }
 
 fn mail_log(ws: &Workspace) -> Vec<Value> {

@@ -1120,24 +1120,9 @@ pub(crate) fn publish_mix(ws: &Workspace) -> Vec<(String, i64)> {
         ("Red news for named recipients", "red", "news", true),
         ("Clear draft not yet out", "clear", "news", false),
     ] {
-        let created = ws.json(&[
-            "bulletin",
-            "create",
-            "--title",
-            title,
-            "--notes-file",
-            notes.to_str().expect("path"),
-            "--tlp",
-            tlp,
-            "--kind",
-            kind,
-            "--tag",
-            "phishing",
-        ]);
-        let id = created["id"].as_i64().expect("id");
-        if publish {
-            assert_eq!(ws.run(&["bulletin", "publish", &id.to_string()]).code, 0);
-        }
+        let notes = notes.to_str().expect("path");
+        let more = ["--notes-file", notes, "--kind", kind, "--tag", "phishing"];
+        let id = crate::create_bulletin(ws, title, tlp, &more, publish);
         made.push((title.to_owned(), id));
     }
     made
