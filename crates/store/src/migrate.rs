@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_accounts.sql"),
     include_str!("../migrations/0007_shared_drafts.sql"),
     include_str!("../migrations/0008_newsletter.sql"),
+    include_str!("../migrations/0009_cluster_queue.sql"),
 ];
 
 /// The schema version this build writes.

@@ -105,6 +105,10 @@ pub struct StoryFilter {
 
 pub(crate) fn place(tx: &Transaction<'_>, placement: &StoryPlacement) -> Result<StoryId> {
     let now = now_millis();
+    let previous: Option<i64> = tx
+        .prepare_cached("SELECT story_id FROM story_items WHERE item_id = ?1")?
+        .query_row([placement.item.0], |row| row.get(0))
+        .optional()?;
     let story = match placement.story {
         Some(story) => {
             ensure_story(tx, story)?;
@@ -112,37 +116,41 @@ pub(crate) fn place(tx: &Transaction<'_>, placement: &StoryPlacement) -> Result<
         }
         None => create(tx, &placement.new_title, now)?,
     };
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO story_items (item_id, story_id, joined_at, score, reasons, near_duplicate_of)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (item_id) DO UPDATE SET story_id = excluded.story_id, joined_at = excluded.joined_at,
              score = excluded.score, reasons = excluded.reasons, near_duplicate_of = excluded.near_duplicate_of
          WHERE story_items.pinned = 0",
-        params![
-            placement.item.0,
-            story.0,
-            now,
-            placement.score,
-            placement.reasons,
-            placement.near_duplicate_of.map(|i| i.0)
-        ],
-    )?;
-    tx.execute(
+    )?
+    .execute(params![
+        placement.item.0,
+        story.0,
+        now,
+        placement.score,
+        placement.reasons,
+        placement.near_duplicate_of.map(|i| i.0)
+    ])?;
+    tx.prepare_cached(
         "INSERT INTO item_sketches (item_id, features) VALUES (?1, ?2)
          ON CONFLICT (item_id) DO UPDATE SET features = excluded.features",
-        params![placement.item.0, placement.features],
-    )?;
+    )?
+    .execute(params![placement.item.0, placement.features])?;
+    tx.prepare_cached("DELETE FROM cluster_queue WHERE item_id = ?1")?
+        .execute([placement.item.0])?;
     // A pinned item stays where the analyst put it.
-    let actual: i64 = tx.query_row(
-        "SELECT story_id FROM story_items WHERE item_id = ?1",
-        [placement.item.0],
-        |row| row.get(0),
-    )?;
-    tx.execute(
-        "UPDATE stories SET updated_at = ?2 WHERE id = ?1",
-        params![actual, now],
-    )?;
-    drop_empty(tx)?;
+    let actual: i64 = tx
+        .prepare_cached("SELECT story_id FROM story_items WHERE item_id = ?1")?
+        .query_row([placement.item.0], |row| row.get(0))?;
+    tx.prepare_cached("UPDATE stories SET updated_at = ?2 WHERE id = ?1")?
+        .execute(params![actual, now])?;
+    // Only the story the item left can have become empty (a new story just got its item).
+    if let Some(previous) = previous.filter(|&p| p != actual) {
+        drop_if_empty(tx, StoryId(previous))?;
+    }
+    if placement.story.is_none() && story.0 != actual {
+        drop_if_empty(tx, story)?;
+    }
     Ok(StoryId(actual))
 }
 
@@ -154,7 +162,17 @@ fn create(tx: &Transaction<'_>, title: &str, now: i64) -> Result<StoryId> {
     Ok(StoryId(tx.last_insert_rowid()))
 }
 
-/// Stories left without items (after moves, merges or deleted items) are removed.
+/// Removes one story if it has no items left (after a move or a merge): one index
+/// lookup, where [`drop_empty`] reads every story.
+fn drop_if_empty(tx: &Transaction<'_>, story: StoryId) -> Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM stories WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM story_items si WHERE si.story_id = ?1)",
+    )?
+    .execute([story.0])?;
+    Ok(())
+}
+
+/// Stories left without items (after deleting a source's items) are removed.
 pub(crate) fn drop_empty(tx: &Transaction<'_>) -> Result<()> {
     tx.execute(
         "DELETE FROM stories WHERE NOT EXISTS (SELECT 1 FROM story_items si WHERE si.story_id = stories.id)",
@@ -206,7 +224,7 @@ pub(crate) fn merge(tx: &Transaction<'_>, from: StoryId, into: StoryId, actor: &
         into,
         serde_json::json!({"from": from.0, "into": into.0, "items": moved}),
     )?;
-    drop_empty(tx)?;
+    drop_if_empty(tx, from)?;
     Ok(moved as u64)
 }
 
@@ -264,7 +282,9 @@ pub(crate) fn move_items(
         target,
         serde_json::json!({"items": ids, "from": from, "to": target.0}),
     )?;
-    drop_empty(tx)?;
+    for story in &from {
+        drop_if_empty(tx, StoryId(*story))?;
+    }
     Ok(target)
 }
 
@@ -444,11 +464,13 @@ pub(crate) fn features_since(
     rows.map(|row| row.map_err(Into::into)).collect()
 }
 
-/// Items not in any story yet, oldest first.
+/// Items not in any story yet, in the order they were stored: read from the clustering
+/// queue, so the cost is the batch's, whatever the size of the corpus.
 pub(crate) fn unclustered(conn: &Connection, limit: u32) -> Result<Vec<ItemId>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT i.id FROM items i WHERE NOT EXISTS (SELECT 1 FROM story_items si WHERE si.item_id = i.id)
-         ORDER BY coalesce(i.published_at, i.fetched_at), i.id LIMIT ?1",
+        "SELECT q.item_id FROM cluster_queue q
+         WHERE NOT EXISTS (SELECT 1 FROM story_items si WHERE si.item_id = q.item_id)
+         ORDER BY q.item_id LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit], |row| row.get::<_, i64>(0))?;
     rows.map(|row| Ok(ItemId(row?))).collect()

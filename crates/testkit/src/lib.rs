@@ -5,6 +5,8 @@
 //! server library would give (a body larger than announced, a stalled response, a gzip
 //! bomb, a redirect loop), and the requests as they came over the wire.
 
+pub mod corpus;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

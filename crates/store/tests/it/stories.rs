@@ -73,3 +73,51 @@ fn placements_make_stories_and_pinned_items_stay_where_analysts_put_them() {
             .is_empty()
     );
 }
+
+#[test]
+fn the_clustering_queue_holds_exactly_the_unplaced_items_and_emptied_stories_go() {
+    let (_dir, store) = temp_store();
+    let source = file_source(&store, "reports");
+    let ids: Vec<ItemId> = store
+        .upsert_items(&[
+            item(&source, "file:///a", "A", "alpha text"),
+            item(&source, "file:///b", "B", "beta text"),
+        ])
+        .expect("items")
+        .iter()
+        .map(UpsertOutcome::item_id)
+        .collect();
+    assert_eq!(
+        store.unclustered_items(1).expect("pending"),
+        [ids[0]],
+        "storage order, limited"
+    );
+    let a = store.place_items(&[placement(ids[0], None)]).expect("place")[0];
+    assert_eq!(store.unclustered_items(10).expect("pending"), [ids[1]]);
+    // A changed item keeps its place: it is not queued again.
+    let changed = store
+        .upsert_items(&[item(&source, "file:///a", "A", "alpha text, revised")])
+        .expect("update");
+    assert!(matches!(changed[0], UpsertOutcome::Updated { .. }));
+    assert_eq!(store.unclustered_items(10).expect("pending"), [ids[1]]);
+    let b = store.place_items(&[placement(ids[1], None)]).expect("place")[0];
+    assert!(store.unclustered_items(10).expect("pending").is_empty());
+
+    // Automatic re-placement of A into B's story empties A's story, which goes; B stays.
+    assert_eq!(
+        store.place_items(&[placement(ids[0], Some(b))]).expect("place"),
+        [b]
+    );
+    assert!(store.story(a).expect("story").is_none());
+    assert_eq!(store.story(b).expect("story").map(|s| s.items), Some(2));
+    // Moving both out one by one removes the story only once it is empty.
+    let own = store
+        .move_to_story(&[ids[0]], None, "analyst", "split")
+        .expect("split");
+    assert!(store.story(b).expect("story").is_some());
+    store
+        .move_to_story(&[ids[1]], Some(own), "analyst", "move")
+        .expect("move");
+    assert!(store.story(b).expect("story").is_none());
+    assert_eq!(store.story(own).expect("story").map(|s| s.items), Some(2));
+}

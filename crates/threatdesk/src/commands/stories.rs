@@ -49,6 +49,8 @@ pub(crate) struct Clusterer {
     embedder: Option<MiniLm>,
     /// Texts embedded per model call.
     batch: usize,
+    /// Sources' reliability weights, read once per run instead of once per story member.
+    reliability: HashMap<threatdesk_model::SourceId, f64>,
 }
 
 /// Bytes of an item's lead given to the embedding model (it reads `max_tokens` tokens;
@@ -126,6 +128,7 @@ impl Clusterer {
             index,
             embedder: None,
             batch: 32,
+            reliability: HashMap::new(),
         })
     }
 
@@ -179,6 +182,13 @@ impl Clusterer {
             if batch.is_empty() {
                 break;
             }
+            // The queue is in storage order; stories grow in the order things happened.
+            batch.sort_by_key(|(item, _)| {
+                (
+                    item.content.published_at.unwrap_or(item.content.fetched_at),
+                    item.id,
+                )
+            });
             self.embed(&mut batch);
             for (item, features) in batch {
                 let id = item.id;
@@ -204,7 +214,7 @@ impl Clusterer {
                 touched.insert(story);
             }
             for story in touched {
-                refresh_digest(store, &self.index, story)?;
+                refresh_digest(store, &self.index, &mut self.reliability, story)?;
             }
         }
         Ok(report)
@@ -324,7 +334,12 @@ fn site_of_host(host: &str) -> Option<String> {
 }
 
 /// Title (the headline of the item nearest the centroid), summary and hotness of a story.
-fn refresh_digest(store: &dyn Store, index: &StoryIndex, story: StoryId) -> anyhow::Result<()> {
+fn refresh_digest(
+    store: &dyn Store,
+    index: &StoryIndex,
+    known: &mut HashMap<threatdesk_model::SourceId, f64>,
+    story: StoryId,
+) -> anyhow::Result<()> {
     let members = store.story_members(story)?;
     if members.is_empty() {
         return Ok(());
@@ -349,8 +364,20 @@ fn refresh_digest(store: &dyn Store, index: &StoryIndex, story: StoryId) -> anyh
     let summary = summarize(&texts.iter().map(String::as_str).collect::<Vec<_>>(), 3);
     let mut reliability: HashMap<threatdesk_model::SourceId, f64> = HashMap::new();
     for member in &members {
-        if let Some(source) = store.source(member.source_id)? {
-            reliability.insert(member.source_id, source.spec.reliability.weight());
+        let weight = match known.get(&member.source_id) {
+            Some(&weight) => Some(weight),
+            None => {
+                let weight = store
+                    .source(member.source_id)?
+                    .map(|s| s.spec.reliability.weight());
+                if let Some(weight) = weight {
+                    known.insert(member.source_id, weight);
+                }
+                weight
+            }
+        };
+        if let Some(weight) = weight {
+            reliability.insert(member.source_id, weight);
         }
     }
     let last_seen = members.iter().map(|m| m.date).max().unwrap_or_else(Utc::now);
@@ -522,10 +549,10 @@ pub fn show(data: &DataDir, global: &GlobalArgs, id: StoryId) -> anyhow::Result<
 }
 
 fn after_change(data: &DataDir, store: &dyn Store, stories: &[StoryId]) -> anyhow::Result<()> {
-    let clusterer = Clusterer::load(store, data.load_config()?.cluster)?;
+    let mut clusterer = Clusterer::load(store, data.load_config()?.cluster)?;
     for &story in stories {
         if store.story(story)?.is_some() {
-            refresh_digest(store, &clusterer.index, story)?;
+            refresh_digest(store, &clusterer.index, &mut clusterer.reliability, story)?;
         }
     }
     Ok(())
