@@ -20,6 +20,7 @@ mod collection;
 mod error;
 mod migrate;
 mod newsletter;
+pub mod profile;
 mod search;
 mod sqlite;
 mod stories;
@@ -323,8 +324,13 @@ pub trait Store: Send + Sync {
     ) -> Result<StoryId>;
     /// The analysts' changes that concern a story, oldest first.
     fn story_audit(&self, id: StoryId) -> Result<Vec<StoryAuditEntry>>;
-    /// The clustering features of items dated at or after `since`, with their story.
-    fn clustered_since(&self, since: DateTime<Utc>) -> Result<Vec<(ItemId, StoryId, Vec<u8>)>>;
+    /// The clustering features of items dated from `since` to `until` (both included), with
+    /// their story, oldest first.
+    fn clustered_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(ItemId, StoryId, Vec<u8>)>>;
     /// The story an item is in.
     fn story_of_item(&self, item: ItemId) -> Result<Option<StoryId>>;
     /// Items in no story yet, oldest first.

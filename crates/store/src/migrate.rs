@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_shared_drafts.sql"),
     include_str!("../migrations/0008_newsletter.sql"),
     include_str!("../migrations/0009_cluster_queue.sql"),
+    include_str!("../migrations/0010_near_duplicate_index.sql"),
 ];
 
 /// The schema version this build writes.

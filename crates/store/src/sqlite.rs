@@ -116,6 +116,7 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection> {
             path: path.to_owned(),
             source,
         })?;
+    crate::profile::attach(&conn);
     Ok(conn)
 }
 
@@ -273,11 +274,12 @@ impl Store for SqliteStore {
         self.read(|conn| stories::audit_log(conn, id))
     }
 
-    fn clustered_since(
+    fn clustered_between(
         &self,
         since: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<(ItemId, StoryId, Vec<u8>)>> {
-        self.read(|conn| stories::features_since(conn, since))
+        self.read(|conn| stories::features_between(conn, since, until))
     }
 
     fn story_of_item(&self, item: ItemId) -> Result<Option<StoryId>> {

@@ -444,17 +444,18 @@ pub(crate) fn audit_log(conn: &Connection, id: StoryId) -> Result<Vec<StoryAudit
 }
 
 /// Stored features of clustered items dated at or after `since`, with their story, oldest first.
-pub(crate) fn features_since(
+pub(crate) fn features_between(
     conn: &Connection,
     since: DateTime<Utc>,
+    until: DateTime<Utc>,
 ) -> Result<Vec<(ItemId, StoryId, Vec<u8>)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT si.item_id, si.story_id, sk.features
          FROM story_items si JOIN item_sketches sk ON sk.item_id = si.item_id JOIN items i ON i.id = si.item_id
-         WHERE coalesce(i.published_at, i.fetched_at) >= ?1
+         WHERE coalesce(i.published_at, i.fetched_at) BETWEEN ?1 AND ?2
          ORDER BY coalesce(i.published_at, i.fetched_at), si.item_id",
     )?;
-    let rows = stmt.query_map([to_millis(since)], |row| {
+    let rows = stmt.query_map([to_millis(since), to_millis(until)], |row| {
         Ok((
             ItemId(row.get(0)?),
             StoryId(row.get(1)?),

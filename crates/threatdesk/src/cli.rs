@@ -42,6 +42,17 @@ pub struct GlobalArgs {
     /// Print only errors: no progress bar, no notes.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// When the command ends, write the SQL work it did to FILE as JSON: runs, steps and
+    /// full-scan steps per SQL text (for benchmarks and the slope tests).
+    #[arg(
+        long,
+        global = true,
+        env = "THREATDESK_SQL_PROFILE",
+        value_name = "FILE",
+        hide_short_help = true
+    )]
+    pub sql_profile: Option<PathBuf>,
 }
 
 /// Output formats.

@@ -19,7 +19,7 @@ pub const CONFIG_FILE: &str = "threatdesk.toml";
 pub const DATABASE_FILE: &str = "threatdesk.db";
 
 /// Environment variables that are command-line options, not configuration keys.
-const NOT_CONFIG_KEYS: [&str; 3] = ["data_dir", "format", "log"];
+const NOT_CONFIG_KEYS: [&str; 4] = ["data_dir", "format", "log", "sql_profile"];
 
 /// Everything configurable in `threatdesk.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -23,7 +23,17 @@ pub const EXIT_ERROR: u8 = 2;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     output::init_logging(&args.global);
-    match commands::run(args) {
+    let sql_profile = args.global.sql_profile.clone();
+    if sql_profile.is_some() {
+        threatdesk_store::profile::enable();
+    }
+    let outcome = commands::run(args);
+    if let Some(path) = sql_profile
+        && let Err(error) = write_sql_profile(&path)
+    {
+        tracing::warn!("could not write the SQL profile to {}: {error}", path.display());
+    }
+    match outcome {
         Ok(code) => code,
         Err(error) if output::is_broken_pipe(&error) => ExitCode::from(EXIT_OK),
         Err(error) => {
@@ -31,4 +41,9 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+fn write_sql_profile(path: &std::path::Path) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(&threatdesk_store::profile::snapshot())?;
+    std::fs::write(path, json)
 }

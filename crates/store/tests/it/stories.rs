@@ -44,7 +44,30 @@ fn placements_make_stories_and_pinned_items_stay_where_analysts_put_them() {
         store.list_stories(&StoryFilter::default()).expect("list").len(),
         2
     );
-    assert_eq!(store.clustered_since(crate::day(1)).expect("features").len(), 3);
+    assert_eq!(
+        store
+            .clustered_between(crate::day(1), crate::day(1))
+            .expect("features")
+            .len(),
+        3
+    );
+    assert!(
+        store
+            .clustered_between(crate::day(2), crate::day(20))
+            .expect("features")
+            .is_empty(),
+        "items dated before the range are left out"
+    );
+    assert!(
+        store
+            .clustered_between(
+                crate::day(1) - chrono::Duration::days(20),
+                crate::day(1) - chrono::Duration::hours(1)
+            )
+            .expect("features")
+            .is_empty(),
+        "items dated after the range are left out"
+    );
 
     // The analyst moves B out; re-placing it automatically changes nothing.
     let own = store

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use threatdesk_cluster::{
     ClusterConfig, ItemFeatures, Sketch, StoryIndex, feature_key, hotness, lead, summarize,
@@ -46,6 +46,13 @@ pub(crate) struct ClusterReport {
 /// with the sentence-embedding model when there is one.
 pub(crate) struct Clusterer {
     index: StoryIndex,
+    config: ClusterConfig,
+    /// The dates whose stored items the index was loaded with. Items placed since are in it
+    /// too; when an item comes whose window reaches outside these dates, the index is
+    /// reloaded around it, and what it held before is left on disk. Memory is bounded by
+    /// the items of four clustering windows, however long the process runs or however
+    /// many items one ingest brings.
+    coverage: (DateTime<Utc>, DateTime<Utc>),
     embedder: Option<MiniLm>,
     /// Texts embedded per model call.
     batch: usize,
@@ -107,12 +114,31 @@ impl Clusterer {
         Ok(clusterer)
     }
 
-    /// Loads the features of items within the clustering window (no embedding model).
+    /// Loads the features of the items around today (no embedding model).
     pub(crate) fn load(store: &dyn Store, config: ClusterConfig) -> anyhow::Result<Self> {
-        let since = Utc::now() - Duration::days(i64::from(config.window_days) * 2);
-        let mut index = StoryIndex::new(config.clone());
+        let mut clusterer = Self {
+            index: StoryIndex::new(config.clone()),
+            config,
+            coverage: (Utc::now(), Utc::now()),
+            embedder: None,
+            batch: 32,
+            reliability: HashMap::new(),
+        };
+        clusterer.reload_around(store, Utc::now())?;
+        Ok(clusterer)
+    }
+
+    fn window(&self) -> Duration {
+        Duration::days(i64::from(self.config.window_days.max(1)))
+    }
+
+    /// Replaces the index with the stored items dated within two windows of `date`.
+    fn reload_around(&mut self, store: &dyn Store, date: DateTime<Utc>) -> anyhow::Result<()> {
+        let reach = self.window() * 2;
+        let coverage = (date - reach, date + reach);
+        let mut index = StoryIndex::new(self.config.clone());
         let mut unreadable = 0usize;
-        for (item, story, bytes) in store.clustered_since(since)? {
+        for (item, story, bytes) in store.clustered_between(coverage.0, coverage.1)? {
             match ItemFeatures::decode(&bytes) {
                 Some(features) if features.item == item => index.insert(features, story),
                 _ => unreadable += 1,
@@ -124,12 +150,22 @@ impl Clusterer {
                 "Some stored clustering features could not be read; those items are left out of the index"
             );
         }
-        Ok(Self {
-            index,
-            embedder: None,
-            batch: 32,
-            reliability: HashMap::new(),
-        })
+        tracing::debug!(items = index.len(), from = %coverage.0, to = %coverage.1, "story index loaded");
+        self.index = index;
+        self.coverage = coverage;
+        Ok(())
+    }
+
+    /// Makes sure the index holds every stored item an item dated `date` may be compared
+    /// with: those within one window of it. Dates in the future count as now, so that a
+    /// feed's wrong clock cannot make the index swing back and forth.
+    fn cover(&mut self, store: &dyn Store, date: DateTime<Utc>) -> anyhow::Result<()> {
+        let date = date.min(Utc::now());
+        let window = self.window();
+        if date - window < self.coverage.0 || date + window > self.coverage.1 {
+            self.reload_around(store, date)?;
+        }
+        Ok(())
     }
 
     /// Sets each item's embedding, a batch at a time; without a model, nothing.
@@ -192,6 +228,10 @@ impl Clusterer {
             self.embed(&mut batch);
             for (item, features) in batch {
                 let id = item.id;
+                self.cover(
+                    store,
+                    item.content.published_at.unwrap_or(item.content.fetched_at),
+                )?;
                 let assignment = self.index.assign(&features);
                 let placement = StoryPlacement {
                     item: id,
@@ -619,5 +659,82 @@ mod tests {
         assert_eq!(site_of_url("file:///tmp/report.txt"), None);
         assert_eq!(site_of_host("evil.example.net").as_deref(), Some("example.net"));
         assert_eq!(site_of_host("localhost"), None);
+    }
+
+    fn report(
+        source: &threatdesk_model::Source,
+        number: u32,
+        date: DateTime<Utc>,
+        text: &str,
+    ) -> threatdesk_model::NewItem {
+        let title = format!("Report {number}");
+        threatdesk_model::NewItem {
+            source_id: source.id,
+            canonical_url: format!("file:///reports/{number}.txt"),
+            original_url: None,
+            guid: None,
+            title: title.clone(),
+            author: None,
+            published_at: Some(date),
+            fetched_at: date,
+            language: Some("eng".to_owned()),
+            text: text.to_owned(),
+            html: None,
+            content_hash: threatdesk_text::content_hash(&title, text),
+            tlp: threatdesk_model::Tlp::Clear,
+        }
+    }
+
+    /// Words of its own for every report: unrelated events.
+    fn prose(number: u32) -> String {
+        (0..80).map(|k| format!("w{number}x{k} ")).collect()
+    }
+
+    #[test]
+    fn the_story_index_keeps_only_the_items_near_the_one_being_placed() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let store = threatdesk_store::SqliteStore::open(dir.path().join("threatdesk.db")).expect("store");
+        let source = store
+            .ensure_source(&threatdesk_model::NewSource::new(
+                "reports",
+                threatdesk_model::SourceKind::File,
+                "/reports",
+            ))
+            .expect("source");
+        let start = Utc::now() - Duration::days(200);
+        // A report a day for 120 days, then a second report on the first day's event.
+        let mut items: Vec<_> = (0..120)
+            .map(|day| report(&source, day, start + Duration::days(i64::from(day)), &prose(day)))
+            .collect();
+        let retelling = format!("{} and more", prose(0));
+        items.push(report(&source, 500, start + Duration::hours(30), &retelling));
+        let ids: Vec<ItemId> = store
+            .upsert_items(&items)
+            .expect("items")
+            .iter()
+            .map(threatdesk_store::UpsertOutcome::item_id)
+            .collect();
+
+        let config = ClusterConfig::default();
+        let window = i64::from(config.window_days);
+        let mut clusterer = Clusterer::load(&store, config).expect("clusterer");
+        assert!(clusterer.index.is_empty(), "nothing stored is dated near today");
+        let report = clusterer.cluster_pending(&store).expect("clustered");
+        assert_eq!(report.clustered, 121);
+
+        // Only the reports within two windows of the last one are held; the rest is on disk.
+        assert!(
+            clusterer.index.len() as i64 <= 4 * window + 1,
+            "{} items held",
+            clusterer.index.len()
+        );
+        assert!(clusterer.index.len() as i64 >= window);
+        let story_of = |index: usize| store.story_of_item(ids[index]).expect("story").expect("placed");
+        assert_eq!(
+            story_of(0),
+            story_of(120),
+            "the retelling joined the first report's story"
+        );
+        assert_ne!(story_of(0), story_of(1));
     }
 }

@@ -15,6 +15,7 @@ mod kb;
 mod newsletter;
 mod read;
 mod serve;
+mod slope;
 mod stories;
 
 use std::io::Write;
