@@ -26,6 +26,7 @@ mod misp_feed;
 pub mod newsletter;
 mod pages;
 mod public;
+mod public_cache;
 pub mod render;
 pub mod taxii;
 
@@ -107,6 +108,7 @@ struct Inner {
     misp_events: Arc<exports::VersionCache<misp_feed::FeedEvent>>,
     basic_credentials: auth::CredentialMemory,
     taxii_collections: Arc<taxii::CollectionCache>,
+    public_cache: public_cache::PublicCache,
     link_secret: std::sync::OnceLock<[u8; 32]>,
 }
 
@@ -124,6 +126,7 @@ impl AppState {
                 misp_events: Arc::default(),
                 basic_credentials: auth::CredentialMemory::default(),
                 taxii_collections: Arc::default(),
+                public_cache: public_cache::PublicCache::default(),
                 link_secret: std::sync::OnceLock::new(),
             }),
         }
@@ -140,6 +143,16 @@ impl AppState {
             .await
             .map_err(|e| AppError::Internal(format!("a database task failed: {e}")))?
             .map_err(AppError::from)
+    }
+
+    /// The store's publication epoch, read on the calling thread (see [`public_cache`]).
+    pub(crate) fn publication_epoch(&self) -> Result<threatdesk_store::PublicationEpoch, StoreError> {
+        use threatdesk_store::Store as _;
+        self.inner.store.publication_epoch()
+    }
+
+    pub(crate) fn public_cache(&self) -> &public_cache::PublicCache {
+        &self.inner.public_cache
     }
 
     pub(crate) fn knowledge(&self) -> &KnowledgeBase {
@@ -179,7 +192,8 @@ impl AppState {
 /// The workspace's routes with their middleware.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    // What anyone may read without logging in, served from rendered copies.
+    let published = Router::new()
         .route("/", get(public::home))
         .route("/bulletins/{slug}", get(public::bulletin))
         .route("/tags/{tag}", get(public::tag))
@@ -188,15 +202,6 @@ pub fn router(state: AppState) -> Router {
         .route("/feeds/tags/{file}", get(public::tag_feed))
         .route("/feeds/entities/{file}", get(public::entity_feed))
         .route("/misp-feed/{file}", get(misp_feed::file))
-        .route("/newsletter/subscribe", post(newsletter::subscribe))
-        .route(
-            "/newsletter/confirm",
-            get(newsletter::confirm_page).post(newsletter::confirm),
-        )
-        .route(
-            "/newsletter/unsubscribe",
-            get(newsletter::unsubscribe_page).post(newsletter::unsubscribe),
-        )
         .route("/taxii2/", get(taxii::discovery))
         .route("/taxii2/api/", get(taxii::api_root))
         .route("/taxii2/api/collections/", get(taxii::collections))
@@ -214,6 +219,21 @@ pub fn router(state: AppState) -> Router {
             get(taxii::versions),
         )
         .route("/taxii2/api/collections/{id}/manifest/", get(taxii::manifest))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            public_cache::serve,
+        ));
+    Router::new()
+        .merge(published)
+        .route("/newsletter/subscribe", post(newsletter::subscribe))
+        .route(
+            "/newsletter/confirm",
+            get(newsletter::confirm_page).post(newsletter::confirm),
+        )
+        .route(
+            "/newsletter/unsubscribe",
+            get(newsletter::unsubscribe_page).post(newsletter::unsubscribe),
+        )
         .route("/taxii2/{*rest}", get(taxii::unknown))
         .route("/desk", get(|| async { Redirect::to(&format!("{DESK}/")) }))
         .route("/desk/", get(pages::inbox))

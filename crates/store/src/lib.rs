@@ -42,6 +42,15 @@ pub use search::{ParsedQuery, Snippet};
 pub use sqlite::SqliteStore;
 pub use stories::{StoryAuditEntry, StoryFilter, StoryMember, StoryPlacement, StorySummary};
 
+/// See [`Store::publication_epoch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicationEpoch {
+    /// Moves by at least one per change.
+    pub value: i64,
+    /// When it last moved (whole seconds).
+    pub changed_at: DateTime<Utc>,
+}
+
 /// What storing one collected item did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -361,6 +370,11 @@ pub trait Store: Send + Sync {
     fn bulletin_versions(&self, id: BulletinId) -> Result<Vec<Bulletin>>;
     /// Bulletins, most recently saved first.
     fn list_bulletins(&self, filter: &BulletinFilter) -> Result<Vec<Bulletin>>;
+    /// The counter of changes to what the public site shows, and when it last moved. It
+    /// moves in the same transaction as any change to a bulletin, its tags or links, or the
+    /// marking, title or address of an item: a response rendered while it read `n` is
+    /// current for as long as it still reads `n`.
+    fn publication_epoch(&self) -> Result<PublicationEpoch>;
 
     /// Ranked full-text search over items and bulletins.
     fn search(&self, query: &SearchQuery) -> Result<SearchResults>;

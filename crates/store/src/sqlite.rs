@@ -715,6 +715,21 @@ impl Store for SqliteStore {
         })
     }
 
+    fn publication_epoch(&self) -> Result<crate::PublicationEpoch> {
+        self.read(|conn| {
+            let (value, changed_at): (i64, i64) = conn
+                .prepare_cached("SELECT value, changed_at FROM publication_epoch WHERE id = 1")?
+                .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            Ok(crate::PublicationEpoch {
+                value,
+                changed_at: crate::time::from_millis(
+                    changed_at.saturating_mul(1000),
+                    "publication_epoch.changed_at",
+                )?,
+            })
+        })
+    }
+
     fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
         let parsed = ParsedQuery::parse(&query.text)?;
         let window = u64::from(query.limit.unwrap_or(20)) + u64::from(query.offset);

@@ -109,3 +109,50 @@ fn missing_bulletins_are_reported_by_id() {
         .expect_err("missing");
     assert_eq!(error.to_string(), "bulletin 99 does not exist");
 }
+
+#[test]
+fn the_publication_epoch_moves_with_every_public_change_and_not_with_ingestion() {
+    let (_dir, store) = temp_store();
+    let epoch = || store.publication_epoch().expect("epoch").value;
+    let start = epoch();
+
+    let saved = store
+        .create_bulletin(&draft("Wipers hit utilities"))
+        .expect("create");
+    let created = epoch();
+    assert!(created > start, "creating a bulletin moves it");
+
+    let mut edited = draft("Wipers hit utilities");
+    edited.tags = vec!["energy".to_owned()];
+    store.update_bulletin(saved.id, &edited, 1).expect("edit");
+    let after_edit = epoch();
+    assert!(after_edit > created, "an edit (tags included) moves it");
+
+    for status in [
+        BulletinStatus::InReview,
+        BulletinStatus::Published,
+        BulletinStatus::Draft,
+    ] {
+        let before = epoch();
+        store.set_bulletin_status(saved.id, status).expect("status");
+        assert!(epoch() > before, "{status:?} moves it");
+    }
+
+    // Collecting news does not: public pages stay cached while items pour in.
+    let source = crate::file_source(&store, "reports");
+    let before = epoch();
+    let outcome = store
+        .upsert_items(&[crate::item(&source, "file:///n", "News", "plain text")])
+        .expect("item");
+    assert_eq!(epoch(), before, "a new item leaves it");
+
+    // A cited item's new title does.
+    let mut renamed = crate::item(&source, "file:///n", "News, updated", "plain text, more");
+    renamed.content_hash = threatdesk_text::content_hash(&renamed.title, &renamed.text);
+    store.upsert_items(&[renamed]).expect("update");
+    assert!(epoch() > before, "a changed item title moves it");
+    assert!(matches!(
+        outcome[0],
+        threatdesk_store::UpsertOutcome::Inserted { .. }
+    ));
+}

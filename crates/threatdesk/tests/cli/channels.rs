@@ -81,7 +81,7 @@ fn basic(user: &str, password: &str) -> String {
     )
 }
 
-const TAXII: &str = "application/taxii+json;version=2.1";
+pub(crate) const TAXII: &str = "application/taxii+json;version=2.1";
 
 fn taxii_get(client: &mut Client, path: &str, auth: Option<&str>) -> (u16, Value, crate::serve::Response) {
     let mut headers = vec![("Accept", TAXII)];

@@ -13,6 +13,7 @@ mod extract;
 mod ingest;
 mod kb;
 mod newsletter;
+mod public_cache;
 mod read;
 mod serve;
 mod slope;
