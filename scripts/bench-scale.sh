@@ -50,7 +50,7 @@ search_latency() {
             local start end
             start=$(date +%s%N)
             # shellcheck disable=SC2086
-            "$bin" --data-dir "$data" -q search --in items --limit 20 $q >/dev/null
+            "$bin" --data-dir "$data" -q search --in items --limit 20 -- $q >/dev/null
             end=$(date +%s%N)
             times+=($(( (end - start) / 1000000 )))
         done

@@ -45,6 +45,10 @@ const MIN_COMPRESSED_BYTES: usize = 256;
 #[derive(Debug, Default)]
 pub(crate) struct PublicCache {
     entries: Mutex<Entries>,
+    /// One lock per response being rendered: requests that miss together wait for one
+    /// render instead of each making their own (a change under load, or a cold start, would
+    /// otherwise render the home page once per open connection).
+    rendering: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +63,22 @@ impl PublicCache {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn render_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut rendering = self
+            .rendering
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(rendering.entry(key.to_owned()).or_default())
+    }
+
+    fn rendered(&self, key: &str) {
+        let mut rendering = self
+            .rendering
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        rendering.remove(key);
     }
 
     fn get(&self, epoch: i64, key: &str) -> Option<Arc<Cached>> {
@@ -119,18 +139,26 @@ pub(crate) async fn serve(State(state): State<AppState>, mut request: Request, n
     if let Some(hit) = cache.get(epoch.value, &key) {
         return hit.answer(&asked);
     }
+    let lock = cache.render_lock(&key);
+    let _rendering = lock.lock().await;
+    // Whoever held the lock before may have rendered it under this very epoch.
+    if let Some(hit) = cache.get(epoch.value, &key) {
+        return hit.answer(&asked);
+    }
     // The handler renders the full response; conditions are answered here, from the cache.
     request.headers_mut().remove(header::IF_NONE_MATCH);
     request.headers_mut().remove(header::IF_MODIFIED_SINCE);
     let response = next.run(request).await;
-    match Cached::from_response(response, epoch.changed_at).await {
+    let answer = match Cached::from_response(response, epoch.changed_at).await {
         Ok(cached) => {
             let cached = Arc::new(cached);
-            cache.put(epoch.value, key, Arc::clone(&cached));
+            cache.put(epoch.value, key.clone(), Arc::clone(&cached));
             cached.answer(&asked)
         }
         Err(response) => response,
-    }
+    };
+    cache.rendered(&key);
+    answer
 }
 
 /// What a response depends on besides the epoch: the address asked for, the site address

@@ -9,6 +9,7 @@ mod bulletin;
 mod channels;
 mod collect;
 mod config;
+mod crash;
 mod extract;
 mod ingest;
 mod kb;
