@@ -41,6 +41,8 @@ fn ingest_and_kill(ws: &Workspace, pages: &Path, ready: impl Fn(&Path) -> bool) 
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the ingest neither finished nor reached the point to kill it");
 }
 
