@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_cluster_queue.sql"),
     include_str!("../migrations/0010_near_duplicate_index.sql"),
     include_str!("../migrations/0011_publication_epoch.sql"),
+    include_str!("../migrations/0012_story_rollups.sql"),
 ];
 
 /// The schema version this build writes.

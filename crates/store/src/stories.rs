@@ -302,10 +302,9 @@ pub(crate) fn set_digest(
     Ok(())
 }
 
-const STORY_SELECT: &str = "SELECT s.id, s.title, s.summary, s.hotness, count(*), count(DISTINCT i.source_id),
-        min(coalesce(i.published_at, i.fetched_at)), max(coalesce(i.published_at, i.fetched_at)),
-        max(CASE i.tlp WHEN 'CLEAR' THEN 0 WHEN 'GREEN' THEN 1 WHEN 'AMBER' THEN 2 WHEN 'AMBER+STRICT' THEN 3 ELSE 4 END)
-     FROM stories s JOIN story_items si ON si.story_id = s.id JOIN items i ON i.id = si.item_id";
+/// A story and its roll-up (schema 12: kept on the row by triggers).
+const STORY_SELECT: &str = "SELECT s.id, s.title, s.summary, s.hotness, s.item_count, s.source_count,
+        s.first_seen, s.last_seen, s.tlp_rank FROM stories s";
 
 /// A story row: id, title, summary, hotness, items, sources, first and last date, TLP rank.
 type StoryRow = (i64, String, String, f64, i64, i64, i64, i64, i64);
@@ -343,35 +342,35 @@ fn summary_of(raw: StoryRow) -> Result<StorySummary> {
 }
 
 pub(crate) fn list(conn: &Connection, filter: &StoryFilter) -> Result<Vec<StorySummary>> {
-    let mut sql = format!("{STORY_SELECT} GROUP BY s.id HAVING 1 = 1");
+    // `item_count > 0` lets the partial indexes on last_seen and hotness serve the order:
+    // the listing reads about as many stories as it returns.
+    let mut sql = format!("{STORY_SELECT} WHERE s.item_count > 0");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(since) = filter.since {
-        sql.push_str(" AND max(coalesce(i.published_at, i.fetched_at)) >= ?");
+        sql.push_str(" AND s.last_seen >= ?");
         args.push(rusqlite::types::Value::Integer(to_millis(since)));
     }
     if let Some(ceiling) = filter.tlp_ceiling {
         let rank = Tlp::ALL.iter().position(|t| *t == ceiling).unwrap_or(4);
-        sql.push_str(&format!(
-            " AND max(CASE i.tlp WHEN 'CLEAR' THEN 0 WHEN 'GREEN' THEN 1 WHEN 'AMBER' THEN 2 \
-             WHEN 'AMBER+STRICT' THEN 3 ELSE 4 END) <= {rank}"
-        ));
+        sql.push_str(" AND s.tlp_rank <= ?");
+        args.push(rusqlite::types::Value::Integer(rank as i64));
     }
     sql.push_str(if filter.by_hotness {
         " ORDER BY s.hotness DESC, s.id DESC"
     } else {
-        " ORDER BY max(coalesce(i.published_at, i.fetched_at)) DESC, s.id DESC"
+        " ORDER BY s.last_seen DESC, s.id DESC"
     });
     sql.push_str(" LIMIT ?");
     args.push(rusqlite::types::Value::Integer(i64::from(
         filter.limit.unwrap_or(50),
     )));
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), story_from_row)?;
     rows.map(|raw| summary_of(raw?)).collect()
 }
 
 pub(crate) fn get(conn: &Connection, id: StoryId) -> Result<Option<StorySummary>> {
-    let sql = format!("{STORY_SELECT} WHERE s.id = ?1 GROUP BY s.id");
+    let sql = format!("{STORY_SELECT} WHERE s.id = ?1 AND s.item_count > 0");
     let raw = conn.query_row(&sql, [id.0], story_from_row).optional()?;
     raw.map(summary_of).transpose()
 }

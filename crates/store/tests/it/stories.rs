@@ -1,6 +1,6 @@
 //! Stories in the store: placement, analysts' pins, ids never reused, clean-up.
 
-use threatdesk_model::{ItemId, StoryId};
+use threatdesk_model::{ItemId, StoryId, Tlp};
 use threatdesk_store::{Store, StoryFilter, StoryPlacement, UpsertOutcome};
 
 use crate::{file_source, item, temp_store};
@@ -143,4 +143,84 @@ fn the_clustering_queue_holds_exactly_the_unplaced_items_and_emptied_stories_go(
         .expect("move");
     assert!(store.story(b).expect("story").is_none());
     assert_eq!(store.story(own).expect("story").map(|s| s.items), Some(2));
+}
+
+#[test]
+fn story_roll_ups_follow_placements_moves_markings_and_removals() {
+    let (_dir, store) = temp_store();
+    let vendor = file_source(&store, "vendor");
+    let news = file_source(&store, "news");
+    let mut early = item(&vendor, "file:///a", "A", "alpha text");
+    early.published_at = Some(crate::day(2));
+    let mut late = item(&news, "file:///b", "B", "beta text");
+    late.published_at = Some(crate::day(9));
+    let mut other = item(&news, "file:///c", "C", "gamma text");
+    other.published_at = Some(crate::day(5));
+    let ids: Vec<ItemId> = store
+        .upsert_items(&[early, late.clone(), other])
+        .expect("items")
+        .iter()
+        .map(UpsertOutcome::item_id)
+        .collect();
+    let story = store.place_items(&[placement(ids[0], None)]).expect("place")[0];
+    store
+        .place_items(&[placement(ids[1], Some(story)), placement(ids[2], None)])
+        .expect("place");
+    let summary = store.story(story).expect("story").expect("exists");
+    assert_eq!((summary.items, summary.sources), (2, 2));
+    assert_eq!(
+        (summary.first_seen, summary.last_seen),
+        (crate::day(2), crate::day(9))
+    );
+    assert_eq!(summary.tlp, Tlp::Clear);
+
+    // Newest first by the latest member's date: the two-item story (day 9), then day 5.
+    let listed = store.list_stories(&StoryFilter::default()).expect("list");
+    assert_eq!(listed.first().map(|s| s.id), Some(story));
+    assert_eq!(listed.len(), 2);
+    let recent = StoryFilter {
+        since: Some(crate::day(8)),
+        ..StoryFilter::default()
+    };
+    assert_eq!(store.list_stories(&recent).expect("list").len(), 1);
+
+    // A member re-marked AMBER makes the story AMBER: hidden under a GREEN ceiling.
+    late.tlp = Tlp::Amber;
+    late.text = "beta text, now for members".to_owned();
+    late.content_hash = threatdesk_text::content_hash(&late.title, &late.text);
+    store.upsert_items(&[late]).expect("re-mark");
+    assert_eq!(
+        store.story(story).expect("story").expect("exists").tlp,
+        Tlp::Amber
+    );
+    let green = StoryFilter {
+        tlp_ceiling: Some(Tlp::Green),
+        ..StoryFilter::default()
+    };
+    assert!(
+        store
+            .list_stories(&green)
+            .expect("list")
+            .iter()
+            .all(|s| s.id != story)
+    );
+
+    // Moving the late item out: the story shrinks to one source and day 2.
+    store
+        .move_to_story(&[ids[1]], None, "analyst", "split")
+        .expect("split");
+    let summary = store.story(story).expect("story").expect("exists");
+    assert_eq!(
+        (summary.items, summary.sources, summary.last_seen),
+        (1, 1, crate::day(2))
+    );
+    assert_eq!(summary.tlp, Tlp::Clear);
+
+    // Removing the news source's items leaves the vendor's story alone.
+    store.remove_source(news.id, true).expect("remove");
+    let listed = store.list_stories(&StoryFilter::default()).expect("list");
+    assert_eq!(
+        listed.iter().map(|s| (s.id, s.items)).collect::<Vec<_>>(),
+        [(story, 1)]
+    );
 }
