@@ -12,15 +12,10 @@ ALTER TABLE stories ADD COLUMN last_seen    INTEGER NOT NULL DEFAULT 0;
 -- 0 CLEAR, 1 GREEN, 2 AMBER, 3 AMBER+STRICT, 4 RED: the strictest among the members.
 ALTER TABLE stories ADD COLUMN tlp_rank     INTEGER NOT NULL DEFAULT 4;
 
-UPDATE stories SET (item_count, source_count, first_seen, last_seen, tlp_rank) =
-    (SELECT count(*), count(DISTINCT i.source_id), coalesce(min(coalesce(i.published_at, i.fetched_at)), 0),
-            coalesce(max(coalesce(i.published_at, i.fetched_at)), 0),
-            coalesce(max(CASE i.tlp WHEN 'CLEAR' THEN 0 WHEN 'GREEN' THEN 1 WHEN 'AMBER' THEN 2
-                                    WHEN 'AMBER+STRICT' THEN 3 ELSE 4 END), 4)
-     FROM story_items si JOIN items i ON i.id = si.item_id WHERE si.story_id = stories.id);
-
--- One statement recomputes one story; each trigger names the story it touched.
-CREATE TRIGGER story_items_rollup_insert AFTER INSERT ON story_items BEGIN
+-- The recomputation is written once: the triggers below name the story they touched by
+-- inserting it here, and this table's own trigger recomputes it and clears the row.
+CREATE TABLE story_rollup_requests (story_id INTEGER NOT NULL);
+CREATE TRIGGER story_rollup_recompute AFTER INSERT ON story_rollup_requests BEGIN
     UPDATE stories SET (item_count, source_count, first_seen, last_seen, tlp_rank) =
         (SELECT count(*), count(DISTINCT i.source_id), coalesce(min(coalesce(i.published_at, i.fetched_at)), 0),
                 coalesce(max(coalesce(i.published_at, i.fetched_at)), 0),
@@ -28,39 +23,30 @@ CREATE TRIGGER story_items_rollup_insert AFTER INSERT ON story_items BEGIN
                                         WHEN 'AMBER+STRICT' THEN 3 ELSE 4 END), 4)
          FROM story_items si JOIN items i ON i.id = si.item_id WHERE si.story_id = new.story_id)
     WHERE id = new.story_id;
+    DELETE FROM story_rollup_requests WHERE rowid = new.rowid;
+END;
+
+CREATE TRIGGER story_items_rollup_insert AFTER INSERT ON story_items BEGIN
+    INSERT INTO story_rollup_requests (story_id) VALUES (new.story_id);
 END;
 CREATE TRIGGER story_items_rollup_delete AFTER DELETE ON story_items BEGIN
-    UPDATE stories SET (item_count, source_count, first_seen, last_seen, tlp_rank) =
-        (SELECT count(*), count(DISTINCT i.source_id), coalesce(min(coalesce(i.published_at, i.fetched_at)), 0),
-                coalesce(max(coalesce(i.published_at, i.fetched_at)), 0),
-                coalesce(max(CASE i.tlp WHEN 'CLEAR' THEN 0 WHEN 'GREEN' THEN 1 WHEN 'AMBER' THEN 2
-                                        WHEN 'AMBER+STRICT' THEN 3 ELSE 4 END), 4)
-         FROM story_items si JOIN items i ON i.id = si.item_id WHERE si.story_id = old.story_id)
-    WHERE id = old.story_id;
+    INSERT INTO story_rollup_requests (story_id) VALUES (old.story_id);
 END;
 CREATE TRIGGER story_items_rollup_move AFTER UPDATE OF story_id ON story_items
     WHEN old.story_id IS NOT new.story_id
 BEGIN
-    UPDATE stories SET (item_count, source_count, first_seen, last_seen, tlp_rank) =
-        (SELECT count(*), count(DISTINCT i.source_id), coalesce(min(coalesce(i.published_at, i.fetched_at)), 0),
-                coalesce(max(coalesce(i.published_at, i.fetched_at)), 0),
-                coalesce(max(CASE i.tlp WHEN 'CLEAR' THEN 0 WHEN 'GREEN' THEN 1 WHEN 'AMBER' THEN 2
-                                        WHEN 'AMBER+STRICT' THEN 3 ELSE 4 END), 4)
-         FROM story_items si JOIN items i ON i.id = si.item_id WHERE si.story_id = stories.id)
-    WHERE id IN (old.story_id, new.story_id);
+    INSERT INTO story_rollup_requests (story_id) VALUES (old.story_id), (new.story_id);
 END;
 CREATE TRIGGER items_rollup_update AFTER UPDATE OF tlp, published_at, fetched_at, source_id ON items
     WHEN old.tlp IS NOT new.tlp OR old.published_at IS NOT new.published_at
       OR old.fetched_at IS NOT new.fetched_at OR old.source_id IS NOT new.source_id
 BEGIN
-    UPDATE stories SET (item_count, source_count, first_seen, last_seen, tlp_rank) =
-        (SELECT count(*), count(DISTINCT i.source_id), coalesce(min(coalesce(i.published_at, i.fetched_at)), 0),
-                coalesce(max(coalesce(i.published_at, i.fetched_at)), 0),
-                coalesce(max(CASE i.tlp WHEN 'CLEAR' THEN 0 WHEN 'GREEN' THEN 1 WHEN 'AMBER' THEN 2
-                                        WHEN 'AMBER+STRICT' THEN 3 ELSE 4 END), 4)
-         FROM story_items si JOIN items i ON i.id = si.item_id WHERE si.story_id = stories.id)
-    WHERE id = (SELECT story_id FROM story_items WHERE item_id = new.id);
+    INSERT INTO story_rollup_requests (story_id)
+        SELECT story_id FROM story_items WHERE item_id = new.id;
 END;
+
+-- The stories stored so far, each recomputed once.
+INSERT INTO story_rollup_requests (story_id) SELECT id FROM stories;
 
 CREATE INDEX stories_by_last_seen ON stories (last_seen DESC, id DESC) WHERE item_count > 0;
 CREATE INDEX stories_by_hotness ON stories (hotness DESC, id DESC) WHERE item_count > 0;
