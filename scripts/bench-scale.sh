@@ -2,7 +2,8 @@
 # Scale benchmark: ingests a seeded, report-shaped corpus in steps through the real path
 # (`threatdesk ingest`: reading, extraction, storage, full-text index, clustering) and prints,
 # per step, the step's rate, the database size, the peak RSS of the ingest process, and
-# search latency over a fixed query set.
+# search latency over a fixed query set, and the p95 of the workspace's inbox, story and item
+# pages (logged in, over loopback).
 #
 #   scripts/bench-scale.sh            quick mode: 100,000 items (steps 10k, 50k, 100k)
 #   scripts/bench-scale.sh full       1,000,000 items (steps 10k, 100k, 250k, 500k, 750k, 900k, 1M)
@@ -58,6 +59,29 @@ search_latency() {
     printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "search_ms_p50=%d search_ms_p95=%d", a[int(NR * 0.5 + 0.5)], a[int(NR * 0.95 + 0.5)] }'
 }
 
+# Workspace pages, logged in as an analyst: inbox (all time), a story, an item; 20 requests
+# each over loopback after one to warm up, p95 in milliseconds.
+page_latency() {
+    local port=18090 jar="$work/cookies" base="http://127.0.0.1:18090"
+    "$bin" --data-dir "$data" -q serve --listen "127.0.0.1:$port" --no-collect 2>"$work/serve.log" &
+    local server=$!
+    for _ in $(seq 100); do curl -fsS "$base/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    local csrf story item
+    csrf=$(curl -s -c "$jar" "$base/desk/login" | grep -o 'name="csrf" value="[^"]*"' | cut -d'"' -f4)
+    curl -s -b "$jar" -c "$jar" -o /dev/null -d "username=bench&password=bench-password-1&csrf=$csrf&next=/desk/" "$base/desk/login"
+    story=$(curl -s -b "$jar" "$base/desk/?days=0" | grep -o '/desk/stories/[0-9]*' | head -1)
+    item=$(curl -s -b "$jar" "$base$story" | grep -o '/desk/items/[0-9]*' | head -1)
+    local out=""
+    for page in "inbox=/desk/?days=0" "story=$story" "item=$item"; do
+        local path=${page#*=}
+        curl -s -b "$jar" -o /dev/null "$base$path"
+        out+=$(for _ in $(seq 20); do curl -s -b "$jar" -o /dev/null -w '%{time_total}\n' "$base$path"; done | sort -n |
+            awk -v name="${page%%=*}" '{ a[NR] = $1 } END { printf " %s_ms_p95=%.1f", name, a[int(NR * 0.95 + 0.5)] * 1000 }')
+    done
+    kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true
+    printf '%s' "$out"
+}
+
 printf '%-8s %8s %8s %9s %8s %8s  %s\n' step items secs items/s db_mb rss_mb search >&2
 stored=0
 for dir in "$work"/corpus/step-*/; do
@@ -65,6 +89,10 @@ for dir in "$work"/corpus/step-*/; do
     new=$(find "$dir" -name '*.html' | wc -l)
     updates=$(wc -l < "$work/corpus/$step.list")
     start=$(date +%s%N)
+    if [ ! -e "$data/threatdesk.db" ]; then
+        "$bin" --data-dir "$data" -q init --no-default-sources >/dev/null
+        echo "bench-password-1" | "$bin" --data-dir "$data" -q user add bench --role analyst --password-stdin >/dev/null
+    fi
     /usr/bin/time -f "%M" -o "$work/rss" "$bin" --data-dir "$data" -q ingest "$dir" >/dev/null 2>"$work/ingest.log" || {
         status=$?; [ "$status" = 1 ] || { cat "$work/ingest.log" >&2; exit "$status"; }
     }
@@ -77,5 +105,5 @@ for dir in "$work"/corpus/step-*/; do
     ms=$(( (end - start) / 1000000 ))
     db_mb=$(( $(stat -c %s "$data/threatdesk.db") / 1048576 ))
     printf '%-8s %8d %8.1f %9.0f %8d %8d  %s\n' "$step" "$stored" "$(echo "$ms / 1000" | bc -l)" \
-        "$(echo "($new + $updates) * 1000 / $ms" | bc -l)" "$db_mb" $((rss_kb / 1024)) "$(search_latency)"
+        "$(echo "($new + $updates) * 1000 / $ms" | bc -l)" "$db_mb" $((rss_kb / 1024)) "$(search_latency)$(page_latency)"
 done

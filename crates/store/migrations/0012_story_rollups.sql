@@ -12,6 +12,10 @@ ALTER TABLE stories ADD COLUMN last_seen    INTEGER NOT NULL DEFAULT 0;
 -- 0 CLEAR, 1 GREEN, 2 AMBER, 3 AMBER+STRICT, 4 RED: the strictest among the members.
 ALTER TABLE stories ADD COLUMN tlp_rank     INTEGER NOT NULL DEFAULT 4;
 
+-- What a roll-up reads of each member, in an index of its own: `tlp` comes after the text
+-- and HTML in the item's row, and reading it there walks the row's overflow pages.
+CREATE INDEX items_rollup_fields ON items (id, source_id, published_at, fetched_at, tlp);
+
 -- The recomputation is written once: the triggers below name the story they touched by
 -- inserting it here, and this table's own trigger recomputes it and clears the row.
 CREATE TABLE story_rollup_requests (story_id INTEGER NOT NULL);
@@ -21,7 +25,8 @@ CREATE TRIGGER story_rollup_recompute AFTER INSERT ON story_rollup_requests BEGI
                 coalesce(max(coalesce(i.published_at, i.fetched_at)), 0),
                 coalesce(max(CASE i.tlp WHEN 'CLEAR' THEN 0 WHEN 'GREEN' THEN 1 WHEN 'AMBER' THEN 2
                                         WHEN 'AMBER+STRICT' THEN 3 ELSE 4 END), 4)
-         FROM story_items si JOIN items i ON i.id = si.item_id WHERE si.story_id = new.story_id)
+         FROM story_items si JOIN items i INDEXED BY items_rollup_fields ON i.id = si.item_id
+         WHERE si.story_id = new.story_id)
     WHERE id = new.story_id;
     DELETE FROM story_rollup_requests WHERE rowid = new.rowid;
 END;

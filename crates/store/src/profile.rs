@@ -52,6 +52,9 @@ struct State {
     /// cumulative over a prepared statement's life (cached statements run many times), so
     /// a run's cost is its reading at the end minus the one at its start.
     open: HashMap<String, Vec<(i32, i32)>>,
+    /// The reading at the end of each text's last run: the start of a run that reported no
+    /// start (SQLite's own statements inside the full-text index run without one).
+    last: HashMap<String, (i32, i32)>,
     profile: SqlProfile,
 }
 
@@ -115,8 +118,15 @@ fn on_trace(event: TraceEvent<'_>) {
             );
             let mut guard = state();
             let Some(state) = guard.as_mut() else { return };
-            let (steps_at_start, scans_at_start) =
-                state.open.get_mut(&sql).and_then(Vec::pop).unwrap_or((0, 0));
+            let last = state.last.insert(sql.clone(), (steps, scans));
+            let (steps_at_start, scans_at_start) = state
+                .open
+                .get_mut(&sql)
+                .and_then(Vec::pop)
+                .or(last)
+                // A lower reading than the last one is a new statement with the same text.
+                .filter(|&(s, f)| s <= steps && f <= scans)
+                .unwrap_or((0, 0));
             let steps = u64::try_from(steps.saturating_sub(steps_at_start)).unwrap_or(0);
             let scans = u64::try_from(scans.saturating_sub(scans_at_start)).unwrap_or(0);
             let profile = &mut state.profile;
