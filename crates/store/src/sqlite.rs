@@ -1082,9 +1082,14 @@ impl RawItem {
 }
 
 fn push_item_filters(sql: &mut String, args: &mut Vec<Value>, filter: &DocumentFilter) {
+    push_item_filters_on(sql, args, filter, "i");
+}
+
+/// [`push_item_filters`] on the items table (or index) named `alias`.
+fn push_item_filters_on(sql: &mut String, args: &mut Vec<Value>, filter: &DocumentFilter, alias: &str) {
     if !filter.source_ids.is_empty() {
         sql.push_str(&format!(
-            " AND i.source_id IN ({})",
+            " AND {alias}.source_id IN ({})",
             placeholders(filter.source_ids.len())
         ));
         args.extend(filter.source_ids.iter().map(|id| Value::Integer(id.0)));
@@ -1092,10 +1097,18 @@ fn push_item_filters(sql: &mut String, args: &mut Vec<Value>, filter: &DocumentF
     push_time_and_tlp(
         sql,
         args,
-        "coalesce(i.published_at, i.fetched_at)",
-        "i.tlp",
+        &format!("coalesce({alias}.published_at, {alias}.fetched_at)"),
+        &format!("{alias}.tlp"),
         filter,
     );
+}
+
+/// Whether a filter restricts items by anything but the text.
+fn filters_items(filter: &DocumentFilter) -> bool {
+    !filter.source_ids.is_empty()
+        || filter.since.is_some()
+        || filter.until.is_some()
+        || filter.tlp_ceiling.is_some()
 }
 
 fn push_time_and_tlp(
@@ -1282,6 +1295,11 @@ pub(crate) fn load_bulletin(conn: &Connection, id: BulletinId) -> Result<Option<
 // never drives the join from an index on the content table and re-runs the MATCH per row;
 // and `ORDER BY rank` (BM25 with weights configured in the schema) lets FTS5 sort by itself,
 // so snippets are computed only for the rows a page returns.
+//
+// Item filters (source, dates, marking) are checked on `items_rollup_fields`, an index that
+// holds just those columns (schema 12): an item's row is several pages long and its marking
+// lies past the text, so checking it there would read every matching item whole. The count
+// needs the items only when something filters them.
 fn search_items(
     conn: &Connection,
     parsed: &ParsedQuery,
@@ -1290,13 +1308,23 @@ fn search_items(
 ) -> Result<(Vec<SearchHit>, u64)> {
     let mut filters = String::new();
     let mut args = vec![Value::Text(parsed.fts5.clone())];
-    push_item_filters(&mut filters, &mut args, &query.documents);
-    let from = format!(
-        "FROM items_fts CROSS JOIN items i ON i.id = items_fts.rowid WHERE items_fts MATCH ?{filters}"
-    );
-    let columns = "i.id, i.title, items_fts.rank, i.source_id, coalesce(i.published_at, i.fetched_at), i.tlp,
+    push_item_filters_on(&mut filters, &mut args, &query.documents, "f");
+    let filtered =
+        "FROM items_fts CROSS JOIN items f INDEXED BY items_rollup_fields ON f.id = items_fts.rowid";
+    let total = if filters_items(&query.documents) {
+        count_matches(
+            conn,
+            &format!("{filtered} WHERE items_fts MATCH ?{filters}"),
+            &args,
+        )?
+    } else {
+        count_matches(conn, "FROM items_fts WHERE items_fts MATCH ?", &args)?
+    };
+    let from =
+        format!("{filtered} CROSS JOIN items i ON i.id = items_fts.rowid WHERE items_fts MATCH ?{filters}");
+    let columns = "i.id, i.title, items_fts.rank, f.source_id, coalesce(f.published_at, f.fetched_at), f.tlp,
                    snippet(items_fts, 1, char(2), char(3), '…', 24), ''";
-    ranked_hits(conn, HitKind::Item, columns, &from, &args, window)
+    ranked_hits(conn, HitKind::Item, columns, &from, &args, window, total)
 }
 
 fn search_bulletins(
@@ -1319,12 +1347,14 @@ fn search_bulletins(
     let columns = "b.id, b.title, bulletins_fts.rank, NULL, coalesce(b.published_at, b.updated_at), b.tlp,
                    snippet(bulletins_fts, 1, char(2), char(3), '…', 24),
                    snippet(bulletins_fts, 2, char(2), char(3), '…', 24)";
-    ranked_hits(conn, HitKind::Bulletin, columns, &from, &args, window)
+    let total = count_matches(conn, &from, &args)?;
+    ranked_hits(conn, HitKind::Bulletin, columns, &from, &args, window, total)
 }
 
 /// Runs a ranked full-text query whose `columns` are: id, title, rank, source id (or NULL),
 /// date, TLP, a main snippet and a second snippet used only when the main one has no match
-/// (a bulletin whose analyst notes match but whose summary does not).
+/// (a bulletin whose analyst notes match but whose summary does not). `total` is the number
+/// of matches, counted by the caller.
 fn ranked_hits(
     conn: &Connection,
     kind: HitKind,
@@ -1332,8 +1362,8 @@ fn ranked_hits(
     from: &str,
     args: &[Value],
     window: u64,
+    total: u64,
 ) -> Result<(Vec<SearchHit>, u64)> {
-    let total = count_matches(conn, from, args)?;
     let sql = format!("SELECT {columns} {from} ORDER BY rank LIMIT {window}");
     let mut stmt = conn.prepare(&sql).map_err(map_match_error)?;
     let rows = stmt

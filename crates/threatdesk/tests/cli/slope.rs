@@ -153,6 +153,24 @@ fn ingesting_an_item_costs_the_same_sql_at_twenty_thousand_items_as_at_one_thous
         checked >= 10,
         "only {checked} per-item statements were seen: is the profile complete?"
     );
+    let total = |profile: &BTreeMap<String, Cost>, internal: bool| -> (u64, u64) {
+        profile
+            .iter()
+            .filter(|(sql, _)| is_full_text_internal(sql) == internal)
+            .fold((0, 0), |(runs, steps), (_, c)| {
+                (runs + c.runs, steps + c.vm_steps)
+            })
+    };
+    let each = |n: u64| n as f64 / PROBE as f64;
+    eprintln!(
+        "per item at 1k / 20k: statements {:.1} / {:.1}, steps {:.0} / {:.0}; full-text index steps {:.0} / {:.0}",
+        each(total(&small, false).0),
+        each(total(&large, false).0),
+        each(total(&small, false).1),
+        each(total(&large, false).1),
+        each(total(&small, true).1),
+        each(total(&large, true).1),
+    );
 
     // The full-text index is a log-structured merge tree: each document is rewritten once
     // per level it is merged through, and the levels grow with the logarithm of the corpus.
