@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use threatdesk_testkit::corpus::{Generator, Pool};
+use threatdesk_testkit::corpus::Generator;
 
 use crate::Workspace;
 
@@ -76,23 +76,14 @@ fn assert_consistent(db: &Path) {
 
 #[test]
 fn ingest_killed_while_storing_and_while_clustering_loses_and_duplicates_nothing() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    let Some(pool) = Pool::from_shared(&shared) else {
-        eprintln!("skipped: ../shared is not beside the checkout");
+    let Some(pool) = crate::corpus_pool() else {
         return;
     };
     let scratch = Workspace::create();
     let pages = scratch.dir.path().join("pages");
     let now = chrono::Utc::now().timestamp();
     let mut generator = Generator::new(pool, 11, 3, DOCUMENTS, now - 90 * 86_400, 90);
-    for number in 0..DOCUMENTS {
-        let doc = generator.next_doc();
-        let path = pages
-            .join(format!("outlet-{}", doc.outlet))
-            .join(format!("{number:05}.html"));
-        std::fs::create_dir_all(path.parent().expect("folder")).expect("mkdir");
-        std::fs::write(&path, doc.html()).expect("write");
-    }
+    crate::write_generated_pages(&mut generator, &pages, DOCUMENTS, 0);
 
     let clean = Workspace::create();
     let run = clean.run(&["-q", "ingest", pages.to_str().expect("utf-8 path")]);

@@ -120,6 +120,35 @@ pub fn annoctr_train() -> Option<PathBuf> {
     path.is_dir().then_some(path)
 }
 
+/// The prose pool of the seeded report generator, from `../shared` when present (CI has it);
+/// `None`, with a note, when it is not there and the calling test skips.
+pub fn corpus_pool() -> Option<threatdesk_testkit::corpus::Pool> {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    let pool = threatdesk_testkit::corpus::Pool::from_shared(&shared);
+    if pool.is_none() {
+        eprintln!("skipped: ../shared is not beside the checkout");
+    }
+    pool
+}
+
+/// Writes the generator's next `count` documents as pages under `dir`, one folder per outlet,
+/// numbered from `offset`.
+pub fn write_generated_pages(
+    generator: &mut threatdesk_testkit::corpus::Generator,
+    dir: &Path,
+    count: u64,
+    offset: u64,
+) {
+    for index in 0..count {
+        let doc = generator.next_doc();
+        let path = dir
+            .join(format!("outlet-{}", doc.outlet))
+            .join(format!("{:07}.html", offset + index));
+        std::fs::create_dir_all(path.parent().expect("page folder")).expect("mkdir");
+        std::fs::write(&path, doc.html()).expect("write page");
+    }
+}
+
 /// The Python of `target/py-tools` (scripts/get-py-tools.sh) when it can import `module`.
 /// Without it the calling test skips its outside check, unless `REQUIRE_PY_TOOLS` is set
 /// (as in CI), when the absence fails the test.

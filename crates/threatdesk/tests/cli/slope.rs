@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
-use threatdesk_testkit::corpus::{Generator, Pool};
+use threatdesk_testkit::corpus::Generator;
 
 use crate::Workspace;
 
@@ -26,19 +26,6 @@ const BIG_TABLES: [&str; 6] = [
     "items_fts",
     "stories",
 ];
-
-/// Writes the generator's next `count` documents as pages under `dir`, one folder per outlet,
-/// numbered from `offset`.
-fn write_pages(generator: &mut Generator, dir: &Path, count: u64, offset: u64) {
-    for index in 0..count {
-        let doc = generator.next_doc();
-        let path = dir
-            .join(format!("outlet-{}", doc.outlet))
-            .join(format!("{:07}.html", offset + index));
-        std::fs::create_dir_all(path.parent().expect("page folder")).expect("mkdir");
-        std::fs::write(&path, doc.html()).expect("write page");
-    }
-}
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Cost {
@@ -87,9 +74,7 @@ fn ingest_with_profile(ws: &Workspace, pages: &Path, profile: &Path) {
 
 #[test]
 fn ingesting_an_item_costs_the_same_sql_at_twenty_thousand_items_as_at_one_thousand() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    let Some(pool) = Pool::from_shared(&shared) else {
-        eprintln!("skipped: ../shared is not beside the checkout");
+    let Some(pool) = crate::corpus_pool() else {
         return;
     };
     let scratch = Workspace::create();
@@ -99,8 +84,8 @@ fn ingesting_an_item_costs_the_same_sql_at_twenty_thousand_items_as_at_one_thous
     let mut generator = Generator::new(pool, 7, 4, BACKGROUND + PROBE, now - 365 * 86_400, 365);
     let background = scratch.dir.path().join("background");
     let probe = scratch.dir.path().join("probe");
-    write_pages(&mut generator, &background, BACKGROUND, 0);
-    write_pages(&mut generator, &probe, PROBE, BACKGROUND);
+    crate::write_generated_pages(&mut generator, &background, BACKGROUND, 0);
+    crate::write_generated_pages(&mut generator, &probe, PROBE, BACKGROUND);
 
     let small_ws = Workspace::create();
     let small_profile = scratch.dir.path().join("small.json");
