@@ -655,6 +655,29 @@ impl StoryIndex {
         self.attach(index, to);
     }
 
+    /// Gives story `from` the id `to` (a story known by a provisional id until it was
+    /// stored). Where `to` already has items, the two are merged.
+    pub fn rename_story(&mut self, from: StoryId, to: StoryId) {
+        if from == to {
+            return;
+        }
+        if self.stories.contains_key(&to) {
+            self.merge(from, to);
+            return;
+        }
+        let Some(state) = self.stories.remove(&from) else {
+            return;
+        };
+        for &index in &state.items {
+            self.items[index].story = to;
+        }
+        if let Some(slot) = self.slots.remove(&from) {
+            self.slot_ids[slot as usize] = to;
+            self.slots.insert(to, slot);
+        }
+        self.stories.insert(to, state);
+    }
+
     /// Moves every item of `from` into `into`.
     pub fn merge(&mut self, from: StoryId, into: StoryId) {
         let Some(story) = self.stories.get(&from) else {

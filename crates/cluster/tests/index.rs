@@ -269,3 +269,34 @@ fn embeddings_join_reports_that_share_meaning_but_few_words() {
     );
     assert_eq!(story, StoryId(4), "{why:?}");
 }
+
+#[test]
+fn a_story_known_by_a_provisional_id_keeps_its_items_under_its_stored_id() {
+    let mut index = StoryIndex::new(ClusterConfig::default());
+    add(
+        &mut index,
+        features(1, 0, "APT28 phishes ministries", APT28_A, &["APT28"], &[]),
+    );
+    let provisional = StoryId(-1);
+    index.insert(
+        features(2, 0, "Hospital ransomware", RANSOM, &[], &[]),
+        provisional,
+    );
+    index.rename_story(provisional, StoryId(40));
+    assert_eq!(index.story_of(ItemId(2)), Some(StoryId(40)));
+    assert_eq!(index.representative(provisional), None);
+    let (story, assignment) = add(
+        &mut index,
+        features(3, 0, "Hospital ransomware, day two", RANSOM, &[], &[]),
+    );
+    assert_eq!(story, StoryId(40), "{assignment:?}");
+
+    // Renaming onto a story that has items merges the two.
+    index.insert(
+        features(4, 0, "Fancy Bear and the ministries", APT28_B, &["APT28"], &[]),
+        StoryId(-2),
+    );
+    index.rename_story(StoryId(-2), StoryId(1));
+    assert_eq!(index.story_of(ItemId(4)), Some(StoryId(1)));
+    assert_eq!(index.story_of(ItemId(1)), Some(StoryId(1)));
+}

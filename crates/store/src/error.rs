@@ -53,6 +53,14 @@ pub enum StoreError {
     /// The search query cannot be run.
     #[error("invalid search query: {0}")]
     InvalidQuery(String),
+    /// A batch of story placements refers to a placement it cannot.
+    #[error("story placement {position} is invalid: {reason}")]
+    InvalidPlacement {
+        /// Its position in the batch.
+        position: usize,
+        /// Why.
+        reason: String,
+    },
     /// No such record.
     #[error("{what} {id} does not exist")]
     NotFound {

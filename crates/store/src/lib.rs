@@ -16,6 +16,7 @@
 //! Only this crate knows SQL.
 
 mod accounts;
+mod checkpoint;
 mod collection;
 mod error;
 mod migrate;
@@ -40,7 +41,9 @@ pub use migrate::SCHEMA_VERSION;
 pub use newsletter::{Mail, MailKind, NewSubscription, Newsletter};
 pub use search::{ParsedQuery, Snippet};
 pub use sqlite::SqliteStore;
-pub use stories::{StoryAuditEntry, StoryFilter, StoryMember, StoryPlacement, StorySummary};
+pub use stories::{
+    StoryAuditEntry, StoryDigest, StoryFilter, StoryMember, StoryPlacement, StorySummary, StoryTarget,
+};
 
 /// See [`Store::publication_epoch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,8 +315,8 @@ pub trait Store: Send + Sync {
     /// and features, in one transaction. Items an analyst placed are left where they are.
     /// Returns each item's story.
     fn place_items(&self, placements: &[StoryPlacement]) -> Result<Vec<StoryId>>;
-    /// Sets a story's title, summary and hotness.
-    fn set_story_digest(&self, story: StoryId, title: &str, summary: &str, hotness: f64) -> Result<()>;
+    /// Sets stories' titles, summaries and hotness, in one transaction.
+    fn set_story_digests(&self, digests: &[StoryDigest]) -> Result<()>;
     /// Stories, newest (or hottest) first.
     fn list_stories(&self, filter: &StoryFilter) -> Result<Vec<StorySummary>>;
     /// One story.

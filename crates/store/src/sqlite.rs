@@ -15,7 +15,9 @@ use threatdesk_model::{
 
 use crate::collection::{self, CollectionProblem, CollectionRun, SeenEntry};
 use crate::search::ParsedQuery;
-use crate::stories::{self, StoryAuditEntry, StoryFilter, StoryMember, StoryPlacement, StorySummary};
+use crate::stories::{
+    self, StoryAuditEntry, StoryDigest, StoryFilter, StoryMember, StoryPlacement, StorySummary,
+};
 use crate::time::{from_millis, now_millis, to_millis};
 use crate::{
     DocumentFilter, HitKind, ItemFilter, ItemSummary, Result, SearchHit, SearchQuery, SearchResults,
@@ -31,6 +33,9 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Declared last, so dropped last: its connection, the last one open, copies what is
+    /// left of the log into the database and removes it, as SQLite's last connection does.
+    checkpointer: Option<crate::checkpoint::Checkpointer>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -57,10 +62,24 @@ impl SqliteStore {
                 source,
             })?;
         migrate::migrate(&mut writer, &path)?;
+        let checkpointer = crate::checkpoint::Checkpointer::start(&path);
+        if checkpointer.is_some() {
+            writer
+                .pragma_update(
+                    None,
+                    "wal_autocheckpoint",
+                    crate::checkpoint::WRITER_FALLBACK_PAGES,
+                )
+                .map_err(|source| StoreError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
         Ok(Self {
             path,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
+            checkpointer,
         })
     }
 
@@ -98,6 +117,10 @@ impl SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
         tx.commit()?;
+        drop(conn);
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.committed();
+        }
         Ok(value)
     }
 }
@@ -237,11 +260,11 @@ impl Store for SqliteStore {
     }
 
     fn place_items(&self, placements: &[StoryPlacement]) -> Result<Vec<StoryId>> {
-        self.write(|tx| placements.iter().map(|p| stories::place(tx, p)).collect())
+        self.write(|tx| stories::place_all(tx, placements))
     }
 
-    fn set_story_digest(&self, story: StoryId, title: &str, summary: &str, hotness: f64) -> Result<()> {
-        self.write(|tx| stories::set_digest(tx, story, title, summary, hotness))
+    fn set_story_digests(&self, digests: &[StoryDigest]) -> Result<()> {
+        self.write(|tx| stories::set_digests(tx, digests))
     }
 
     fn list_stories(&self, filter: &StoryFilter) -> Result<Vec<StorySummary>> {

@@ -13,8 +13,8 @@ use crate::{Result, StoreError};
 pub struct StoryPlacement {
     /// The item.
     pub item: ItemId,
-    /// The story it joins; `None` creates one, titled `new_title`.
-    pub story: Option<StoryId>,
+    /// The story it joins.
+    pub story: StoryTarget,
     /// The title of a new story.
     pub new_title: String,
     /// The decision's score.
@@ -25,6 +25,18 @@ pub struct StoryPlacement {
     pub near_duplicate_of: Option<ItemId>,
     /// The item's clustering features (opaque to the store).
     pub features: Vec<u8>,
+}
+
+/// Which story a placement joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoryTarget {
+    /// A stored story.
+    Existing(StoryId),
+    /// A new story, titled with the placement's `new_title`.
+    New,
+    /// The story of the placement at this earlier position of the same call: a batch of
+    /// placements can start a story and add to it in one transaction.
+    SameAs(usize),
 }
 
 /// A story in a listing.
@@ -90,6 +102,19 @@ pub struct StoryAuditEntry {
     pub detail: serde_json::Value,
 }
 
+/// A story's title, summary and ranking, as clustering computes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoryDigest {
+    /// The story.
+    pub story: StoryId,
+    /// Its best headline.
+    pub title: String,
+    /// Its extractive summary.
+    pub summary: String,
+    /// Ranking score: sources, their reliability, recency.
+    pub hotness: f64,
+}
+
 /// Which stories [`crate::Store::list_stories`] returns.
 #[derive(Debug, Clone, Default)]
 pub struct StoryFilter {
@@ -103,19 +128,52 @@ pub struct StoryFilter {
     pub limit: Option<u32>,
 }
 
-pub(crate) fn place(tx: &Transaction<'_>, placement: &StoryPlacement) -> Result<StoryId> {
+/// Stores a batch of placements in order; returns each item's story. A story created for
+/// an item that an analyst keeps elsewhere (pinned) stays until the end of the batch, so
+/// that later placements can still join it, and is removed then if it is empty.
+pub(crate) fn place_all(tx: &Transaction<'_>, placements: &[StoryPlacement]) -> Result<Vec<StoryId>> {
     let now = now_millis();
+    let mut placed: Vec<StoryId> = Vec::with_capacity(placements.len());
+    // Per position: the story the placement went to (created or joined).
+    let mut targets: Vec<StoryId> = Vec::with_capacity(placements.len());
+    let mut created: Vec<StoryId> = Vec::new();
+    for (position, placement) in placements.iter().enumerate() {
+        let story =
+            match placement.story {
+                StoryTarget::Existing(story) => {
+                    ensure_story(tx, story)?;
+                    story
+                }
+                StoryTarget::New => {
+                    let story = create(tx, &placement.new_title, now)?;
+                    created.push(story);
+                    story
+                }
+                StoryTarget::SameAs(earlier) => *targets.get(earlier).filter(|_| earlier < position).ok_or(
+                    StoreError::InvalidPlacement {
+                        position,
+                        reason: format!(
+                            "it joins the story of placement {earlier}, which does not come before it"
+                        ),
+                    },
+                )?,
+            };
+        targets.push(story);
+        placed.push(place(tx, placement, story, now)?);
+    }
+    for story in created {
+        drop_if_empty(tx, story)?;
+    }
+    Ok(placed)
+}
+
+/// Stores one placement into `story`; returns where the item is (an item an analyst placed
+/// stays where it is).
+fn place(tx: &Transaction<'_>, placement: &StoryPlacement, story: StoryId, now: i64) -> Result<StoryId> {
     let previous: Option<i64> = tx
         .prepare_cached("SELECT story_id FROM story_items WHERE item_id = ?1")?
         .query_row([placement.item.0], |row| row.get(0))
         .optional()?;
-    let story = match placement.story {
-        Some(story) => {
-            ensure_story(tx, story)?;
-            story
-        }
-        None => create(tx, &placement.new_title, now)?,
-    };
     tx.prepare_cached(
         "INSERT INTO story_items (item_id, story_id, joined_at, score, reasons, near_duplicate_of)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -144,12 +202,9 @@ pub(crate) fn place(tx: &Transaction<'_>, placement: &StoryPlacement) -> Result<
         .query_row([placement.item.0], |row| row.get(0))?;
     tx.prepare_cached("UPDATE stories SET updated_at = ?2 WHERE id = ?1")?
         .execute(params![actual, now])?;
-    // Only the story the item left can have become empty (a new story just got its item).
+    // Only the story the item left can have become empty.
     if let Some(previous) = previous.filter(|&p| p != actual) {
         drop_if_empty(tx, StoryId(previous))?;
-    }
-    if placement.story.is_none() && story.0 != actual {
-        drop_if_empty(tx, story)?;
     }
     Ok(StoryId(actual))
 }
@@ -288,17 +343,17 @@ pub(crate) fn move_items(
     Ok(target)
 }
 
-pub(crate) fn set_digest(
-    tx: &Transaction<'_>,
-    story: StoryId,
-    title: &str,
-    summary: &str,
-    hotness: f64,
-) -> Result<()> {
-    tx.execute(
-        "UPDATE stories SET title = ?2, summary = ?3, hotness = ?4 WHERE id = ?1",
-        params![story.0, title, summary, hotness],
-    )?;
+pub(crate) fn set_digests(tx: &Transaction<'_>, digests: &[StoryDigest]) -> Result<()> {
+    let mut update =
+        tx.prepare_cached("UPDATE stories SET title = ?2, summary = ?3, hotness = ?4 WHERE id = ?1")?;
+    for digest in digests {
+        update.execute(params![
+            digest.story.0,
+            digest.title,
+            digest.summary,
+            digest.hotness
+        ])?;
+    }
     Ok(())
 }
 

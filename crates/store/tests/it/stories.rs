@@ -1,11 +1,15 @@
 //! Stories in the store: placement, analysts' pins, ids never reused, clean-up.
 
 use threatdesk_model::{ItemId, StoryId, Tlp};
-use threatdesk_store::{Store, StoryFilter, StoryPlacement, UpsertOutcome};
+use threatdesk_store::{Store, StoreError, StoryFilter, StoryPlacement, StoryTarget, UpsertOutcome};
 
 use crate::{file_source, item, temp_store};
 
 fn placement(item: ItemId, story: Option<StoryId>) -> StoryPlacement {
+    to(item, story.map_or(StoryTarget::New, StoryTarget::Existing))
+}
+
+fn to(item: ItemId, story: StoryTarget) -> StoryPlacement {
     StoryPlacement {
         item,
         story,
@@ -94,6 +98,74 @@ fn placements_make_stories_and_pinned_items_stay_where_analysts_put_them() {
             .list_stories(&StoryFilter::default())
             .expect("list")
             .is_empty()
+    );
+}
+
+#[test]
+fn one_batch_of_placements_can_start_a_story_and_add_to_it() {
+    let (_dir, store) = temp_store();
+    let source = file_source(&store, "reports");
+    let ids: Vec<ItemId> = store
+        .upsert_items(&[
+            item(&source, "file:///a", "A", "alpha text"),
+            item(&source, "file:///b", "B", "beta text"),
+            item(&source, "file:///c", "C", "gamma text"),
+            item(&source, "file:///d", "D", "delta text"),
+        ])
+        .expect("items")
+        .iter()
+        .map(UpsertOutcome::item_id)
+        .collect();
+
+    // A placement may only join the story of one that comes before it; a bad batch stores
+    // nothing at all.
+    let error = store
+        .place_items(&[to(ids[0], StoryTarget::New), to(ids[1], StoryTarget::SameAs(1))])
+        .expect_err("a placement cannot join its own story");
+    assert!(
+        matches!(error, StoreError::InvalidPlacement { position: 1, .. }),
+        "{error}"
+    );
+    assert_eq!(store.unclustered_items(10).expect("pending").len(), 4);
+    assert!(
+        store
+            .list_stories(&StoryFilter::default())
+            .expect("list")
+            .is_empty()
+    );
+
+    let placed = store
+        .place_items(&[
+            to(ids[0], StoryTarget::New),
+            to(ids[1], StoryTarget::New),
+            to(ids[2], StoryTarget::SameAs(0)),
+            to(ids[3], StoryTarget::SameAs(2)),
+        ])
+        .expect("place");
+    assert_eq!(placed[2], placed[0]);
+    assert_eq!(placed[3], placed[0]);
+    assert_ne!(placed[1], placed[0]);
+    assert_eq!(store.story(placed[0]).expect("story").map(|s| s.items), Some(3));
+    assert!(store.unclustered_items(10).expect("pending").is_empty());
+
+    // An item an analyst keeps in its story stays there even when the batch starts a new
+    // story for it; a later placement of the same batch that joins that story still finds
+    // it, and it is gone at the end only if nothing joined it.
+    let kept = store
+        .move_to_story(&[ids[1]], None, "analyst", "split")
+        .expect("split");
+    let again = store
+        .place_items(&[to(ids[1], StoryTarget::New), to(ids[3], StoryTarget::SameAs(0))])
+        .expect("place");
+    assert_eq!(again[0], kept, "pinned");
+    assert_ne!(again[1], kept);
+    assert_eq!(store.story(again[1]).expect("story").map(|s| s.items), Some(1));
+    let alone = store.place_items(&[to(ids[1], StoryTarget::New)]).expect("place");
+    assert_eq!(alone, [kept]);
+    assert_eq!(
+        store.list_stories(&StoryFilter::default()).expect("list").len(),
+        3,
+        "the story started for the pinned item alone is not kept"
     );
 }
 

@@ -13,6 +13,7 @@ use threatdesk_extract::Recognizer;
 use threatdesk_model::{Finding, FindingKind, ItemId, NewSource, SourceKind, Span};
 use threatdesk_store::{Store, UpsertOutcome};
 
+use super::stories::{ClusterReport, Clusterer, Pending};
 use crate::cli::{Format, GlobalArgs, IngestArgs};
 use crate::config::DataDir;
 use crate::{EXIT_OK, EXIT_PARTIAL};
@@ -55,6 +56,14 @@ struct StoryTotals {
     near_duplicates: u64,
 }
 
+impl StoryTotals {
+    fn add(&mut self, pass: ClusterReport) {
+        self.clustered += pass.clustered;
+        self.new_stories += pass.new_stories;
+        self.near_duplicates += pass.near_duplicates;
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct IngestReport {
     data_dir: String,
@@ -72,7 +81,8 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
         data.create()?;
         tracing::info!(path = %data.root().display(), "Created data folder");
     }
-    let mut config = data.load_config()?.ingest;
+    let full_config = data.load_config()?;
+    let mut config = full_config.ingest.clone();
     if let Some(source) = args.source {
         config.source = source;
     }
@@ -88,6 +98,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
     let mut spec = NewSource::new(&config.source, SourceKind::File, "local files");
     spec.default_tlp = config.default_tlp;
     let source = store.ensure_source(&spec)?;
+    let mut clusterer = super::stories::Clusterer::open(&store, data, &full_config)?;
 
     let inputs: Vec<Input> = args.paths.iter().map(|p| Input::from_arg(p)).collect();
     let discovery = files::discover(&inputs, &files_config);
@@ -109,45 +120,60 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
     }
 
     let batch_size = config.batch_size.max(1);
-    let mut batch: Vec<Collected> = Vec::with_capacity(batch_size);
-    // Files are read and their main text extracted a batch at a time on every core; what
-    // comes back is reported and stored in input order.
-    for candidates in discovery.candidates.chunks(batch_size) {
-        let results: Vec<_> = candidates
-            .par_iter()
-            .map(|candidate| files::collect(candidate, &source, &files_config, Utc::now()))
-            .collect();
-        for (candidate, result) in candidates.iter().zip(results) {
-            progress.set_message(candidate.display_name());
-            match result {
-                Ok(mut collected) => {
-                    if let Some(tlp) = args.tlp {
-                        collected.item.tlp = tlp;
-                    }
-                    for note in &collected.notes {
-                        if !global.quiet {
-                            progress.suspend(|| eprintln!("threatdesk: note: {}: {note}", collected.input));
+    let mut batch: Vec<Prepared> = Vec::with_capacity(batch_size);
+    // Two stages: a reading thread reads files a batch at a time on every core (main text,
+    // findings, clustering features) while this one stores the batch before and places its
+    // items in stories. What comes back is reported and stored in input order.
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (source, files_config, recognizer) = (&source, &files_config, &recognizer);
+        let candidates = &discovery.candidates;
+        scope.spawn(move || {
+            for candidates in candidates.chunks(batch_size) {
+                let results: Vec<_> = candidates
+                    .par_iter()
+                    .map(|candidate| {
+                        files::collect(candidate, source, files_config, Utc::now())
+                            .map(|collected| Prepared::of(collected, recognizer))
+                    })
+                    .collect();
+                // The storing side stopped on an error: nothing more to read.
+                if sender.send((candidates, results)).is_err() {
+                    break;
+                }
+            }
+        });
+        for (candidates, results) in receiver {
+            for (candidate, result) in candidates.iter().zip(results) {
+                progress.set_message(candidate.display_name());
+                match result {
+                    Ok(mut prepared) => {
+                        if let Some(tlp) = args.tlp {
+                            prepared.collected.item.tlp = tlp;
+                        }
+                        for note in &prepared.collected.notes {
+                            if !global.quiet {
+                                progress.suspend(|| {
+                                    eprintln!("threatdesk: note: {}: {note}", prepared.collected.input)
+                                });
+                            }
+                        }
+                        batch.push(prepared);
+                        if batch.len() >= batch_size {
+                            store_batch(&store, &mut clusterer, &mut batch, &mut report)?;
                         }
                     }
-                    batch.push(collected);
-                    if batch.len() >= batch_size {
-                        store_batch(&store, &recognizer, &mut batch, &mut report)?;
-                    }
+                    Err(rejection) => record_rejection(&mut report, &progress, global, rejection),
                 }
-                Err(rejection) => record_rejection(&mut report, &progress, global, rejection),
+                progress.inc(1);
             }
-            progress.inc(1);
         }
-    }
-    store_batch(&store, &recognizer, &mut batch, &mut report)?;
+        Ok(())
+    })?;
+    store_batch(&store, &mut clusterer, &mut batch, &mut report)?;
     progress.finish_and_clear();
-    let mut clusterer = super::stories::Clusterer::open(&store, data, &data.load_config()?)?;
-    let clustered = clusterer.cluster_pending(&store)?;
-    report.stories = StoryTotals {
-        clustered: clustered.clustered,
-        new_stories: clustered.new_stories,
-        near_duplicates: clustered.near_duplicates,
-    };
+    // Items an interrupted earlier run stored but did not place.
+    report.stories.add(clusterer.cluster_pending(&store)?);
 
     report.totals.inputs = report.files.len() as u64;
     report.elapsed_ms = started.elapsed().as_millis();
@@ -164,29 +190,56 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
     }))
 }
 
+/// A file read and its text extracted, with its findings and clustering features.
+struct Prepared {
+    collected: Collected,
+    findings: Vec<Finding>,
+    pending: Pending,
+}
+
+impl Prepared {
+    fn of(collected: Collected, recognizer: &Recognizer) -> Self {
+        // Extraction is cheap next to storage; doing it for unchanged items too lets each
+        // item and its findings be stored in one transaction.
+        let findings = extract_findings(&collected.item.text, recognizer);
+        let pending = Pending::of_new(&collected.item, &findings);
+        Self {
+            collected,
+            findings,
+            pending,
+        }
+    }
+}
+
+/// Stores a batch in one transaction, then places its new items in stories.
 fn store_batch(
     store: &dyn Store,
-    recognizer: &Recognizer,
-    batch: &mut Vec<Collected>,
+    clusterer: &mut Clusterer,
+    batch: &mut Vec<Prepared>,
     report: &mut IngestReport,
 ) -> anyhow::Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    // Extraction is cheap next to storage; doing it for unchanged items too lets each item
-    // and its findings be stored in one transaction.
-    let (sources, items): (Vec<_>, Vec<_>) = std::mem::take(batch)
-        .into_par_iter()
-        .map(|c| {
-            let findings = extract_findings(&c.item.text, recognizer);
-            ((c.input, c.notes), (c.item, findings))
-        })
-        .unzip();
+    let mut items = Vec::with_capacity(batch.len());
+    let mut rest = Vec::with_capacity(batch.len());
+    for prepared in std::mem::take(batch) {
+        let Collected {
+            input, item, notes, ..
+        } = prepared.collected;
+        items.push((item, prepared.findings));
+        rest.push((input, notes, prepared.pending));
+    }
     let outcomes = store.upsert_items_with_findings(&items)?;
-    for (((input, notes), (_, findings)), outcome) in sources.into_iter().zip(&items).zip(outcomes) {
+    let mut to_place = Vec::new();
+    for (((input, notes, mut pending), (_, findings)), outcome) in rest.into_iter().zip(&items).zip(outcomes)
+    {
         let outcome_name = match outcome {
-            UpsertOutcome::Inserted { .. } => {
+            UpsertOutcome::Inserted { id } => {
                 report.totals.inserted += 1;
+                // New items wait in the store's clustering queue until this places them.
+                pending.features.item = id;
+                to_place.push(pending);
                 "inserted"
             }
             UpsertOutcome::Updated { .. } => {
@@ -221,6 +274,7 @@ fn store_batch(
             notes,
         });
     }
+    report.stories.add(clusterer.place(store, to_place)?);
     Ok(())
 }
 

@@ -5,13 +5,14 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
+use rayon::prelude::*;
 use serde::Serialize;
 use threatdesk_cluster::{
-    ClusterConfig, ItemFeatures, Sketch, StoryIndex, feature_key, hotness, lead, summarize,
+    Assignment, ClusterConfig, ItemFeatures, Sketch, StoryIndex, feature_key, hotness, lead, summarize,
 };
 use threatdesk_embed::MiniLm;
 use threatdesk_model::{Finding, FindingKind, Item, ItemId, StoryId};
-use threatdesk_store::{Store, StoryFilter, StoryMember, StoryPlacement};
+use threatdesk_store::{Store, StoryDigest, StoryFilter, StoryMember, StoryPlacement, StoryTarget};
 
 use crate::EXIT_OK;
 use crate::cli::{Format, GlobalArgs, StoriesListArgs};
@@ -40,6 +41,14 @@ pub(crate) struct ClusterReport {
     pub new_stories: u64,
     /// Of those, near-duplicates of an item already stored.
     pub near_duplicates: u64,
+}
+
+impl ClusterReport {
+    pub(crate) fn add(&mut self, other: ClusterReport) {
+        self.clustered += other.clustered;
+        self.new_stories += other.new_stories;
+        self.near_duplicates += other.near_duplicates;
+    }
 }
 
 /// The story index of a data folder, rebuilt from the stored features of recent items,
@@ -156,44 +165,38 @@ impl Clusterer {
         Ok(())
     }
 
-    /// Makes sure the index holds every stored item an item dated `date` may be compared
-    /// with: those within one window of it. Dates in the future count as now, so that a
-    /// feed's wrong clock cannot make the index swing back and forth.
-    fn cover(&mut self, store: &dyn Store, date: DateTime<Utc>) -> anyhow::Result<()> {
-        let date = date.min(Utc::now());
+    /// Whether the index lacks stored items an item dated `date` may be compared with:
+    /// those within one window of it. The caller counts dates in the future as now, so that
+    /// a feed's wrong clock cannot make the index swing back and forth.
+    fn needs_reload(&self, date: DateTime<Utc>) -> bool {
         let window = self.window();
-        if date - window < self.coverage.0 || date + window > self.coverage.1 {
-            self.reload_around(store, date)?;
-        }
-        Ok(())
+        date - window < self.coverage.0 || date + window > self.coverage.1
     }
 
     /// Sets each item's embedding, a batch at a time; without a model, nothing.
-    fn embed(&self, items: &mut [(Item, ItemFeatures)]) {
+    fn embed(&self, items: &mut [Pending]) {
         let Some(model) = &self.embedder else {
             return;
         };
         // Items with too little prose keep no embedding (see `lead`).
-        let mut leads: Vec<(usize, String)> = items
+        let mut leads: Vec<(usize, &str)> = items
             .iter()
             .enumerate()
-            .filter_map(|(i, (item, _))| {
-                lead(&item.content.title, &item.content.text, EMBEDDED_TEXT_BYTES).map(|l| (i, l))
-            })
+            .filter_map(|(i, pending)| pending.lead.as_deref().map(|l| (i, l)))
             .collect();
+        let mut vectors_of: Vec<(usize, Vec<f32>)> = Vec::with_capacity(leads.len());
         for chunk in leads.chunks_mut(self.batch) {
-            let refs: Vec<&str> = chunk.iter().map(|(_, l)| l.as_str()).collect();
+            let refs: Vec<&str> = chunk.iter().map(|(_, l)| *l).collect();
             match model.embed(&refs) {
-                Ok(vectors) => {
-                    for ((i, _), vector) in chunk.iter().zip(vectors) {
-                        items[*i].1.embedding = vector;
-                    }
-                }
+                Ok(vectors) => vectors_of.extend(chunk.iter().map(|(i, _)| *i).zip(vectors)),
                 Err(error) => tracing::warn!(
                     %error,
                     "Embedding failed for a batch; those items are placed on lexical similarity"
                 ),
             }
+        }
+        for (i, vector) in vectors_of {
+            items[i].features.embedding = vector;
         }
     }
 
@@ -206,80 +209,190 @@ impl Clusterer {
             if pending.is_empty() {
                 break;
             }
-            let mut touched = BTreeSet::new();
-            let mut batch: Vec<(Item, ItemFeatures)> = Vec::with_capacity(pending.len());
+            let mut batch = Vec::with_capacity(pending.len());
             for id in pending {
                 let Some(item) = store.item(id)? else {
                     continue;
                 };
-                let features = features_of(&item, &store.item_findings(id)?);
-                batch.push((item, features));
+                let findings = store.item_findings(id)?;
+                batch.push(Pending::of(&item, &findings));
             }
             if batch.is_empty() {
                 break;
             }
-            // The queue is in storage order; stories grow in the order things happened.
-            batch.sort_by_key(|(item, _)| {
-                (
-                    item.content.published_at.unwrap_or(item.content.fetched_at),
-                    item.id,
-                )
-            });
-            self.embed(&mut batch);
-            for (item, features) in batch {
-                let id = item.id;
-                self.cover(
-                    store,
-                    item.content.published_at.unwrap_or(item.content.fetched_at),
-                )?;
-                let assignment = self.index.assign(&features);
-                let placement = StoryPlacement {
-                    item: id,
-                    story: assignment.story,
-                    new_title: item.content.title.clone(),
-                    score: f64::from(assignment.score),
-                    reasons: serde_json::to_string(&assignment.signals)?,
-                    near_duplicate_of: assignment.near_duplicate_of,
-                    features: features.encode(),
-                };
-                let story = store
-                    .place_items(std::slice::from_ref(&placement))?
-                    .first()
-                    .copied()
-                    .context("the store placed no item")?;
-                report.clustered += 1;
-                report.new_stories += u64::from(assignment.story.is_none());
-                report.near_duplicates += u64::from(assignment.near_duplicate_of.is_some());
-                self.index.insert(features, story);
-                touched.insert(story);
-            }
-            for story in touched {
-                refresh_digest(store, &self.index, &mut self.reliability, story)?;
-            }
+            report.add(self.place(store, batch)?);
         }
         Ok(report)
+    }
+
+    /// Places a batch of stored items (in one transaction per index reload, normally one)
+    /// and refreshes the digests of the stories that changed. An item already placed is
+    /// placed again.
+    pub(crate) fn place(
+        &mut self,
+        store: &dyn Store,
+        mut batch: Vec<Pending>,
+    ) -> anyhow::Result<ClusterReport> {
+        let mut report = ClusterReport::default();
+        // The queue is in storage order; stories grow in the order things happened.
+        batch.sort_by_key(|pending| (pending.at, pending.features.item));
+        self.embed(&mut batch);
+        let mut placements = Placements::default();
+        for pending in batch {
+            let date = pending.at.min(Utc::now());
+            if self.needs_reload(date) {
+                // What this batch placed so far must be stored before the index is read back.
+                placements.store(store, &mut self.index)?;
+                self.reload_around(store, date)?;
+            }
+            let assignment = self.index.assign(&pending.features);
+            let story = placements.push(&pending, &assignment)?;
+            report.clustered += 1;
+            report.new_stories += u64::from(assignment.story.is_none());
+            report.near_duplicates += u64::from(assignment.near_duplicate_of.is_some());
+            self.index.insert(pending.features, story);
+        }
+        placements.store(store, &mut self.index)?;
+        self.refresh_digests(store, &placements.touched)?;
+        Ok(report)
+    }
+
+    /// Recomputes the title, summary and hotness of each story (on every core) and stores
+    /// them in one transaction.
+    fn refresh_digests(&mut self, store: &dyn Store, stories: &BTreeSet<StoryId>) -> anyhow::Result<()> {
+        let known = std::sync::Mutex::new(std::mem::take(&mut self.reliability));
+        // The index is not shared between threads: its answers are read first.
+        let stories: Vec<(StoryId, Option<ItemId>)> = stories
+            .iter()
+            .map(|&story| (story, self.index.representative(story)))
+            .collect();
+        let digests: anyhow::Result<Vec<Option<StoryDigest>>> = stories
+            .par_iter()
+            .map(|&(story, representative)| digest_of(store, representative, &known, story))
+            .collect();
+        self.reliability = known
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let digests: Vec<StoryDigest> = digests?.into_iter().flatten().collect();
+        store.set_story_digests(&digests)?;
+        Ok(())
+    }
+}
+
+/// A stored item waiting for its story, with what clustering needs of it. Built where the
+/// item's text is at hand (on the reading threads during an ingest), so that placing it
+/// reads nothing back.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    /// Published, else collected.
+    pub at: DateTime<Utc>,
+    /// The title of a story it starts.
+    pub title: String,
+    /// What the embedding model reads, if the item has enough prose.
+    pub lead: Option<String>,
+    /// Its clustering features; `features.item` is the stored item's id.
+    pub features: ItemFeatures,
+}
+
+impl Pending {
+    /// What clustering needs of a stored item.
+    pub(crate) fn of(item: &Item, findings: &[Finding]) -> Self {
+        let mut pending = Self::of_new(&item.content, findings);
+        pending.features.item = item.id;
+        pending
+    }
+
+    /// The same for an item not stored yet (its id is set once it is).
+    pub(crate) fn of_new(content: &threatdesk_model::NewItem, findings: &[Finding]) -> Self {
+        let at = content.published_at.unwrap_or(content.fetched_at);
+        Self {
+            at,
+            title: content.title.clone(),
+            lead: lead(&content.title, &content.text, EMBEDDED_TEXT_BYTES),
+            features: features_from(
+                ItemId(0),
+                content.source_id,
+                at.timestamp_millis(),
+                (&content.title, &content.text),
+                &content.canonical_url,
+                findings,
+            ),
+        }
+    }
+}
+
+/// Placements decided but not stored yet. Stories they start are known to the index by
+/// provisional (negative) ids until the store gives them theirs.
+#[derive(Default)]
+struct Placements {
+    placements: Vec<StoryPlacement>,
+    /// Provisional story → position of the placement that starts it.
+    started: HashMap<StoryId, usize>,
+    /// Stories changed by what was stored, for their digests.
+    touched: BTreeSet<StoryId>,
+    next_provisional: i64,
+}
+
+impl Placements {
+    /// Records where an item goes; returns the story the index should put it in.
+    fn push(&mut self, pending: &Pending, assignment: &Assignment) -> anyhow::Result<StoryId> {
+        let (target, story) = match assignment.story {
+            Some(story) => match self.started.get(&story) {
+                Some(&position) => (StoryTarget::SameAs(position), story),
+                None => (StoryTarget::Existing(story), story),
+            },
+            None => {
+                self.next_provisional -= 1;
+                let provisional = StoryId(self.next_provisional);
+                self.started.insert(provisional, self.placements.len());
+                (StoryTarget::New, provisional)
+            }
+        };
+        self.placements.push(StoryPlacement {
+            item: pending.features.item,
+            story: target,
+            new_title: pending.title.clone(),
+            score: f64::from(assignment.score),
+            reasons: serde_json::to_string(&assignment.signals)?,
+            near_duplicate_of: assignment.near_duplicate_of,
+            features: pending.features.encode(),
+        });
+        Ok(story)
+    }
+
+    /// Stores the placements in one transaction and gives the index the stored stories:
+    /// provisional ids become real ones, and an item an analyst keeps elsewhere goes back
+    /// where the store says it is.
+    fn store(&mut self, store: &dyn Store, index: &mut StoryIndex) -> anyhow::Result<()> {
+        if self.placements.is_empty() {
+            return Ok(());
+        }
+        let stories = store.place_items(&self.placements)?;
+        anyhow::ensure!(
+            stories.len() == self.placements.len(),
+            "the store placed {} of {} items",
+            stories.len(),
+            self.placements.len()
+        );
+        for (placement, &actual) in self.placements.iter().zip(&stories) {
+            if let Some(current) = index.story_of(placement.item).filter(|story| story.0 < 0) {
+                index.rename_story(current, actual);
+            }
+            if index.story_of(placement.item) != Some(actual) {
+                index.move_item(placement.item, actual);
+            }
+            self.touched.insert(actual);
+        }
+        self.placements.clear();
+        self.started.clear();
+        Ok(())
     }
 }
 
 /// What clustering takes from an item: its sketch, the specific entities it mentions
 /// (actors, malware, campaigns, CVEs: tools, places and sectors are shared by too many
-/// unrelated events) and its non-benign indicators.
-fn features_of(item: &Item, findings: &[Finding]) -> ItemFeatures {
-    let content = &item.content;
-    features_from(
-        item.id,
-        content.source_id,
-        content
-            .published_at
-            .unwrap_or(content.fetched_at)
-            .timestamp_millis(),
-        (&content.title, &content.text),
-        &content.canonical_url,
-        findings,
-    )
-}
-
-/// [`features_of`] from the parts: id, source, date, (title, text), address, findings.
+/// unrelated events) and its non-benign indicators; from its id, source, date, title and
+/// text, address and findings.
 pub(crate) fn features_from(
     item: ItemId,
     source: threatdesk_model::SourceId,
@@ -373,18 +486,18 @@ fn site_of_host(host: &str) -> Option<String> {
     (labels.len() >= 2).then(|| labels[labels.len().saturating_sub(keep)..].join("."))
 }
 
-/// Title (the headline of the item nearest the centroid), summary and hotness of a story.
-fn refresh_digest(
+/// Title (the headline of the item nearest the centroid), summary and hotness of a story;
+/// `None` if it has no items left.
+fn digest_of(
     store: &dyn Store,
-    index: &StoryIndex,
-    known: &mut HashMap<threatdesk_model::SourceId, f64>,
+    representative: Option<ItemId>,
+    known: &std::sync::Mutex<HashMap<threatdesk_model::SourceId, f64>>,
     story: StoryId,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<StoryDigest>> {
     let members = store.story_members(story)?;
     if members.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    let representative = index.representative(story);
     let title = members
         .iter()
         .find(|m| Some(m.item) == representative)
@@ -404,14 +517,22 @@ fn refresh_digest(
     let summary = summarize(&texts.iter().map(String::as_str).collect::<Vec<_>>(), 3);
     let mut reliability: HashMap<threatdesk_model::SourceId, f64> = HashMap::new();
     for member in &members {
-        let weight = match known.get(&member.source_id) {
-            Some(&weight) => Some(weight),
+        let cached = known
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&member.source_id)
+            .copied();
+        let weight = match cached {
+            Some(weight) => Some(weight),
             None => {
                 let weight = store
                     .source(member.source_id)?
                     .map(|s| s.spec.reliability.weight());
                 if let Some(weight) = weight {
-                    known.insert(member.source_id, weight);
+                    known
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .insert(member.source_id, weight);
                 }
                 weight
             }
@@ -423,8 +544,12 @@ fn refresh_digest(
     let last_seen = members.iter().map(|m| m.date).max().unwrap_or_else(Utc::now);
     let hours = (Utc::now() - last_seen).num_minutes() as f64 / 60.0;
     let weights: Vec<f64> = reliability.into_values().collect();
-    store.set_story_digest(story, &title, &summary, hotness(&weights, hours))?;
-    Ok(())
+    Ok(Some(StoryDigest {
+        story,
+        title,
+        summary,
+        hotness: hotness(&weights, hours),
+    }))
 }
 
 /// `stories cluster`: places every item not yet in a story.
@@ -590,12 +715,13 @@ pub fn show(data: &DataDir, global: &GlobalArgs, id: StoryId) -> anyhow::Result<
 
 fn after_change(data: &DataDir, store: &dyn Store, stories: &[StoryId]) -> anyhow::Result<()> {
     let mut clusterer = Clusterer::load(store, data.load_config()?.cluster)?;
+    let mut existing = BTreeSet::new();
     for &story in stories {
         if store.story(story)?.is_some() {
-            refresh_digest(store, &clusterer.index, &mut clusterer.reliability, story)?;
+            existing.insert(story);
         }
     }
-    Ok(())
+    clusterer.refresh_digests(store, &existing)
 }
 
 /// `stories merge FROM INTO`.
