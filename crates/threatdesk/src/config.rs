@@ -150,7 +150,7 @@ impl Default for IngestConfig {
             default_tlp: Tlp::Clear,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             include_hidden: false,
-            batch_size: 256,
+            batch_size: 1024,
         }
     }
 }
@@ -255,7 +255,7 @@ const CONFIG_TEMPLATE: &str = r#"# threatdesk configuration.
 # include_hidden = false
 
 # Items stored per database transaction.
-# batch_size = 256
+# batch_size = 1024
 
 [collect]
 # Seconds between collections of a source that sets no interval of its own

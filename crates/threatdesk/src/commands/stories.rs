@@ -29,6 +29,9 @@ fn actor() -> String {
 
 /// Items placed per run of [`Clusterer::cluster_pending`] before digests are refreshed.
 const BATCH: u32 = 500;
+/// Stories whose digests wait for a refresh at most: a long ingest refreshes them as it
+/// goes, and each story once per this many changed stories however often it grew.
+const DIGEST_BATCH: usize = 4_096;
 /// Items whose texts feed a story's summary.
 const SUMMARY_ITEMS: usize = 12;
 
@@ -67,6 +70,8 @@ pub(crate) struct Clusterer {
     batch: usize,
     /// Sources' reliability weights, read once per run instead of once per story member.
     reliability: HashMap<threatdesk_model::SourceId, f64>,
+    /// Stories whose digests are out of date (see [`Clusterer::refresh_changed`]).
+    changed: BTreeSet<StoryId>,
 }
 
 /// Bytes of an item's lead given to the embedding model (it reads `max_tokens` tokens;
@@ -132,6 +137,7 @@ impl Clusterer {
             embedder: None,
             batch: 32,
             reliability: HashMap::new(),
+            changed: BTreeSet::new(),
         };
         clusterer.reload_around(store, Utc::now())?;
         Ok(clusterer)
@@ -222,12 +228,13 @@ impl Clusterer {
             }
             report.add(self.place(store, batch)?);
         }
+        self.refresh_changed(store)?;
         Ok(report)
     }
 
-    /// Places a batch of stored items (in one transaction per index reload, normally one)
-    /// and refreshes the digests of the stories that changed. An item already placed is
-    /// placed again.
+    /// Places a batch of stored items (in one transaction per index reload, normally one).
+    /// An item already placed is placed again. The digests of the stories that changed are
+    /// refreshed every [`DIGEST_BATCH`] stories and by [`Clusterer::refresh_changed`].
     pub(crate) fn place(
         &mut self,
         store: &dyn Store,
@@ -253,8 +260,18 @@ impl Clusterer {
             self.index.insert(pending.features, story);
         }
         placements.store(store, &mut self.index)?;
-        self.refresh_digests(store, &placements.touched)?;
+        self.changed.append(&mut placements.touched);
+        if self.changed.len() >= DIGEST_BATCH {
+            self.refresh_changed(store)?;
+        }
         Ok(report)
+    }
+
+    /// Refreshes the digests of the stories placements changed since the last refresh:
+    /// once per story however many batches added to it.
+    pub(crate) fn refresh_changed(&mut self, store: &dyn Store) -> anyhow::Result<()> {
+        let changed = std::mem::take(&mut self.changed);
+        self.refresh_digests(store, &changed)
     }
 
     /// Recomputes the title, summary and hotness of each story (on every core) and stores
