@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
-use threatdesk_model::{Finding, FindingKind, Item, ItemId, Role, StoryId, Tlp};
+use threatdesk_model::{Finding, Item, ItemId, Role, SourceId, StoryId, Tlp};
 use threatdesk_store::{
     Accounts, SearchQuery, SearchScope, Store, StoryFilter, StoryMark, StoryMember, StorySummary,
 };
@@ -116,18 +116,6 @@ struct InboxPage {
     search_total: Option<u64>,
 }
 
-/// Entities a story mentions, by name, from its items' findings.
-fn entity_names(findings: &[Finding]) -> Vec<String> {
-    let mut names: Vec<String> = findings
-        .iter()
-        .filter(|f| render::finding_class(f.kind) == "entity" || f.kind == FindingKind::Cve)
-        .map(|f| f.value.clone())
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
 pub(crate) async fn inbox(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -181,34 +169,29 @@ pub(crate) async fn inbox(
     let details = state
         .db(move |s| {
             let marks = s.story_marks(user_id, &ids)?;
-            let source_tags: HashMap<String, (Vec<String>, &'static str)> = s
+            // Each source's name, tags and kind, by id.
+            let known_sources: HashMap<SourceId, (String, Vec<String>, &'static str)> = s
                 .list_sources()?
                 .into_iter()
-                .map(|src| (src.spec.name, (src.spec.tags, src.spec.kind.as_str())))
+                .map(|src| (src.id, (src.spec.name, src.spec.tags, src.spec.kind.as_str())))
                 .collect();
             let mut details = HashMap::new();
-            for id in &ids {
-                let members = s.story_members(*id)?;
-                let mut findings = Vec::new();
-                for member in &members {
-                    findings.extend(s.item_findings(member.item)?);
-                }
-                let mut sources: Vec<String> = members.iter().map(|m| m.source_name.clone()).collect();
+            for (id, facets) in s.story_facets(&ids)? {
+                let of_story: Vec<&(String, Vec<String>, &'static str)> = facets
+                    .sources
+                    .iter()
+                    .filter_map(|source| known_sources.get(source))
+                    .collect();
+                let mut sources: Vec<String> = of_story.iter().map(|(name, _, _)| name.clone()).collect();
                 sources.sort();
                 sources.dedup();
-                let mut tags: Vec<String> = sources
-                    .iter()
-                    .flat_map(|name| source_tags.get(name).map(|(t, _)| t.clone()).unwrap_or_default())
-                    .collect();
+                let mut tags: Vec<String> = of_story.iter().flat_map(|(_, tags, _)| tags.clone()).collect();
                 tags.sort();
                 tags.dedup();
-                let mut kinds: Vec<&'static str> = sources
-                    .iter()
-                    .filter_map(|name| source_tags.get(name).map(|(_, k)| *k))
-                    .collect();
+                let mut kinds: Vec<&'static str> = of_story.iter().map(|(_, _, kind)| *kind).collect();
                 kinds.sort_unstable();
                 kinds.dedup();
-                details.insert(*id, (sources, tags, kinds, entity_names(&findings)));
+                details.insert(id, (sources, tags, kinds, facets.entities));
             }
             Ok((marks, details))
         })

@@ -32,7 +32,8 @@ struct Shared {
     wake: Condvar,
 }
 
-/// The checkpointing thread of one database; stops (after a last checkpoint) when dropped.
+/// The checkpointing thread of one database; stops when dropped, leaving what is still in
+/// the log to the last connection to close (SQLite checkpoints then).
 pub(crate) struct Checkpointer {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,

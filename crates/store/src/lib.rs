@@ -42,7 +42,8 @@ pub use newsletter::{Mail, MailKind, NewSubscription, Newsletter};
 pub use search::{ParsedQuery, Snippet};
 pub use sqlite::SqliteStore;
 pub use stories::{
-    StoryAuditEntry, StoryDigest, StoryFilter, StoryMember, StoryPlacement, StorySummary, StoryTarget,
+    StoryAuditEntry, StoryDigest, StoryFacets, StoryFilter, StoryMember, StoryPlacement, StorySummary,
+    StoryTarget,
 };
 
 /// See [`Store::publication_epoch`].
@@ -323,6 +324,10 @@ pub trait Store: Send + Sync {
     fn story(&self, id: StoryId) -> Result<Option<StorySummary>>;
     /// A story's items, oldest first, with why each is there.
     fn story_members(&self, id: StoryId) -> Result<Vec<StoryMember>>;
+    /// Each story's sources and entity names, from roll-ups kept with every change: a
+    /// listing reads each story's own rows, not its members' findings. A story that does
+    /// not exist has empty facets.
+    fn story_facets(&self, ids: &[StoryId]) -> Result<Vec<(StoryId, StoryFacets)>>;
     /// Moves every item of `from` into `into` (pinned), records it, and removes `from`.
     fn merge_stories(&self, from: StoryId, into: StoryId, actor: &str) -> Result<u64>;
     /// Moves items to a story, or to a new one (`None`), pinned; `action` (`move`, `split`)

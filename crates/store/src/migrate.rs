@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_near_duplicate_index.sql"),
     include_str!("../migrations/0011_publication_epoch.sql"),
     include_str!("../migrations/0012_story_rollups.sql"),
+    include_str!("../migrations/0013_story_entities.sql"),
 ];
 
 /// The schema version this build writes.

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::thread::ThreadId;
 
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, StatementStatus};
@@ -48,13 +49,17 @@ pub struct SqlProfile {
 
 #[derive(Default)]
 struct State {
-    /// Counter readings at the start of runs still in flight, by SQL text. The counters are
-    /// cumulative over a prepared statement's life (cached statements run many times), so
-    /// a run's cost is its reading at the end minus the one at its start.
-    open: HashMap<String, Vec<(i32, i32)>>,
-    /// The reading at the end of each text's last run: the start of a run that reported no
-    /// start (SQLite's own statements inside the full-text index run without one).
-    last: HashMap<String, (i32, i32)>,
+    /// Counter readings at the start of runs still in flight, by the thread running them
+    /// and their SQL text. The counters are cumulative over a prepared statement's life
+    /// (cached statements run many times), so a run's cost is its reading at the end minus
+    /// the one at its start. SQLite reports a run's start and end on the thread that steps
+    /// it; keyed by text alone, runs of one text on two connections at once (digests are
+    /// computed on every core) would take each other's start readings.
+    open: HashMap<(ThreadId, String), Vec<(i32, i32)>>,
+    /// The reading at the end of each text's last run on each thread: the start of a run
+    /// that reported no start (SQLite's own statements inside the full-text index run
+    /// without one).
+    last: HashMap<(ThreadId, String), (i32, i32)>,
     profile: SqlProfile,
 }
 
@@ -105,23 +110,24 @@ fn on_trace(event: TraceEvent<'_>) {
             if let Some(state) = state().as_mut() {
                 state
                     .open
-                    .entry(stmt.sql().into_owned())
+                    .entry((std::thread::current().id(), stmt.sql().into_owned()))
                     .or_default()
                     .push(reading);
             }
         }
         TraceEvent::Profile(stmt, _) => {
             let sql = stmt.sql().into_owned();
+            let key = (std::thread::current().id(), sql.clone());
             let (steps, scans) = (
                 stmt.get_status(StatementStatus::VmStep),
                 stmt.get_status(StatementStatus::FullscanStep),
             );
             let mut guard = state();
             let Some(state) = guard.as_mut() else { return };
-            let last = state.last.insert(sql.clone(), (steps, scans));
+            let last = state.last.insert(key.clone(), (steps, scans));
             let (steps_at_start, scans_at_start) = state
                 .open
-                .get_mut(&sql)
+                .get_mut(&key)
                 .and_then(Vec::pop)
                 .or(last)
                 // A lower reading than the last one is a new statement with the same text.
@@ -139,5 +145,86 @@ fn on_trace(event: TraceEvent<'_>) {
             cost.fullscan_steps += scans;
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use rusqlite::Connection;
+
+    use super::*;
+
+    /// A text no other test runs, so that its counts are this test's alone.
+    const SQL: &str = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 200) \
+                       SELECT x FROM n -- two threads at once";
+
+    fn connection() -> Connection {
+        let conn = Connection::open_in_memory().expect("in-memory database");
+        attach(&conn);
+        conn
+    }
+
+    fn run_to_end(conn: &Connection) -> i32 {
+        let mut stmt = conn.prepare_cached(SQL).expect("prepare");
+        let before = stmt.get_status(StatementStatus::VmStep);
+        let rows = stmt.query_map([], |row| row.get::<_, i64>(0)).expect("query");
+        assert_eq!(rows.count(), 200);
+        stmt.get_status(StatementStatus::VmStep) - before
+    }
+
+    /// One of two runs on two threads: the first starts, then the second; the first ends,
+    /// then the second.
+    fn overlapping_run(conn: &Connection, order: &Barrier, starts_first: bool) {
+        if !starts_first {
+            order.wait();
+        }
+        let mut stmt = conn.prepare_cached(SQL).expect("prepare");
+        let mut rows = stmt.query([]).expect("query");
+        rows.next().expect("first row");
+        if starts_first {
+            order.wait();
+        }
+        order.wait();
+        if !starts_first {
+            order.wait();
+        }
+        while rows.next().expect("row").is_some() {}
+        drop(rows);
+        if starts_first {
+            order.wait();
+        }
+    }
+
+    #[test]
+    fn runs_of_one_text_on_two_threads_at_once_keep_their_own_start_readings() {
+        enable();
+        let steps_per_run =
+            u64::try_from(run_to_end(&Connection::open_in_memory().expect("db"))).expect("positive steps");
+        // One connection has run the text before (its statement's counters are high), the
+        // other has not; their runs overlap, and the first to start ends first.
+        let order = Barrier::new(2);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let conn = connection();
+                for _ in 0..5 {
+                    run_to_end(&conn);
+                }
+                overlapping_run(&conn, &order, true);
+            });
+            scope.spawn(|| overlapping_run(&connection(), &order, false));
+        });
+        let cost = snapshot()
+            .by_sql
+            .get(SQL)
+            .copied()
+            .expect("the text was profiled");
+        assert_eq!(cost.runs, 7);
+        assert_eq!(
+            cost.vm_steps,
+            7 * steps_per_run,
+            "{cost:?}, {steps_per_run} steps per run"
+        );
     }
 }

@@ -16,7 +16,7 @@ use threatdesk_model::{
 use crate::collection::{self, CollectionProblem, CollectionRun, SeenEntry};
 use crate::search::ParsedQuery;
 use crate::stories::{
-    self, StoryAuditEntry, StoryDigest, StoryFilter, StoryMember, StoryPlacement, StorySummary,
+    self, StoryAuditEntry, StoryDigest, StoryFacets, StoryFilter, StoryMember, StoryPlacement, StorySummary,
 };
 use crate::time::{from_millis, now_millis, to_millis};
 use crate::{
@@ -277,6 +277,14 @@ impl Store for SqliteStore {
 
     fn story_members(&self, id: StoryId) -> Result<Vec<StoryMember>> {
         self.read(|conn| stories::members(conn, id))
+    }
+
+    fn story_facets(&self, ids: &[StoryId]) -> Result<Vec<(StoryId, StoryFacets)>> {
+        self.read(|conn| {
+            ids.iter()
+                .map(|&id| Ok((id, stories::facets(conn, id)?)))
+                .collect()
+        })
     }
 
     fn merge_stories(&self, from: StoryId, into: StoryId, actor: &str) -> Result<u64> {

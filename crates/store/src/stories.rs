@@ -62,6 +62,17 @@ pub struct StorySummary {
     pub tlp: Tlp,
 }
 
+/// What a story's members have in common, read from its roll-ups: what a list of stories
+/// shows and filters by without reading each member.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoryFacets {
+    /// The sources of its members, each once.
+    pub sources: Vec<SourceId>,
+    /// The entity names its members mention (threat actors, malware, tools, campaigns,
+    /// CVEs and other entity mentions), each once, sorted.
+    pub entities: Vec<String>,
+}
+
 /// One item of a story, with why it is there.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoryMember {
@@ -428,6 +439,22 @@ pub(crate) fn get(conn: &Connection, id: StoryId) -> Result<Option<StorySummary>
     let sql = format!("{STORY_SELECT} WHERE s.id = ?1 AND s.item_count > 0");
     let raw = conn.query_row(&sql, [id.0], story_from_row).optional()?;
     raw.map(summary_of).transpose()
+}
+
+pub(crate) fn facets(conn: &Connection, id: StoryId) -> Result<StoryFacets> {
+    let sources = conn
+        .prepare_cached(
+            "SELECT DISTINCT i.source_id FROM story_items si
+             JOIN items i INDEXED BY items_rollup_fields ON i.id = si.item_id
+             WHERE si.story_id = ?1 ORDER BY i.source_id",
+        )?
+        .query_map([id.0], |row| row.get(0).map(SourceId))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let entities = conn
+        .prepare_cached("SELECT name FROM story_entities WHERE story_id = ?1 ORDER BY name")?
+        .query_map([id.0], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(StoryFacets { sources, entities })
 }
 
 pub(crate) fn members(conn: &Connection, id: StoryId) -> Result<Vec<StoryMember>> {

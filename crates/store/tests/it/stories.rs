@@ -1,9 +1,21 @@
 //! Stories in the store: placement, analysts' pins, ids never reused, clean-up.
 
-use threatdesk_model::{ItemId, StoryId, Tlp};
-use threatdesk_store::{Store, StoreError, StoryFilter, StoryPlacement, StoryTarget, UpsertOutcome};
+use threatdesk_model::{Finding, FindingKind, ItemId, NewItem, SourceId, Span, StoryId, Tlp};
+use threatdesk_store::{
+    SqliteStore, Store, StoreError, StoryFacets, StoryFilter, StoryPlacement, StoryTarget, UpsertOutcome,
+};
 
 use crate::{file_source, item, temp_store};
+
+/// Stores the items and returns their ids, in order.
+fn stored(store: &SqliteStore, items: &[NewItem]) -> Vec<ItemId> {
+    store
+        .upsert_items(items)
+        .expect("items")
+        .iter()
+        .map(UpsertOutcome::item_id)
+        .collect()
+}
 
 fn placement(item: ItemId, story: Option<StoryId>) -> StoryPlacement {
     to(item, story.map_or(StoryTarget::New, StoryTarget::Existing))
@@ -25,16 +37,14 @@ fn to(item: ItemId, story: StoryTarget) -> StoryPlacement {
 fn placements_make_stories_and_pinned_items_stay_where_analysts_put_them() {
     let (_dir, store) = temp_store();
     let source = file_source(&store, "reports");
-    let ids: Vec<ItemId> = store
-        .upsert_items(&[
+    let ids = stored(
+        &store,
+        &[
             item(&source, "file:///a", "A", "alpha text"),
             item(&source, "file:///b", "B", "beta text"),
             item(&source, "file:///c", "C", "gamma text"),
-        ])
-        .expect("items")
-        .iter()
-        .map(UpsertOutcome::item_id)
-        .collect();
+        ],
+    );
     assert_eq!(store.unclustered_items(10).expect("pending").len(), 3);
     let first = store.place_items(&[placement(ids[0], None)]).expect("place")[0];
     let placed = store
@@ -105,17 +115,15 @@ fn placements_make_stories_and_pinned_items_stay_where_analysts_put_them() {
 fn one_batch_of_placements_can_start_a_story_and_add_to_it() {
     let (_dir, store) = temp_store();
     let source = file_source(&store, "reports");
-    let ids: Vec<ItemId> = store
-        .upsert_items(&[
+    let ids = stored(
+        &store,
+        &[
             item(&source, "file:///a", "A", "alpha text"),
             item(&source, "file:///b", "B", "beta text"),
             item(&source, "file:///c", "C", "gamma text"),
             item(&source, "file:///d", "D", "delta text"),
-        ])
-        .expect("items")
-        .iter()
-        .map(UpsertOutcome::item_id)
-        .collect();
+        ],
+    );
 
     // A placement may only join the story of one that comes before it; a bad batch stores
     // nothing at all.
@@ -173,15 +181,13 @@ fn one_batch_of_placements_can_start_a_story_and_add_to_it() {
 fn the_clustering_queue_holds_exactly_the_unplaced_items_and_emptied_stories_go() {
     let (_dir, store) = temp_store();
     let source = file_source(&store, "reports");
-    let ids: Vec<ItemId> = store
-        .upsert_items(&[
+    let ids = stored(
+        &store,
+        &[
             item(&source, "file:///a", "A", "alpha text"),
             item(&source, "file:///b", "B", "beta text"),
-        ])
-        .expect("items")
-        .iter()
-        .map(UpsertOutcome::item_id)
-        .collect();
+        ],
+    );
     assert_eq!(
         store.unclustered_items(1).expect("pending"),
         [ids[0]],
@@ -228,12 +234,7 @@ fn story_roll_ups_follow_placements_moves_markings_and_removals() {
     late.published_at = Some(crate::day(9));
     let mut other = item(&news, "file:///c", "C", "gamma text");
     other.published_at = Some(crate::day(5));
-    let ids: Vec<ItemId> = store
-        .upsert_items(&[early, late.clone(), other])
-        .expect("items")
-        .iter()
-        .map(UpsertOutcome::item_id)
-        .collect();
+    let ids = stored(&store, &[early, late.clone(), other]);
     let story = store.place_items(&[placement(ids[0], None)]).expect("place")[0];
     store
         .place_items(&[placement(ids[1], Some(story)), placement(ids[2], None)])
@@ -295,4 +296,154 @@ fn story_roll_ups_follow_placements_moves_markings_and_removals() {
         listed.iter().map(|s| (s.id, s.items)).collect::<Vec<_>>(),
         [(story, 1)]
     );
+}
+
+fn mention(kind: FindingKind, value: &str) -> Finding {
+    Finding {
+        item_id: ItemId(0),
+        kind,
+        value: value.to_owned(),
+        text: value.to_owned(),
+        span: Span { start: 0, end: 1 },
+        confidence: 1.0,
+        entity_ids: vec![],
+        flags: vec![],
+    }
+}
+
+/// A story's facets as the members and their findings say they are.
+fn facets_from_members(store: &SqliteStore, story: StoryId) -> StoryFacets {
+    let members = store.story_members(story).expect("members");
+    let mut sources: Vec<SourceId> = members.iter().map(|m| m.source_id).collect();
+    sources.sort();
+    sources.dedup();
+    let mut entities: Vec<String> = Vec::new();
+    for member in &members {
+        for finding in store.item_findings(member.item).expect("findings") {
+            if matches!(
+                finding.kind,
+                FindingKind::EntityMention
+                    | FindingKind::AttackGroup
+                    | FindingKind::AttackSoftware
+                    | FindingKind::AttackCampaign
+                    | FindingKind::Cve
+            ) {
+                entities.push(finding.value);
+            }
+        }
+    }
+    entities.sort();
+    entities.dedup();
+    StoryFacets { sources, entities }
+}
+
+/// The stored roll-ups of `stories`, checked against their members, as entity names.
+fn entities_of(store: &SqliteStore, stories: &[StoryId]) -> Vec<Vec<String>> {
+    let facets = store.story_facets(stories).expect("facets");
+    assert_eq!(
+        facets.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        stories,
+        "one entry per story asked for, in order"
+    );
+    for (story, rolled_up) in &facets {
+        assert_eq!(rolled_up, &facets_from_members(store, *story), "story {story}");
+    }
+    facets.into_iter().map(|(_, f)| f.entities).collect()
+}
+
+#[test]
+fn story_entity_roll_ups_follow_members_and_their_findings() {
+    let (_dir, store) = temp_store();
+    let vendor = file_source(&store, "vendor");
+    let news = file_source(&store, "news");
+    let a = item(
+        &vendor,
+        "file:///a",
+        "A",
+        "APT28 exploits CVE-2024-0001 via 1.2.3.4; APT28 again",
+    );
+    let b = item(&news, "file:///b", "B", "APT28 drops Emotet");
+    let c = item(&news, "file:///c", "C", "LockBit is back");
+    let ids: Vec<ItemId> = store
+        .upsert_items_with_findings(&[
+            (
+                a.clone(),
+                vec![
+                    mention(FindingKind::AttackGroup, "APT28"),
+                    mention(FindingKind::Cve, "CVE-2024-0001"),
+                    mention(FindingKind::Ipv4, "1.2.3.4"),
+                    mention(FindingKind::AttackGroup, "APT28"),
+                ],
+            ),
+            (
+                b,
+                vec![
+                    mention(FindingKind::AttackGroup, "APT28"),
+                    mention(FindingKind::AttackSoftware, "Emotet"),
+                ],
+            ),
+            (c, vec![mention(FindingKind::EntityMention, "LockBit")]),
+        ])
+        .expect("items")
+        .iter()
+        .map(UpsertOutcome::item_id)
+        .collect();
+    let s = store.place_items(&[placement(ids[0], None)]).expect("place")[0];
+    let t = store
+        .place_items(&[placement(ids[1], Some(s)), placement(ids[2], None)])
+        .expect("place")[1];
+    assert_eq!(
+        entities_of(&store, &[s, t]),
+        [vec!["APT28", "CVE-2024-0001", "Emotet"], vec!["LockBit"]],
+        "indicators are not entities; a name mentioned twice is listed once"
+    );
+
+    // B's findings replaced: Emotet leaves the story, APT28 stays (A mentions it too).
+    store
+        .replace_findings(ids[1], &[mention(FindingKind::AttackSoftware, "Qakbot")])
+        .expect("re-extract");
+    assert_eq!(
+        entities_of(&store, &[s, t]),
+        [vec!["APT28", "CVE-2024-0001", "Qakbot"], vec!["LockBit"]]
+    );
+
+    // A moved to T takes its names along.
+    store
+        .move_to_story(&[ids[0]], Some(t), "analyst", "move")
+        .expect("move");
+    assert_eq!(
+        entities_of(&store, &[s, t]),
+        [vec!["Qakbot"], vec!["APT28", "CVE-2024-0001", "LockBit"]]
+    );
+
+    // A updated by its source: its new findings replace the old in the story's names.
+    let mut revised = a;
+    revised.text = "Sandworm exploits CVE-2024-0001".to_owned();
+    revised.content_hash = threatdesk_text::content_hash(&revised.title, &revised.text);
+    store
+        .upsert_items_with_findings(&[(
+            revised,
+            vec![
+                mention(FindingKind::AttackGroup, "Sandworm"),
+                mention(FindingKind::Cve, "CVE-2024-0001"),
+            ],
+        )])
+        .expect("update");
+    assert_eq!(
+        entities_of(&store, &[t]),
+        [vec!["CVE-2024-0001", "LockBit", "Sandworm"]]
+    );
+
+    // T merged into S: every name in one story.
+    store.merge_stories(t, s, "analyst").expect("merge");
+    assert_eq!(
+        entities_of(&store, &[s, t]),
+        [vec!["CVE-2024-0001", "LockBit", "Qakbot", "Sandworm"], vec![]]
+    );
+
+    // The news source's items removed: only the vendor's item's names are left.
+    store.remove_source(news.id, true).expect("remove");
+    assert_eq!(entities_of(&store, &[s]), [vec!["CVE-2024-0001", "Sandworm"]]);
+    let facets = store.story_facets(&[s]).expect("facets");
+    assert_eq!(facets[0].1.sources, [vendor.id]);
 }

@@ -46,30 +46,12 @@ struct Totals {
     entity_mentions: u64,
 }
 
-#[derive(Debug, Default, Serialize)]
-struct StoryTotals {
-    /// Items placed in stories.
-    clustered: u64,
-    /// Of those, starting a new story.
-    new_stories: u64,
-    /// Of those, near-duplicates of stored items.
-    near_duplicates: u64,
-}
-
-impl StoryTotals {
-    fn add(&mut self, pass: ClusterReport) {
-        self.clustered += pass.clustered;
-        self.new_stories += pass.new_stories;
-        self.near_duplicates += pass.near_duplicates;
-    }
-}
-
 #[derive(Debug, Serialize)]
 struct IngestReport {
     data_dir: String,
     source: String,
     totals: Totals,
-    stories: StoryTotals,
+    stories: ClusterReport,
     elapsed_ms: u128,
     files: Vec<FileReport>,
 }
@@ -98,7 +80,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
     let mut spec = NewSource::new(&config.source, SourceKind::File, "local files");
     spec.default_tlp = config.default_tlp;
     let source = store.ensure_source(&spec)?;
-    let mut clusterer = super::stories::Clusterer::open(&store, data, &full_config)?;
+    let mut clusterer = Clusterer::open(&store, data, &full_config)?;
 
     let inputs: Vec<Input> = args.paths.iter().map(|p| Input::from_arg(p)).collect();
     let discovery = files::discover(&inputs, &files_config);
@@ -111,7 +93,7 @@ pub fn run(data: &DataDir, global: &GlobalArgs, args: IngestArgs) -> anyhow::Res
             skipped_hidden: discovery.skipped_hidden,
             ..Default::default()
         },
-        stories: StoryTotals::default(),
+        stories: ClusterReport::default(),
         elapsed_ms: 0,
         files: Vec::new(),
     };

@@ -27,7 +27,7 @@ fn actor() -> String {
         .unwrap_or_else(|_| "cli".to_owned())
 }
 
-/// Items placed per run of [`Clusterer::cluster_pending`] before digests are refreshed.
+/// Items read from the clustering queue per placement pass of [`Clusterer::cluster_pending`].
 const BATCH: u32 = 500;
 /// Stories whose digests wait for a refresh at most: a long ingest refreshes them as it
 /// goes, and each story once per this many changed stories however often it grew.
