@@ -154,6 +154,30 @@ pub struct Assignment {
     pub signals: Vec<Signal>,
 }
 
+/// A story worth scoring for an item, by its slot.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    slot: u32,
+    /// Lexical cosine with the story's centroid.
+    cosine: f32,
+    /// Rescaled embedding cosine (0 without a model).
+    meaning: f32,
+    /// The larger of the two.
+    similarity: f32,
+}
+
+impl Candidate {
+    fn new(slot: u32, cosine: f32, meanings: &FastMap<u32, f32>) -> Self {
+        let meaning = meanings.get(&slot).copied().unwrap_or(0.0);
+        Self {
+            slot,
+            cosine,
+            meaning,
+            similarity: cosine.max(meaning),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct IndexedItem {
     id: ItemId,
@@ -203,6 +227,11 @@ pub struct StoryIndex {
     /// Each item's story slot, packed: the hot loop of `assign` reads only this.
     item_slots: Vec<u32>,
     slot_ids: Vec<StoryId>,
+    /// Each slot's story's squared centroid norm and latest date (`i64::MIN` once it has no
+    /// items), kept with `stories`: `assign` ranks every lexical candidate from these
+    /// without a hash lookup.
+    slot_norm2: Vec<f32>,
+    slot_last_millis: Vec<i64>,
     /// Reused per assignment: score accumulators by slot (interior mutability keeps
     /// `assign` a read-only query).
     scratch: std::cell::RefCell<Vec<f32>>,
@@ -276,12 +305,18 @@ impl StoryIndex {
 
     /// Decides where an item goes. Does not change the index.
     pub fn assign(&self, features: &ItemFeatures) -> Assignment {
+        self.assign_ranked(features, true).0
+    }
+
+    /// [`StoryIndex::assign`]; with `prune`, candidates are scored best text first and the
+    /// scoring stops at the first whose text similarity plus the most that shared entities
+    /// and indicators could add cannot beat the best so far. At a million items a year an
+    /// item's rare words name thousands of open stories; a handful are worth scoring.
+    /// Without `prune` (tests), every candidate is scored: the outcome is the same. Also
+    /// returns how many candidates were scored.
+    fn assign_ranked(&self, features: &ItemFeatures, prune: bool) -> (Assignment, usize) {
         let window_start = features.at_millis - i64::from(self.config.window_days) * 86_400_000;
-        let open = |story: &StoryId| {
-            self.stories
-                .get(story)
-                .is_some_and(|s| s.last_millis >= window_start)
-        };
+        let open = |slot: u32| self.slot_last_millis[slot as usize] >= window_start;
 
         // 1. Near-duplicates: LSH candidates, verified on the signature.
         let mut best_duplicate: Option<(f32, usize)> = None;
@@ -304,7 +339,7 @@ impl StoryIndex {
         }
         if let Some((jaccard, index)) = best_duplicate {
             let original = &self.items[index];
-            return Assignment {
+            let assignment = Assignment {
                 story: Some(original.story),
                 near_duplicate_of: Some(original.id),
                 score: jaccard,
@@ -318,6 +353,7 @@ impl StoryIndex {
                     ),
                 }],
             };
+            return (assignment, 0);
         }
 
         // 2. Lexical similarity to story centroids, through the inverted index.
@@ -345,20 +381,8 @@ impl StoryIndex {
                 *dot += weight * item_weight;
             }
         }
-        let dots: FastMap<StoryId, f32> = touched
-            .iter()
-            .map(|&slot| (self.slot_ids[slot as usize], scratch[slot as usize]))
-            .collect();
-        drop(scratch);
-        let mut candidates: FastSet<StoryId> = dots.keys().copied().collect();
-        // Stories sharing an indicator or an entity are candidates even with little text.
-        for key in features.entities.iter().chain(&features.indicators) {
-            for &item in latest(self.feature_postings.get(key).map(Vec::as_slice)) {
-                candidates.insert(self.items[item as usize].story);
-            }
-        }
         // 3. Meaning: the embedding's cosine with every open story's centroid.
-        let mut meanings: FastMap<StoryId, f32> = FastMap::default();
+        let mut meanings: FastMap<u32, f32> = FastMap::default();
         if !features.embedding.is_empty() {
             let floor = self.config.embedding_floor.clamp(0.0, 0.99);
             for (id, story) in &self.stories {
@@ -376,25 +400,80 @@ impl StoryIndex {
                     .map(|(a, b)| a * b)
                     .sum();
                 let meaning = (dot / norm - floor) / (1.0 - floor);
-                if meaning > 0.0 {
-                    meanings.insert(*id, meaning);
-                    candidates.insert(*id);
+                if meaning > 0.0
+                    && let Some(&slot) = self.slots.get(id)
+                {
+                    meanings.insert(slot, meaning);
                 }
             }
         }
+        // Every open story the terms touched, then those sharing an indicator or an entity
+        // (candidates even with little text), then those close in meaning.
+        let mut ranked: Vec<Candidate> = touched
+            .iter()
+            .filter(|&&slot| open(slot))
+            .map(|&slot| {
+                let norm2 = self.slot_norm2[slot as usize];
+                let cosine = if norm2 > 0.0 {
+                    scratch[slot as usize] / norm2.sqrt()
+                } else {
+                    0.0
+                };
+                Candidate::new(slot, cosine, &meanings)
+            })
+            .collect();
+        let mut without_text: FastSet<u32> = FastSet::default();
+        for key in features.entities.iter().chain(&features.indicators) {
+            for &item in latest(self.feature_postings.get(key).map(Vec::as_slice)) {
+                let slot = self.item_slots[item as usize];
+                if scratch[slot as usize] == 0.0 && open(slot) && without_text.insert(slot) {
+                    ranked.push(Candidate::new(slot, 0.0, &meanings));
+                }
+            }
+        }
+        for &slot in meanings.keys() {
+            if scratch[slot as usize] == 0.0 && without_text.insert(slot) {
+                ranked.push(Candidate::new(slot, 0.0, &meanings));
+            }
+        }
+        drop(scratch);
+        ranked.sort_unstable_by(|a, b| b.similarity.total_cmp(&a.similarity));
+        // The most a candidate's shared entities and indicators can add to its similarity.
+        let entity_bound = self.config.entity_weight.max(0.0) * features.entities.len().min(2) as f32;
+        let indicator_bound = self.config.indicator_weight.max(0.0) * features.indicators.len().min(2) as f32;
         let short = features.sketch.words < self.config.short_text_words;
+        let lowest_threshold = if short {
+            self.config.join_threshold.min(self.config.short_join_threshold)
+        } else {
+            self.config.join_threshold
+        };
         // (score, story, signals, threshold): the best candidate that passes its threshold,
         // else the best candidate, to explain why none was joined.
         let mut best_passing: Option<(f32, StoryId, Vec<Signal>)> = None;
         let mut best_failing: Option<(f32, StoryId, f32)> = None;
-        for story_id in candidates.into_iter().filter(|s| open(s)) {
+        let mut scored = 0;
+        for candidate in ranked {
+            // Added in the order the score adds them, so that rounding keeps it a bound.
+            // Entities and indicators count only with enough text in common (or a short text).
+            let bound = if short || candidate.similarity >= self.config.evidence_min_text {
+                candidate.similarity + entity_bound + indicator_bound
+            } else {
+                candidate.similarity
+            };
+            let settled = match (&best_passing, &best_failing) {
+                (Some((best, _, _)), _) => bound < *best,
+                (None, Some((best, _, _))) => bound < lowest_threshold && bound < *best,
+                (None, None) => false,
+            };
+            if prune && settled {
+                break;
+            }
+            let story_id = self.slot_ids[candidate.slot as usize];
             let Some(story) = self.stories.get(&story_id) else {
                 continue;
             };
-            let cosine = match dots.get(&story_id) {
-                Some(dot) if story.norm2 > 0.0 => dot / story.norm2.sqrt(),
-                _ => 0.0,
-            };
+            scored += 1;
+            let (cosine, meaning) = (candidate.cosine, candidate.meaning);
             let shared_entities = features
                 .entities
                 .iter()
@@ -408,8 +487,7 @@ impl StoryIndex {
                         && self.indicator_items.get(k).copied().unwrap_or(0) <= MAX_INDICATOR_ITEMS
                 })
                 .count();
-            let meaning = meanings.get(&story_id).copied().unwrap_or(0.0);
-            let similarity = cosine.max(meaning);
+            let similarity = candidate.similarity;
             let evidence_counts = short || similarity >= self.config.evidence_min_text;
             let (shared_entities, shared_indicators) = if evidence_counts {
                 (shared_entities, shared_indicators)
@@ -471,7 +549,7 @@ impl StoryIndex {
             signals.sort_by(|a, b| b.value.total_cmp(&a.value));
             best_passing = Some((score, story_id, signals));
         }
-        match (best_passing, best_failing) {
+        let assignment = match (best_passing, best_failing) {
             (Some((score, story, signals)), _) => Assignment {
                 story: Some(story),
                 near_duplicate_of: None,
@@ -497,7 +575,8 @@ impl StoryIndex {
                 score: 0.0,
                 signals: Vec::new(),
             },
-        }
+        };
+        (assignment, scored)
     }
 
     /// Records an item in `story` (an existing or a newly created one). An item already
@@ -581,9 +660,16 @@ impl StoryIndex {
             *story.indicators.entry(k).or_insert(0) += 1;
         }
         story.last_millis = story.last_millis.max(item.at_millis);
+        self.sync_slot(story_id);
     }
 
     fn detach(&mut self, index: usize) {
+        let story_id = self.items[index].story;
+        self.detach_from_story(index);
+        self.sync_slot(story_id);
+    }
+
+    fn detach_from_story(&mut self, index: usize) {
         let item = &self.items[index];
         let Some(story) = self.stories.get_mut(&item.story) else {
             return;
@@ -636,8 +722,23 @@ impl StoryIndex {
         }
         let slot = u32::try_from(self.slot_ids.len()).unwrap_or(u32::MAX);
         self.slot_ids.push(story);
+        self.slot_norm2.push(0.0);
+        self.slot_last_millis.push(i64::MIN);
         self.slots.insert(story, slot);
         slot
+    }
+
+    /// Copies a story's norm and latest date to its slot.
+    fn sync_slot(&mut self, story: StoryId) {
+        let Some(&slot) = self.slots.get(&story) else {
+            return;
+        };
+        let (norm2, last) = self
+            .stories
+            .get(&story)
+            .map_or((0.0, i64::MIN), |s| (s.norm2, s.last_millis));
+        self.slot_norm2[slot as usize] = norm2;
+        self.slot_last_millis[slot as usize] = last;
     }
 
     /// Moves an indexed item to another story (an analyst's decision).
@@ -744,7 +845,10 @@ impl StoryIndex {
             .map(|s| {
                 s.items.capacity() * 8 + s.term_sums.capacity() * 8 + s.embedding_sum.capacity() * 4 + 120
             })
-            .sum();
+            .sum::<usize>()
+            + self.slot_ids.capacity() * 8
+            + self.slot_norm2.capacity() * 4
+            + self.slot_last_millis.capacity() * 8;
         [
             ("items", items),
             ("lsh", buckets),
@@ -818,6 +922,121 @@ impl Postings {
         match self {
             Postings::One(_) => 0,
             Postings::Many(v) => v.capacity() * 8,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (xorshift64*).
+    struct Random(u64);
+
+    impl Random {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// Items of overlapping events in a small vocabulary, so that every item's terms touch
+    /// many stories: each event has its own words, entities, indicators and direction in
+    /// meaning, and each report mixes them with words of the whole field.
+    fn dense_items(count: i64) -> Vec<ItemFeatures> {
+        const WORDS: usize = 600;
+        const EVENTS: usize = 120;
+        const DIMENSIONS: usize = 16;
+        let mut random = Random(0x9e37_79b9_7f4a_7c15);
+        let word = |n: usize| format!("w{n}x");
+        let events: Vec<(Vec<usize>, Vec<f32>)> = (0..EVENTS)
+            .map(|_| {
+                let own = (0..20).map(|_| random.below(WORDS)).collect();
+                let direction = (0..DIMENSIONS)
+                    .map(|_| random.below(200) as f32 / 100.0 - 1.0)
+                    .collect();
+                (own, direction)
+            })
+            .collect();
+        (0..count)
+            .map(|id| {
+                let event = random.below(EVENTS);
+                let (own, direction) = &events[event];
+                let mut words: Vec<String> = (0..40).map(|_| word(own[random.below(own.len())])).collect();
+                words.extend((0..60).map(|_| word(random.below(WORDS))));
+                let entities = (0..random.below(4))
+                    .map(|_| feature_key("entity", &format!("e{}", (event + random.below(3)) % 40)))
+                    .collect();
+                let indicators = (0..random.below(3))
+                    .map(|_| feature_key("ipv4", &format!("i{}", (event * 7 + random.below(2)) % 90)))
+                    .collect();
+                let embedding = if id % 2 == 0 {
+                    let mut v: Vec<f32> = direction
+                        .iter()
+                        .map(|d| d + random.below(100) as f32 / 100.0 - 0.5)
+                        .collect();
+                    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+                    v.iter_mut().for_each(|x| *x /= norm);
+                    v
+                } else {
+                    Vec::new()
+                };
+                // Short items now and then: they have their own threshold.
+                let text_words = if id % 7 == 0 { 30 } else { words.len() };
+                ItemFeatures {
+                    item: ItemId(id + 1),
+                    source: SourceId(id % 5),
+                    at_millis: 1_790_000_000_000 + id * 600_000,
+                    sketch: Sketch::of(&format!("report {id}"), &words[..text_words].join(" ")),
+                    entities,
+                    indicators,
+                    embedding,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pruned_assignment_decides_as_scoring_every_candidate_does_with_far_fewer_scored() {
+        for config in [
+            ClusterConfig::default(),
+            ClusterConfig {
+                join_threshold: 0.25,
+                entity_weight: 0.3,
+                indicator_weight: 0.4,
+                embedding_floor: 0.3,
+                ..ClusterConfig::default()
+            },
+        ] {
+            let mut index = StoryIndex::new(config.clone());
+            let (mut scored_pruned, mut scored_all, mut joined) = (0, 0, 0);
+            for features in dense_items(3_000) {
+                let (pruned, pruned_count) = index.assign_ranked(&features, true);
+                let (full, full_count) = index.assign_ranked(&features, false);
+                assert_eq!(pruned, full, "item {} under {config:?}", features.item);
+                scored_pruned += pruned_count;
+                scored_all += full_count;
+                joined += usize::from(pruned.story.is_some());
+                let story = pruned.story.unwrap_or(StoryId(features.item.0));
+                index.insert(features, story);
+            }
+            eprintln!(
+                "{joined} of 3,000 joined a story; {scored_pruned} candidates scored, {scored_all} without pruning"
+            );
+            assert!(
+                joined > 300,
+                "only {joined} items joined a story: the corpus is not dense"
+            );
+            assert!(
+                scored_pruned * 4 < scored_all,
+                "{scored_pruned} candidates scored with pruning, {scored_all} without"
+            );
         }
     }
 }
