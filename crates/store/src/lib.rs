@@ -40,7 +40,7 @@ pub use error::{Result, StoreError};
 pub use migrate::SCHEMA_VERSION;
 pub use newsletter::{Mail, MailKind, NewSubscription, Newsletter};
 pub use search::{ParsedQuery, Snippet};
-pub use sqlite::SqliteStore;
+pub use sqlite::{RANKED_MATCHES, SqliteStore};
 pub use stories::{
     StoryAuditEntry, StoryDigest, StoryFacets, StoryFilter, StoryMember, StoryPlacement, StorySummary,
     StoryTarget,

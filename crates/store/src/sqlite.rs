@@ -1322,6 +1322,10 @@ pub(crate) fn load_bulletin(conn: &Connection, id: BulletinId) -> Result<Option<
 
 // ---- search ----
 
+/// An item search with more matches than this ranks only its newest this-many (in the order
+/// they were stored, which is the order they were collected); its total still counts them all.
+pub const RANKED_MATCHES: u64 = 10_000;
+
 // In both searches, CROSS JOIN keeps the full-text index as the outer loop, so the planner
 // never drives the join from an index on the content table and re-runs the MATCH per row;
 // and `ORDER BY rank` (BM25 with weights configured in the schema) lets FTS5 sort by itself,
@@ -1331,6 +1335,10 @@ pub(crate) fn load_bulletin(conn: &Connection, id: BulletinId) -> Result<Option<
 // holds just those columns (schema 12): an item's row is several pages long and its marking
 // lies past the text, so checking it there would read every matching item whole. The count
 // needs the items only when something filters them.
+//
+// A query with more than `RANKED_MATCHES` matches is ranked among its newest that many (by
+// storage order, which is collection order): BM25 scores every match it ranks, and at a
+// million items a common word matches a fifth of them. The total still counts every match.
 fn search_items(
     conn: &Connection,
     parsed: &ParsedQuery,
@@ -1342,15 +1350,26 @@ fn search_items(
     push_item_filters_on(&mut filters, &mut args, &query.documents, "f");
     let filtered =
         "FROM items_fts CROSS JOIN items f INDEXED BY items_rollup_fields ON f.id = items_fts.rowid";
-    let total = if filters_items(&query.documents) {
-        count_matches(
-            conn,
-            &format!("{filtered} WHERE items_fts MATCH ?{filters}"),
-            &args,
-        )?
+    let matches = if filters_items(&query.documents) {
+        format!("{filtered} WHERE items_fts MATCH ?{filters}")
     } else {
-        count_matches(conn, "FROM items_fts WHERE items_fts MATCH ?", &args)?
+        "FROM items_fts WHERE items_fts MATCH ?".to_owned()
     };
+    let total = count_matches(conn, &matches, &args)?;
+    if total > RANKED_MATCHES && window <= RANKED_MATCHES {
+        let newest: i64 = conn
+            .query_row(
+                &format!(
+                    "SELECT items_fts.rowid {matches} ORDER BY items_fts.rowid DESC LIMIT 1 OFFSET {}",
+                    RANKED_MATCHES - 1
+                ),
+                rusqlite::params_from_iter(&args),
+                |row| row.get(0),
+            )
+            .map_err(map_match_error)?;
+        filters.push_str(" AND items_fts.rowid >= ?");
+        args.push(Value::Integer(newest));
+    }
     let from =
         format!("{filtered} CROSS JOIN items i ON i.id = items_fts.rowid WHERE items_fts MATCH ?{filters}");
     let columns = "i.id, i.title, items_fts.rank, f.source_id, coalesce(f.published_at, f.fetched_at), f.tlp,

@@ -235,3 +235,64 @@ fn bad_queries_are_refused_with_a_reason() {
     // Engine syntax in user input is taken literally, never as an error.
     assert!(store.search(&query("NEAR( \"unbalanced")).is_ok());
 }
+
+#[test]
+fn a_query_with_more_matches_than_are_ranked_ranks_its_newest_and_counts_all() {
+    let (_dir, store) = temp_store();
+    let archive = file_source(&store, "archive");
+    let wire = file_source(&store, "wire");
+    // The oldest items match best (the word in the title), then come more weaker matches
+    // than a query ranks.
+    let old: Vec<_> = (0..5)
+        .map(|n| {
+            item(
+                &archive,
+                &format!("file:///old/{n}"),
+                &format!("Ransomware ransomware {n}"),
+                "ransomware",
+            )
+        })
+        .collect();
+    let old_ids: Vec<i64> = store
+        .upsert_items(&old)
+        .expect("old items")
+        .iter()
+        .map(|o| o.item_id().0)
+        .collect();
+    let newer = usize::try_from(threatdesk_store::RANKED_MATCHES).expect("fits") + 10;
+    for chunk in (0..newer).collect::<Vec<_>>().chunks(5_000) {
+        let items: Vec<_> = chunk
+            .iter()
+            .map(|n| {
+                item(
+                    &wire,
+                    &format!("file:///wire/{n}"),
+                    &format!("Bulletin {n}"),
+                    "a report that mentions ransomware once among many other words",
+                )
+            })
+            .collect();
+        store.upsert_items(&items).expect("newer items");
+    }
+
+    let results = store.search(&query("ransomware")).expect("search");
+    assert_eq!(results.total, newer as u64 + 5, "the total counts every match");
+    assert_eq!(results.hits.len(), 20);
+    assert!(
+        results.hits.iter().all(|hit| !old_ids.contains(&hit.id)),
+        "the best matches are older than the newest {} and are not ranked",
+        threatdesk_store::RANKED_MATCHES
+    );
+
+    // Filtered to the archive, the query has few matches: all are ranked, best first.
+    let archive_only = SearchQuery {
+        documents: threatdesk_store::DocumentFilter {
+            source_ids: vec![archive.id],
+            ..Default::default()
+        },
+        ..query("ransomware")
+    };
+    let mut found = ids(&store, &archive_only);
+    found.sort_unstable();
+    assert_eq!(found, old_ids);
+}
