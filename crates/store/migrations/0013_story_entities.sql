@@ -3,10 +3,13 @@
 -- inbox shows a story's entity chips and facets by reading the story's names instead of
 -- every finding of every member.
 --
--- Triggers keep it in the same transaction as the change: a member joining, leaving or
--- moving (placement, merge, move, split, removal of a source's items) and an item's findings
--- being replaced. Each touches one story's rows by key. Whichever of an item's findings and
--- its story membership a cascade deletes first, the other then finds nothing to subtract.
+-- Triggers keep it in the same transaction as a member joining, leaving or moving
+-- (placement, merge, move, split). Each touches one story's rows by key. Where an item's
+-- findings change or go while it stays in its story (re-extraction, an update, removal of
+-- its source), the store takes its names out before and puts them back after, with the same
+-- requests: triggers on `findings` would run for every finding an ingest writes (measured:
+-- 18 % of an ingest's time at 90k items), where the store knows that a new item is in no
+-- story yet.
 CREATE TABLE story_entities (
     story_id INTEGER NOT NULL,
     name     TEXT    NOT NULL,
@@ -44,25 +47,6 @@ CREATE TRIGGER story_entities_member_move AFTER UPDATE OF story_id ON story_item
 BEGIN
     INSERT INTO story_entity_requests (story_id, item_id, sign)
         VALUES (old.story_id, old.item_id, -1), (new.story_id, new.item_id, 1);
-END;
-
-CREATE TRIGGER story_entities_finding_insert AFTER INSERT ON findings
-    WHEN new.kind IN ('entity_mention', 'attack_group', 'attack_software', 'attack_campaign', 'cve')
-BEGIN
-    INSERT INTO story_entities (story_id, name, mentions)
-        SELECT si.story_id, new.value, 1 FROM story_items si WHERE si.item_id = new.item_id
-    ON CONFLICT (story_id, name) DO UPDATE SET mentions = mentions + 1;
-END;
-
-CREATE TRIGGER story_entities_finding_delete AFTER DELETE ON findings
-    WHEN old.kind IN ('entity_mention', 'attack_group', 'attack_software', 'attack_campaign', 'cve')
-BEGIN
-    UPDATE story_entities SET mentions = mentions - 1
-        WHERE story_id = (SELECT si.story_id FROM story_items si WHERE si.item_id = old.item_id)
-          AND name = old.value;
-    DELETE FROM story_entities
-        WHERE story_id = (SELECT si.story_id FROM story_items si WHERE si.item_id = old.item_id)
-          AND name = old.value AND mentions <= 0;
 END;
 
 -- The stories stored so far.

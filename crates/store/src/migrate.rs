@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_publication_epoch.sql"),
     include_str!("../migrations/0012_story_rollups.sql"),
     include_str!("../migrations/0013_story_entities.sql"),
+    include_str!("../migrations/0014_full_text_insert_without_trigger.sql"),
 ];
 
 /// The schema version this build writes.

@@ -221,6 +221,12 @@ impl Store for SqliteStore {
                     items,
                 });
             }
+            // Members leave their stories while their findings are there to subtract
+            // (schema 13); the cascade from `items` would not say in which order.
+            tx.execute(
+                "DELETE FROM story_items WHERE item_id IN (SELECT id FROM items WHERE source_id = ?1)",
+                [id.0],
+            )?;
             tx.execute("DELETE FROM items WHERE source_id = ?1", [id.0])?;
             tx.execute("DELETE FROM sources WHERE id = ?1", [id.0])?;
             stories::drop_empty(tx)?;
@@ -983,6 +989,9 @@ fn upsert_item(tx: &Transaction<'_>, item: &NewItem, now: i64) -> Result<UpsertO
         now,
     )?;
     let id = tx.last_insert_rowid();
+    // Its full-text entry, by this statement rather than a trigger (schema 14).
+    tx.prepare_cached("INSERT INTO items_fts (rowid, title, text) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, item.title, item.text])?;
     // Queued for clustering in the transaction that stores it: a crash can delay a
     // placement, never lose one.
     tx.prepare_cached("INSERT OR IGNORE INTO cluster_queue (item_id) VALUES (?1)")?
@@ -1012,9 +1021,16 @@ fn execute_with_item(tx: &Transaction<'_>, sql: &str, key: i64, item: &NewItem, 
     Ok(())
 }
 
-/// Replaces an item's findings inside the caller's transaction.
+/// Replaces an item's findings inside the caller's transaction. An item already in a story
+/// takes its entity names out of the story's roll-up first and puts the new ones in after
+/// (schema 13); a new item is in no story yet.
 fn write_findings(tx: &Transaction<'_>, item: ItemId, findings: &[Finding]) -> Result<()> {
-    tx.execute("DELETE FROM findings WHERE item_id = ?1", [item.0])?;
+    let story = story_of_item(tx, item)?;
+    if let Some(story) = story {
+        request_story_entities(tx, story, item, -1)?;
+    }
+    tx.prepare_cached("DELETE FROM findings WHERE item_id = ?1")?
+        .execute([item.0])?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO findings (item_id, kind, value, text, span_start, span_end, confidence, entity_ids, flags)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -1032,6 +1048,23 @@ fn write_findings(tx: &Transaction<'_>, item: ItemId, findings: &[Finding]) -> R
             to_json(&f.flags),
         ])?;
     }
+    if let Some(story) = story {
+        request_story_entities(tx, story, item, 1)?;
+    }
+    Ok(())
+}
+
+fn story_of_item(tx: &Transaction<'_>, item: ItemId) -> Result<Option<StoryId>> {
+    Ok(tx
+        .prepare_cached("SELECT story_id FROM story_items WHERE item_id = ?1")?
+        .query_row([item.0], |row| row.get(0).map(StoryId))
+        .optional()?)
+}
+
+/// Adds (`sign` 1) or takes away (-1) an item's entity names in a story's roll-up.
+fn request_story_entities(tx: &Transaction<'_>, story: StoryId, item: ItemId, sign: i64) -> Result<()> {
+    tx.prepare_cached("INSERT INTO story_entity_requests (story_id, item_id, sign) VALUES (?1, ?2, ?3)")?
+        .execute(params![story.0, item.0, sign])?;
     Ok(())
 }
 

@@ -189,12 +189,15 @@ fn ingesting_an_item_costs_the_same_sql_at_twenty_thousand_items_as_at_one_thous
         each(total(&large, true).1),
     );
 
-    // The full-text index is a log-structured merge tree: each document is rewritten once
-    // per level it is merged through, and the levels grow with the logarithm of the corpus.
-    // Twenty times the documents may cost at most twice the merging.
+    // The full-text index is a log-structured merge tree: each document is written once (a
+    // batch's terms go out together) and rewritten once per level it is merged through, and
+    // the levels grow with the logarithm of the corpus. Into an empty index the probe is
+    // little more than written; twenty times the documents add at most log4(20) ≈ 2.2
+    // levels (automerge joins four segments at a time): about 3.2 times the work per item.
+    // Growth with the corpus itself would be twenty times.
     assert!(internal_small > 0, "no full-text writes were profiled");
     assert!(
-        internal_large as f64 <= internal_small as f64 * 2.0,
+        internal_large as f64 <= internal_small as f64 * 4.0,
         "full-text merging grew from {internal_small} to {internal_large} steps"
     );
 
